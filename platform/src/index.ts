@@ -1,0 +1,3 @@
+export type * from './types.js';
+export { APP_NAME_PATTERN } from './types.js';
+export * from './errors.js';

@@ -1,0 +1,25 @@
+/**
+ * Public surface of @neetodeploy/sshcert. The contract lives in ./types.ts; each module below
+ * has one job. (Being implemented under issue 2: see the module list in README.md.)
+ */
+export type * from './types.js';
+export { SshCertError, type SshCertErrorCode } from './errors.js';
+export {
+  parsePublicKey,
+  parsePublicKeyText,
+  encodePublicKeyText,
+  fingerprint,
+  publicKeyFromKeyObject,
+} from './public-key.js';
+export { generatePrivateKey, parsePrivateKey, encodePrivateKey } from './private-key.js';
+export { signData, verifySignature, parseSignature } from './signature.js';
+export {
+  signCertificate,
+  parseCertificate,
+  parseCertificateText,
+  encodeCertificateText,
+  isCertificateAlgorithm,
+} from './certificate.js';
+export { verifyCertificate, verifyUserCertificate } from './verify.js';
+export { matchSourceAddress } from './source-address.js';
+export { parseKrl, createKrl } from './krl.js';
