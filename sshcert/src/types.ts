@@ -9,11 +9,7 @@ import type { KeyObject } from 'node:crypto';
 
 /** Plain public key algorithms we accept. DSA and RSA under 2048 bits are refused. */
 export type KeyType =
-  | 'ssh-ed25519'
-  | 'ecdsa-sha2-nistp256'
-  | 'ecdsa-sha2-nistp384'
-  | 'ecdsa-sha2-nistp521'
-  | 'ssh-rsa';
+  'ssh-ed25519' | 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521' | 'ssh-rsa';
 
 /** `<KeyType>-cert-v01@openssh.com` (for ssh-rsa: `ssh-rsa-cert-v01@openssh.com`). */
 export type CertKeyType =

@@ -1,0 +1,9 @@
+export { attachAuthenticator, type AuthDeps } from './authenticator.js';
+export {
+  checkPublicKey,
+  signatureAlgorithmFor,
+  type CheckResult,
+  type RefusalReason,
+} from './verify.js';
+export { refusalMessage } from './messages.js';
+export { parseUsername, targetForVirtualHost, virtualHostApp } from './username.js';

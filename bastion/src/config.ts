@@ -1,0 +1,180 @@
+/**
+ * The bastion's configuration: one zod schema with defaults, validated once at boot. Paths are
+ * resolved against the config file's folder by {@link loadConfigFile}; everything below `main.ts`
+ * receives a {@link BastionConfig}, never `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const ms = z.number().int().positive();
+
+const hostKeySchema = z.object({
+  /** OpenSSH or PEM private key file (unencrypted). */
+  privateKeyFile: z.string().min(1),
+  /** `*-cert.pub` signed by the host CA for this key; served beside the plain key. */
+  certificateFile: z.string().min(1).optional(),
+});
+
+const staticTrustSchema = z.object({
+  /** Files with one or more `ssh-... AAAA...` user CA lines (several during rotation). */
+  userCaKeyFiles: z.array(z.string().min(1)).min(1),
+  /** Binary KRL (PROTOCOL.krl), optional. */
+  krlFile: z.string().min(1).optional(),
+  /** JSON object `{ "email": unixSeconds }` of per-user "not before" times, optional. */
+  notBeforeFile: z.string().min(1).optional(),
+  /** Files are re-read this often; a file that fails to parse keeps the last good state. */
+  reloadIntervalMs: ms.default(10_000),
+});
+
+const keysServiceTrustSchema = z.object({
+  /** Base URL of the keys-service; `GET <url>/api/v1/ca` is polled with If-None-Match. */
+  url: z.url(),
+  pollIntervalMs: ms.default(15_000),
+  timeoutMs: ms.default(5_000),
+  /** PEM CA bundle to trust for the keys-service's TLS certificate (self-signed in dev). */
+  caFile: z.string().min(1).optional(),
+});
+
+const trustSchema = z
+  .object({
+    static: staticTrustSchema.optional(),
+    keysService: keysServiceTrustSchema.optional(),
+  })
+  .refine((t) => (t.static === undefined) !== (t.keysService === undefined), {
+    message: 'set exactly one of trust.static or trust.keysService',
+  });
+
+const maxStartupsSchema = z
+  .object({
+    /** Unauthenticated connections before random early drop starts (OpenSSH: 10). */
+    begin: z.number().int().positive().default(10),
+    /** Drop probability in percent at `begin` (OpenSSH: 30). */
+    rate: z.number().int().min(0).max(100).default(30),
+    /** Unauthenticated connections at which every newcomer is refused (OpenSSH: 100). */
+    full: z.number().int().positive().default(100),
+  })
+  .refine((m) => m.full >= m.begin, { message: 'full must be >= begin', path: ['full'] });
+
+const limitsSchema = z.object({
+  maxStartups: maxStartupsSchema.default({ begin: 10, rate: 30, full: 100 }),
+  /** Unauthenticated connections per source address (OpenSSH PerSourceMaxStartups). */
+  perIpUnauthenticated: z.number().int().positive().default(10),
+  /** All connections per source address. */
+  perIpConnections: z.number().int().positive().default(100),
+  /** LoginGraceTime. */
+  authTimeoutMs: ms.default(30_000),
+  /** MaxAuthTries (publickey, password and keyboard-interactive attempts; `none` is free). */
+  maxAuthTries: z.number().int().positive().default(6),
+  maxChannelsPerConnection: z.number().int().positive().default(10),
+  maxSessionsPerUser: z.number().int().positive().default(20),
+  keepaliveIntervalMs: ms.default(15_000),
+  keepaliveCountMax: z.number().int().min(0).default(3),
+  /** A connection with no channel traffic for this long is closed. */
+  idleTimeoutMs: ms.default(60 * 60_000),
+  /** Every connection is closed after this long, whatever it does. */
+  maxSessionMs: ms.default(12 * 60 * 60_000),
+  /** Bytes queued toward a client before the console's output is paused. */
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+});
+
+export const bastionConfigSchema = z.object({
+  listen: z
+    .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(2222) })
+    .default({ host: '127.0.0.1', port: 2222 }),
+  /** DNS name clients use for the bastion (host certificate principal). */
+  name: z.string().min(1).default('localhost'),
+  /** Jump targets are `<app><virtualHostSuffix>:22`. */
+  virtualHostSuffix: z
+    .string()
+    .regex(/^\.[a-z0-9.-]+$/)
+    .default('.neetodeploy'),
+  hostKeys: z.array(hostKeySchema).min(1),
+  trust: trustSchema,
+  limits: limitsSchema.default(limitsSchema.parse({})),
+  session: z
+    .object({
+      /** Client env variables passed to consoles; `*` at the end matches a prefix. */
+      envAllow: z.array(z.string().min(1)).default(['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']),
+    })
+    .default({ envAllow: ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ'] }),
+  drain: z.object({ timeoutMs: ms.default(30_000) }).default({ timeoutMs: 30_000 }),
+  /** Prometheus metrics, /healthz and /readyz on their own port; omit to disable. */
+  metrics: z
+    .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9102) })
+    .optional(),
+  /** Used by `main.ts` only: which platform to build. */
+  platform: z
+    .object({ type: z.literal('local'), dataDir: z.string().min(1) })
+    .default({ type: 'local', dataDir: '.neetodeploy-data' }),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type BastionConfig = z.infer<typeof bastionConfigSchema>;
+export type BastionConfigInput = z.input<typeof bastionConfigSchema>;
+export type LimitsConfig = BastionConfig['limits'];
+
+/** Thrown for a config that does not validate; the message lists every error with its path. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an already-parsed object; error paths read like `bastion.limits.authTimeoutMs`. */
+export function parseBastionConfig(input: unknown): BastionConfig {
+  const result = bastionConfigSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) => `bastion.${issue.path.map(String).join('.')}: ${issue.message}`,
+    );
+    throw new ConfigError(`invalid bastion config:\n  ${lines.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+/** Reads a YAML or JSON file, validates it and resolves file paths against its folder. */
+export function loadConfigFile(file: string): BastionConfig {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const config = parseBastionConfig(raw);
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: string): string => path.resolve(dir, p);
+  const absOpt = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : abs(p);
+  return {
+    ...config,
+    hostKeys: config.hostKeys.map((k) => ({
+      privateKeyFile: abs(k.privateKeyFile),
+      certificateFile: absOpt(k.certificateFile),
+    })),
+    trust: {
+      static: config.trust.static && {
+        ...config.trust.static,
+        userCaKeyFiles: config.trust.static.userCaKeyFiles.map(abs),
+        krlFile: absOpt(config.trust.static.krlFile),
+        notBeforeFile: absOpt(config.trust.static.notBeforeFile),
+      },
+      keysService: config.trust.keysService && {
+        ...config.trust.keysService,
+        caFile: absOpt(config.trust.keysService.caFile),
+      },
+    },
+    platform: { ...config.platform, dataDir: abs(config.platform.dataDir) },
+  };
+}

@@ -1,0 +1,20 @@
+/** Log and audit event names of the bastion, in one place. */
+export const EVENTS = {
+  listening: 'bastion.listening',
+  connectionAccepted: 'connection.accepted',
+  connectionRejected: 'connection.rejected',
+  connectionClosed: 'connection.closed',
+  connectionError: 'connection.error',
+  handshake: 'connection.handshake',
+  authResult: 'auth.result',
+  channelRejected: 'channel.rejected',
+  requestRejected: 'request.rejected',
+  sessionStart: 'session.start',
+  sessionEnd: 'session.end',
+  jumpOpen: 'jump.open',
+  trustLoaded: 'trust.loaded',
+  trustLoadFailed: 'trust.load_failed',
+  drainStart: 'bastion.drain_start',
+  drainDone: 'bastion.drain_done',
+  limit: 'limit.rejected',
+} as const;

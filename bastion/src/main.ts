@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * `neetodeploy-bastion --config FILE`: the only place that reads the environment, builds the
+ * logger, listens and traps signals.
+ */
+import { Command } from 'commander';
+import pino from 'pino';
+import { createLocalPlatform } from '@neetodeploy/platform';
+import { createBastion } from './app.js';
+import { ConfigError, loadConfigFile } from './config.js';
+
+async function main(): Promise<void> {
+  const program = new Command('neetodeploy-bastion')
+    .description('Certificate-only SSH bastion that turns every session into a console exec')
+    .requiredOption('-c, --config <file>', 'bastion config file (YAML or JSON)')
+    .parse(process.argv);
+  const { config: file } = program.opts<{ config: string }>();
+
+  let config;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({
+    level: process.env.LOG_LEVEL ?? config.log.level,
+    base: { service: 'bastion' },
+  });
+  const platform = await createLocalPlatform(
+    { dataDir: config.platform.dataDir, runProcesses: false, createDemoApp: true },
+    { logger: logger.child({ module: 'platform' }) },
+  );
+  const bastion = createBastion(config, { platform, logger });
+  const addresses = await bastion.start();
+  process.stdout.write(`${JSON.stringify({ ssh: addresses.ssh, metrics: addresses.metrics })}\n`);
+
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down');
+    const work = signal === 'SIGTERM' ? bastion.drain() : bastion.stop();
+    void work
+      .then(() => platform.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`neetodeploy-bastion: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,306 @@
+/**
+ * The keys-service HTTPS client: node:https trusting the CA file given at login (the embedded
+ * default signs its certificate with its own CA), typed errors carrying the server's
+ * `{ error: { code, message } }`, and zod checks of every answer the CLI relies on.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import { ApiError, ConnectionError } from './errors.js';
+
+export interface ApiTarget {
+  readonly apiUrl: string;
+  /** PEM of the CA(s) to trust instead of the system store's. */
+  readonly ca?: Buffer;
+  readonly token?: string;
+  readonly userAgent: string;
+  /** Per-request timeout (not for streams). */
+  readonly timeoutMs?: number;
+}
+
+export interface ApiResponse<T> {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: T;
+}
+
+const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), interval: z.number().optional() }),
+});
+
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
+
+export const loginSessionSchema = z.object({
+  device_code: z.string(),
+  user_code: z.string(),
+  verification_uri: z.string(),
+  verification_uri_complete: z.string().optional(),
+  interval: z.number().int().positive(),
+  expires_in: z.number().int().positive(),
+});
+export type LoginSession = z.output<typeof loginSessionSchema>;
+
+export const tokenSchema = z.object({
+  access_token: z.string(),
+  email: z.string(),
+  expires_at: z.string().optional(),
+});
+
+export const meSchema = z.object({
+  email: z.string(),
+  groups: z.array(z.string()).default([]),
+  token: z.object({ expires_at: z.string(), created_at: z.string().optional() }).optional(),
+});
+export type Me = z.output<typeof meSchema>;
+
+export const appsSchema = z.object({
+  apps: z.array(
+    z.object({
+      name: z.string(),
+      permissions: z.array(z.string()),
+      process_types: z.array(z.string()).optional(),
+    }),
+  ),
+});
+export type AppEntry = z.output<typeof appsSchema>['apps'][number];
+
+export const certificateSchema = z.object({
+  certificate: z.string(),
+  key_id: z.string(),
+  principals: z.array(z.string()),
+  valid_after: z.string(),
+  valid_before: z.string(),
+  bastion: z.object({ host: z.string(), port: z.number().int(), known_hosts: z.string() }),
+});
+export type IssuedCertificate = z.output<typeof certificateSchema>;
+
+export const configVarsSchema = z.object({
+  app: z.string().optional(),
+  vars: z.record(z.string(), z.string()),
+  version: z.string(),
+});
+export type ConfigVarsBody = z.output<typeof configVarsSchema>;
+
+export interface LogsQuery {
+  readonly tail?: number;
+  readonly follow?: boolean;
+  readonly process?: string;
+  readonly since?: string;
+}
+
+export class ApiClient {
+  readonly target: ApiTarget;
+  private readonly base: URL;
+
+  constructor(target: ApiTarget) {
+    this.target = target;
+    let base: URL;
+    try {
+      base = new URL(target.apiUrl);
+    } catch {
+      throw new ConnectionError(`invalid API URL ${JSON.stringify(target.apiUrl)}: use https://HOST[:PORT]`);
+    }
+    if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+      throw new ConnectionError(`invalid API URL ${target.apiUrl}: use https://HOST[:PORT]`);
+    }
+    this.base = base;
+  }
+
+  get apiUrl(): string {
+    return this.base.origin;
+  }
+
+  /** Sends a request; resolves with the raw response for any status (the caller decides). */
+  private send(
+    method: string,
+    pathAndQuery: string,
+    options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; stream?: boolean } = {},
+  ): Promise<IncomingMessage> {
+    const url = new URL(pathAndQuery, this.base);
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const headers: Record<string, string> = {
+      'User-Agent': this.target.userAgent,
+      Accept: 'application/json',
+      ...(this.target.token ? { Authorization: `Bearer ${this.target.token}` } : {}),
+      ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+      ...options.headers,
+    };
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(url, {
+        method,
+        headers,
+        ...(url.protocol === 'https:' && this.target.ca ? { ca: this.target.ca } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!options.stream) {
+        req.setTimeout(this.target.timeoutMs ?? 30_000, () => {
+          req.destroy(new ConnectionError(`the API at ${this.apiUrl} did not answer in time`));
+        });
+      }
+      req.on('response', resolve);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectionError(err)));
+      req.end(payload);
+    });
+  }
+
+  private connectionError(err: NodeJS.ErrnoException): Error {
+    if (err instanceof ConnectionError || err.name === 'AbortError') return err;
+    const code = err.code ?? '';
+    if (TLS_TRUST_CODES.has(code)) {
+      return new ConnectionError(
+        `the TLS certificate of ${this.apiUrl} is not trusted (${code}): pass --ca-file FILE with the CA file the keys-service printed`,
+        { cause: err },
+      );
+    }
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return new ConnectionError(`the TLS certificate of ${this.apiUrl} is for another host name`, { cause: err });
+    }
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ECONNRESET') {
+      return new ConnectionError(
+        `cannot reach the API at ${this.apiUrl} (${code}): is the keys-service running? Check --api or NEETODEPLOY_API_URL`,
+        { cause: err },
+      );
+    }
+    return new ConnectionError(`request to ${this.apiUrl} failed: ${err.message}`, { cause: err });
+  }
+
+  private async readAll(res: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > 8 * 1024 * 1024) {
+        res.destroy();
+        throw new ConnectionError(`the answer from ${this.apiUrl} is too large`);
+      }
+      chunks.push(buf);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** Turns a non-2xx response into an ApiError with the server's code and message. */
+  private async failure(res: IncomingMessage): Promise<ApiError> {
+    const status = res.statusCode ?? 0;
+    const text = await this.readAll(res).catch(() => '');
+    let parsed: z.output<typeof errorBody> | undefined;
+    try {
+      const result = errorBody.safeParse(JSON.parse(text));
+      if (result.success) parsed = result.data;
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed) {
+      return new ApiError(status, `http_${status}`, `HTTP ${status}`, {
+        message: `unexpected answer from ${this.apiUrl}: HTTP ${status}`,
+      });
+    }
+    return new ApiError(status, parsed.error.code, parsed.error.message, {
+      ...(parsed.error.interval !== undefined ? { interval: parsed.error.interval } : {}),
+    });
+  }
+
+  /** JSON request; ApiError for non-2xx, ConnectionError when the body is not what `schema` says. */
+  async json<S extends z.ZodType>(
+    method: string,
+    pathAndQuery: string,
+    schema: S,
+    options: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<z.output<S>>> {
+    const res = await this.send(method, pathAndQuery, options);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw await this.failure(res);
+    const text = await this.readAll(res);
+    let data: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        throw new ConnectionError(`the answer from ${this.apiUrl}${pathAndQuery} is not JSON: is this the neetodeploy API?`);
+      }
+    }
+    const result = schema.safeParse(data);
+    if (!result.success) {
+      throw new ConnectionError(`unexpected answer from ${this.apiUrl}${pathAndQuery}: is this the neetodeploy API?`);
+    }
+    return { status, headers: res.headers, body: result.data };
+  }
+
+  createLoginSession(input: { hostname: string; clientVersion: string }): Promise<LoginSession> {
+    return this.json('POST', '/api/v1/login-sessions', loginSessionSchema, {
+      body: { hostname: input.hostname.slice(0, 253), client_version: input.clientVersion.slice(0, 64) },
+    }).then((r) => r.body);
+  }
+
+  pollLoginToken(deviceCode: string): Promise<z.output<typeof tokenSchema>> {
+    return this.json('POST', '/api/v1/login-sessions/token', tokenSchema, {
+      body: { device_code: deviceCode, grant_type: 'urn:ietf:params:oauth:grant-type:device_code' },
+    }).then((r) => r.body);
+  }
+
+  me(): Promise<Me> {
+    return this.json('GET', '/api/v1/me', meSchema).then((r) => r.body);
+  }
+
+  async revokeToken(): Promise<void> {
+    await this.json('DELETE', '/api/v1/tokens/current', z.unknown());
+  }
+
+  async apps(): Promise<AppEntry[]> {
+    return (await this.json('GET', '/api/v1/apps', appsSchema)).body.apps;
+  }
+
+  async issueCertificate(input: { app: string; publicKey: string; process?: string }): Promise<IssuedCertificate> {
+    const body = {
+      app: input.app,
+      public_key: input.publicKey,
+      ...(input.process !== undefined ? { process: input.process } : {}),
+    };
+    return (await this.json('POST', '/api/v1/certificates', certificateSchema, { body })).body;
+  }
+
+  async getConfig(app: string): Promise<ConfigVarsBody> {
+    return (await this.json('GET', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema)).body;
+  }
+
+  async patchConfig(
+    app: string,
+    change: { set: Record<string, string>; unset: string[]; restart?: boolean },
+    ifMatch?: string,
+  ): Promise<ConfigVarsBody> {
+    const headers: Record<string, string> = ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {};
+    return (
+      await this.json('PATCH', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema, {
+        body: change,
+        headers,
+      })
+    ).body;
+  }
+
+  /** The log stream's response body (NDJSON); ApiError before any line when refused. */
+  async logs(app: string, query: LogsQuery, signal: AbortSignal): Promise<IncomingMessage> {
+    const params = new URLSearchParams();
+    if (query.tail !== undefined) params.set('tail', String(query.tail));
+    if (query.follow) params.set('follow', 'true');
+    if (query.process !== undefined) params.set('process', query.process);
+    if (query.since !== undefined) params.set('since', query.since);
+    const qs = params.toString();
+    const res = await this.send('GET', `/api/v1/apps/${encodeURIComponent(app)}/logs${qs ? `?${qs}` : ''}`, {
+      headers: { Accept: 'application/x-ndjson' },
+      signal,
+      stream: true,
+    });
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw await this.failure(res);
+    return res;
+  }
+}
+

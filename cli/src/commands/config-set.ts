@@ -1,0 +1,71 @@
+/**
+ * `neetodeploy config:set -a APP KEY=VALUE... [--file .env]`: one atomic change on the server
+ * (no If-Match: the server merges concurrent writers without losing either), then a restart.
+ */
+import fsp from 'node:fs/promises';
+import { withAppHint } from '../app-errors.js';
+import type { Deps, CommandResult } from '../deps.js';
+import { parseDotenv } from '../dotenv.js';
+import { CliError, UsageError } from '../errors.js';
+import { json, listWords } from '../format.js';
+import { write } from '../io.js';
+
+export interface ConfigSetOptions {
+  readonly app: string;
+  readonly pairs: readonly string[];
+  readonly file?: string;
+  /** False with --no-restart. */
+  readonly restart: boolean;
+  readonly json?: boolean;
+}
+
+const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function parsePairs(pairs: readonly string[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    if (eq <= 0 || !KEY.test(key)) {
+      throw new UsageError(
+        `${JSON.stringify(pair.length > 40 ? `${pair.slice(0, 40)}...` : pair)} is not KEY=VALUE (names: letters, digits, _; not starting with a digit)`,
+      );
+    }
+    vars[key] = pair.slice(eq + 1);
+  }
+  return vars;
+}
+
+export async function runConfigSet(options: ConfigSetOptions, deps: Deps): CommandResult {
+  let vars: Record<string, string> = {};
+  if (options.file !== undefined) {
+    let text: string;
+    try {
+      text = await fsp.readFile(options.file, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${options.file}: ${(err as Error).message}`);
+    }
+    vars = parseDotenv(text, options.file);
+  }
+  vars = { ...vars, ...parsePairs(options.pairs) };
+  const keys = Object.keys(vars);
+  if (keys.length === 0) {
+    throw new UsageError('nothing to set: give KEY=VALUE pairs or --file FILE');
+  }
+  const { client } = await deps.api.session();
+  await write(
+    deps.io.stderr,
+    `Setting ${listWords(keys)}${options.restart ? ` and restarting ${options.app}` : ` on ${options.app}`}... `,
+  );
+  let result;
+  try {
+    result = await withAppHint(client, options.app, () =>
+      client.patchConfig(options.app, { set: vars, unset: [], restart: options.restart }),
+    );
+  } catch (err) {
+    await write(deps.io.stderr, 'failed\n');
+    throw err;
+  }
+  await write(deps.io.stderr, `done (version ${result.version})\n`);
+  if (options.json) await write(deps.io.stdout, json({ app: options.app, set: keys, version: result.version }));
+}

@@ -1,0 +1,109 @@
+/**
+ * `neetodeploy login`: the device flow of RFC 8628 against `/api/v1/login-sessions`. The URL
+ * and code go to stderr (and the browser, when there is one); the token is stored 0600.
+ */
+import path from 'node:path';
+import fsp from 'node:fs/promises';
+import type { Deps, CommandResult } from '../deps.js';
+import { saveCredentials, writeFileAtomic } from '../config.js';
+import { ApiError, CancelledError, CliError, UsageError } from '../errors.js';
+import { write } from '../io.js';
+import { readCaFile } from '../session.js';
+
+export interface LoginOptions {
+  readonly api?: string;
+  readonly caFile?: string;
+  /** False with --no-browser. */
+  readonly browser: boolean;
+}
+
+function originOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('scheme');
+    return parsed.origin;
+  } catch {
+    throw new UsageError(`invalid API URL ${JSON.stringify(url)}: use https://HOST[:PORT]`);
+  }
+}
+
+export async function runLogin(options: LoginOptions, deps: Deps): CommandResult {
+  const { io, api, config } = deps;
+  const stored = await api.stored();
+  const given = options.api ?? config.overrides.apiUrl ?? stored?.apiUrl;
+  if (!given) {
+    throw new UsageError(
+      'which API? pass --api https://HOST:PORT (the address `npm start` printed) and --ca-file FILE if it uses its own CA',
+    );
+  }
+  const apiUrl = originOf(given);
+  const caFile =
+    options.caFile ?? config.overrides.caFile ?? (stored && originOf(stored.apiUrl) === apiUrl ? stored.caFile : undefined);
+  const client = await api.anonymous(apiUrl, caFile);
+
+  const session = await client.createLoginSession({ hostname: io.hostname, clientVersion: config.version });
+  const url = session.verification_uri_complete ?? session.verification_uri;
+  await write(
+    io.stderr,
+    `To sign in, open this page and check that it shows the code ${session.user_code}:\n\n  ${url}\n\n`,
+  );
+  if (options.browser && io.canOpenBrowser) {
+    await io.openBrowser(url).catch(() => write(io.stderr, 'Could not open a browser: open the page yourself.\n'));
+  }
+  await write(io.stderr, 'Waiting for you to approve this sign-in in the browser (Ctrl-C to cancel)...\n');
+
+  const abort = new AbortController();
+  const stopListening = io.onInterrupt(() => abort.abort(new CancelledError('login cancelled')));
+  try {
+    let interval = session.interval;
+    const deadline = Date.now() + session.expires_in * 1000;
+    for (;;) {
+      await io.sleep(interval * 1000, abort.signal);
+      if (Date.now() > deadline + interval * 1000) {
+        throw new CliError('the sign-in expired before it was approved: run `neetodeploy login` again');
+      }
+      let token;
+      try {
+        token = await client.pollLoginToken(session.device_code);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        if (err.code === 'authorization_pending') continue;
+        if (err.code === 'slow_down') {
+          interval = err.interval ?? interval + 5;
+          continue;
+        }
+        if (err.code === 'expired_token') {
+          throw new CliError('the sign-in expired before it was approved: run `neetodeploy login` again');
+        }
+        if (err.code === 'access_denied') throw new CliError('the sign-in was denied in the browser');
+        throw err;
+      }
+      let keptCa: string | undefined;
+      if (caFile !== undefined) {
+        // Keep our own copy: the CA file given may be in a data dir that moves or goes away.
+        keptCa = path.join(config.dir, 'ca.pem');
+        const pem = await readCaFile(caFile);
+        if (path.resolve(caFile) !== keptCa) await writeFileAtomic(keptCa, pem, 0o600);
+      } else {
+        await fsp.rm(path.join(config.dir, 'ca.pem'), { force: true });
+      }
+      await saveCredentials(config, {
+        apiUrl,
+        token: token.access_token,
+        email: token.email,
+        ...(keptCa !== undefined ? { caFile: keptCa } : {}),
+        ...(token.expires_at !== undefined ? { expiresAt: token.expires_at } : {}),
+      });
+      await write(io.stderr, `Logged in as ${token.email} on ${apiUrl}\n`);
+      if (config.overrides.token !== undefined) {
+        await write(io.stderr, 'Note: NEETODEPLOY_TOKEN is set and takes precedence over this login.\n');
+      }
+      return;
+    }
+  } catch (err) {
+    if (abort.signal.aborted) throw abort.signal.reason as Error;
+    throw err;
+  } finally {
+    stopListening();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `neetodeploy logs -a APP [--tail]`: past lines, then (with --tail) new ones as they come.
+ * The server sends NDJSON; we print Heroku-style lines, or the JSON objects with --json.
+ * Ctrl-C ends it with exit code 0.
+ */
+import readline from 'node:readline';
+import { z } from 'zod';
+import { withAppHint } from '../app-errors.js';
+import type { Deps, CommandResult } from '../deps.js';
+import { CliError, UsageError } from '../errors.js';
+import { write } from '../io.js';
+
+export interface LogsOptions {
+  readonly app: string;
+  readonly tail?: boolean;
+  readonly num?: string;
+  readonly process?: string;
+  readonly since?: string;
+  readonly json?: boolean;
+}
+
+const lineSchema = z.object({ time: z.string(), source: z.string(), process: z.string(), line: z.string() });
+
+export async function runLogs(options: LogsOptions, deps: Deps): CommandResult {
+  let tail: number | undefined;
+  if (options.num !== undefined) {
+    if (!/^\d{1,5}$/.test(options.num)) throw new UsageError('-n/--num takes a whole number of lines');
+    tail = Number(options.num);
+  }
+  if (options.since !== undefined && !/^(\d+[smhd]|\d{4}-\d{2}-\d{2}T.+)$/.test(options.since)) {
+    throw new UsageError('--since takes a duration such as 10m, 2h, 1d or an ISO 8601 time');
+  }
+  const { client } = await deps.api.session();
+  const abort = new AbortController();
+  const stopListening = deps.io.onInterrupt(() => abort.abort());
+  try {
+    const res = await withAppHint(client, options.app, () =>
+      client.logs(
+        options.app,
+        {
+          ...(tail !== undefined ? { tail } : {}),
+          follow: options.tail ?? false,
+          ...(options.process !== undefined ? { process: options.process } : {}),
+          ...(options.since !== undefined ? { since: options.since } : {}),
+        },
+        abort.signal,
+      ),
+    );
+    let ended = false;
+    res.once('end', () => (ended = true));
+    const lines = readline.createInterface({ input: res, crlfDelay: Infinity });
+    try {
+      for await (const raw of lines) {
+        if (raw === '') continue;
+        if (options.json) {
+          await write(deps.io.stdout, `${raw}\n`);
+          continue;
+        }
+        let parsed;
+        try {
+          parsed = lineSchema.parse(JSON.parse(raw));
+        } catch {
+          continue;
+        }
+        await write(deps.io.stdout, `${parsed.time} ${parsed.source}[${parsed.process}]: ${parsed.line}\n`);
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) throw new CliError(`the log stream broke: ${(err as Error).message}`);
+    }
+    if (!abort.signal.aborted && options.tail && !ended) {
+      throw new CliError('the log stream was cut: run the command again');
+    }
+  } catch (err) {
+    if (abort.signal.aborted) return;
+    throw err;
+  } finally {
+    stopListening();
+    abort.abort();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * `neetodeploy ssh-cert HOST`: run by ssh_config's `Match exec` before each `ssh APP.neetodeploy`.
+ * Renews the app's certificate when needed. Always exits 0 so the Match block applies; problems
+ * go to stderr in one line, and ssh then fails with the bastion's explanation.
+ */
+import { ensureAppCertificate } from '../app-certificates.js';
+import type { Deps, CommandResult } from '../deps.js';
+import { write } from '../io.js';
+
+export interface SshCertOptions {
+  readonly host: string;
+  readonly force?: boolean;
+}
+
+export async function runSshCert(options: SshCertOptions, deps: Deps): CommandResult {
+  try {
+    const session = await deps.api.session();
+    await ensureAppCertificate(session.client, deps.config, options.host, {
+      now: new Date(),
+      ...(options.force ? { force: true } : {}),
+    });
+  } catch (err) {
+    await write(deps.io.stderr, `neetodeploy: no certificate for ${options.host}: ${(err as Error).message}\n`);
+  }
+  return 0;
+}

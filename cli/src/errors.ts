@@ -1,0 +1,67 @@
+/**
+ * Errors of the CLI. Each says what to do next; `main.ts` alone turns the kind into an exit
+ * code (0 ok, 1 error, 2 usage or cancelled, 4 not logged in or token expired).
+ */
+export type CliErrorKind = 'error' | 'usage' | 'cancelled' | 'auth';
+
+export class CliError extends Error {
+  readonly kind: CliErrorKind;
+  constructor(message: string, options?: { kind?: CliErrorKind; cause?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    this.kind = options?.kind ?? 'error';
+  }
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, { kind: 'usage' });
+  }
+}
+
+/** The user stopped an interactive flow (Ctrl-C during login). */
+export class CancelledError extends CliError {
+  constructor(message = 'cancelled') {
+    super(message, { kind: 'cancelled' });
+  }
+}
+
+/** No credentials, or the server refused the token. */
+export class NotLoggedInError extends CliError {
+  constructor(message = 'not logged in: run `neetodeploy login`') {
+    super(message, { kind: 'auth' });
+  }
+}
+
+/** The API answered with an error body `{ error: { code, message } }`. */
+export class ApiError extends CliError {
+  readonly status: number;
+  readonly code: string;
+  readonly serverMessage: string;
+  /** Seconds to wait before polling again (a `slow_down` answer). */
+  readonly interval?: number;
+  constructor(
+    status: number,
+    code: string,
+    serverMessage: string,
+    options: { message?: string; interval?: number } = {},
+  ) {
+    super(options.message ?? serverMessage, { kind: status === 401 ? 'auth' : 'error' });
+    this.status = status;
+    this.code = code;
+    this.serverMessage = serverMessage;
+    if (options.interval !== undefined) this.interval = options.interval;
+  }
+
+  /** Same error, message replaced (adds what to do next). */
+  withMessage(message: string): ApiError {
+    return new ApiError(this.status, this.code, this.serverMessage, {
+      message,
+      ...(this.interval !== undefined ? { interval: this.interval } : {}),
+    });
+  }
+}
+
+/** The API could not be reached or answered something that is not our API. */
+export class ConnectionError extends CliError {}

@@ -1,0 +1,71 @@
+/**
+ * Which API and token a command uses: `NEETODEPLOY_TOKEN` / `NEETODEPLOY_API_URL` /
+ * `NEETODEPLOY_CA_FILE` first (scripts, CI), then what `login` stored.
+ */
+import fsp from 'node:fs/promises';
+import { ApiClient } from './api.js';
+import type { CliConfig, Credentials } from './config.js';
+import { loadCredentials } from './config.js';
+import { CliError, NotLoggedInError } from './errors.js';
+
+export interface Session {
+  readonly client: ApiClient;
+  /** Known when the token came from `login`; tokens from the environment need `whoami`. */
+  readonly email?: string;
+  readonly fromEnvironment: boolean;
+}
+
+export interface ApiProvider {
+  /** The logged-in client; NotLoggedInError when there is no token. */
+  session(): Promise<Session>;
+  /** The stored credentials, if any (logout, login's "already logged in"). */
+  stored(): Promise<Credentials | undefined>;
+  /** A client without a token (login). */
+  anonymous(apiUrl: string, caFile?: string): Promise<ApiClient>;
+}
+
+export async function readCaFile(file: string): Promise<Buffer> {
+  try {
+    const pem = await fsp.readFile(file);
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new CliError(`${file} is not a PEM certificate file`);
+    }
+    return pem;
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read the CA file ${file}: ${(err as Error).message}`);
+  }
+}
+
+export function createApiProvider(config: CliConfig): ApiProvider {
+  const userAgent = `neetodeploy-cli/${config.version}`;
+  const make = async (apiUrl: string, caFile: string | undefined, token?: string): Promise<ApiClient> => {
+    const ca = caFile !== undefined ? await readCaFile(caFile) : undefined;
+    return new ApiClient({ apiUrl, userAgent, ...(ca ? { ca } : {}), ...(token !== undefined ? { token } : {}) });
+  };
+  return {
+    stored: () => loadCredentials(config),
+    anonymous: (apiUrl, caFile) => make(apiUrl, caFile),
+    async session() {
+      const { overrides } = config;
+      const stored = await loadCredentials(config);
+      const token = overrides.token ?? stored?.token;
+      if (!token) throw new NotLoggedInError();
+      const apiUrl = overrides.apiUrl ?? stored?.apiUrl;
+      if (!apiUrl) {
+        throw new NotLoggedInError(
+          'NEETODEPLOY_TOKEN is set but not the API: set NEETODEPLOY_API_URL too, or run `neetodeploy login`',
+        );
+      }
+      // A stored CA belongs to the stored API; another API from the environment brings its own.
+      const sameApi = stored !== undefined && stored.apiUrl === apiUrl;
+      const caFile = overrides.caFile ?? (sameApi ? stored.caFile : undefined);
+      const fromEnvironment = overrides.token !== undefined;
+      return {
+        client: await make(apiUrl, caFile, token),
+        fromEnvironment,
+        ...(!fromEnvironment && stored ? { email: stored.email } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { loadCertificateAuthorities } from './keys.js';
+export type { CertificateAuthorities } from './keys.js';

@@ -1,0 +1,37 @@
+import { BadRequest } from '@neetodeploy/platform';
+import { addUser } from '../domain/index.js';
+import type { StoreLocation } from './context.js';
+import { openStoreContext } from './context.js';
+import type { CommandIo } from './io.js';
+import { isTty, promptHidden, readFirstLine } from './io.js';
+
+export interface UsersAddOptions extends StoreLocation {
+  readonly group?: readonly string[];
+  readonly passwordStdin?: boolean;
+}
+
+/**
+ * `neetodeploy-keys users add EMAIL [--group G]... [--password-stdin]`: creates or updates a
+ * local account. The password comes from stdin (first line) or a hidden prompt on a terminal.
+ */
+export async function runUsersAdd(email: string, options: UsersAddOptions, io: CommandIo): Promise<void> {
+  let password: string;
+  if (options.passwordStdin) {
+    password = await readFirstLine(io.stdin);
+  } else if (isTty(io.stdin)) {
+    password = await promptHidden(io, `Password for ${email}: `);
+    const again = await promptHidden(io, 'Again: ');
+    if (again !== password) throw new BadRequest('the passwords differ');
+  } else {
+    throw new BadRequest('stdin is not a terminal: pass the password with --password-stdin');
+  }
+  const ctx = openStoreContext(options);
+  try {
+    const user = await addUser(ctx.store, { email, groups: options.group ?? [], password });
+    io.stderr.write(
+      `user ${user.email} saved${user.groups.length ? ` (groups: ${user.groups.join(', ')})` : ''}\n`,
+    );
+  } finally {
+    await ctx.store.close();
+  }
+}

@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import type { Platform } from '@neetodeploy/platform';
+import type { CertificateAuthorities } from '../ca/index.js';
+import type { KeysServiceConfig } from '../config.js';
+import type { KeysMetrics } from '../metrics.js';
+import type { PolicySource } from '../policy/index.js';
+import type { AuditEvent, KeysStore } from '../storage/index.js';
+
+/** What every use-case works with; built once by `createKeysService`. */
+export interface DomainContext {
+  readonly config: KeysServiceConfig;
+  readonly store: KeysStore;
+  readonly policy: PolicySource;
+  readonly authorities: CertificateAuthorities;
+  readonly platform?: Platform;
+  readonly logger: Logger;
+  readonly metrics: KeysMetrics;
+  readonly clock: () => Date;
+}
+
+/** An authenticated API caller (from a bearer token). */
+export interface Caller {
+  readonly email: string;
+  readonly groups: readonly string[];
+  readonly tokenHash: string;
+  readonly tokenExpiresAt: Date;
+  readonly tokenCreatedAt: Date;
+  readonly clientDescription: string;
+}
+
+/** The part of the context that admin commands (no server, no CA) can build. */
+export type StoreContext = Pick<DomainContext, 'config' | 'store' | 'logger' | 'clock'>;
+
+/** Stores the audit event and logs it (the log line carries the same fields, never secrets). */
+export async function recordAudit(ctx: Pick<DomainContext, 'store' | 'logger'>, event: AuditEvent): Promise<void> {
+  await ctx.store.audit.append(event);
+  ctx.logger.info(
+    {
+      event: event.type,
+      actor: event.actor,
+      app: event.app,
+      clientIp: event.clientIp,
+      ...event.details,
+    },
+    event.type,
+  );
+}
+
+export const unixSeconds = (d: Date): number => Math.floor(d.getTime() / 1000);

@@ -1,0 +1,21 @@
+export type { DomainContext, StoreContext, Caller } from './context.js';
+export { recordAudit } from './context.js';
+export { mintToken, authenticateToken, revokeCurrentToken, hashSecret, generateToken } from './tokens.js';
+export type { MintedToken } from './tokens.js';
+export {
+  createLoginSession,
+  pollLoginSession,
+  approveLoginSession,
+  findPendingLoginSession,
+  normaliseUserCode,
+  formatUserCode,
+  USER_CODE_ALPHABET,
+} from './login-sessions.js';
+export type { CreatedLoginSession, PollResult } from './login-sessions.js';
+export { issueCertificate, knownHostsLine, PROCESS_NAME_PATTERN } from './certificates.js';
+export type { IssuedCertificate, IssueCertificateInput } from './certificates.js';
+export { revokeUser, createCaBundleSource, revokeCertificateSerial } from './revocation.js';
+export type { CaBundle, CaBundleResponse, RevokeUserResult } from './revocation.js';
+export { listAppsForCaller } from './apps.js';
+export type { AppAccess } from './apps.js';
+export { addUser } from './users.js';

@@ -1,0 +1,96 @@
+/**
+ * Revocation and the public CA bundle the bastions poll (`GET /api/v1/ca`, docs/identity.md).
+ */
+import crypto from 'node:crypto';
+import { createKrl } from '@neetodeploy/sshcert';
+import { EVENTS } from '../events.js';
+import type { DomainContext, StoreContext } from './context.js';
+import { recordAudit, unixSeconds } from './context.js';
+
+export interface RevokeUserResult {
+  readonly email: string;
+  readonly tokensRevoked: number;
+  /** Unix seconds: certificates of the user valid from before this are refused. */
+  readonly notBefore: number;
+}
+
+/** Revokes every token of the user and sets their "not before" to now. */
+export async function revokeUser(ctx: StoreContext, emailInput: string): Promise<RevokeUserResult> {
+  const email = emailInput.trim().toLowerCase();
+  const now = ctx.clock();
+  const notBefore = unixSeconds(now);
+  await ctx.store.revocations.setNotBefore(email, notBefore);
+  const tokensRevoked = await ctx.store.tokens.revokeAllForUser(email, now);
+  await recordAudit(ctx, {
+    type: EVENTS.userRevoked,
+    at: now,
+    actor: email,
+    details: { tokensRevoked, notBefore },
+  });
+  return { email, tokensRevoked, notBefore };
+}
+
+export interface CaBundle {
+  readonly user_ca_keys: readonly string[];
+  readonly host_ca_key: string;
+  readonly krl: string | null;
+  readonly not_before: Readonly<Record<string, number>>;
+  readonly generated_at: string;
+}
+
+export interface CaBundleResponse {
+  readonly bundle: CaBundle;
+  /** Strong ETag over everything but `generated_at`, so it is stable across restarts and replicas. */
+  readonly etag: string;
+}
+
+/** Builds the bundle, cached until the revocation state changes. */
+export function createCaBundleSource(ctx: DomainContext): () => Promise<CaBundleResponse> {
+  let cached: { version: number; response: CaBundleResponse } | undefined;
+  return async () => {
+    const version = await ctx.store.revocations.version();
+    if (cached?.version === version) return cached.response;
+    const [notBefore, serials] = await Promise.all([
+      ctx.store.revocations.listNotBefore(),
+      ctx.store.revocations.listRevokedSerials(),
+    ]);
+    const now = ctx.clock();
+    const krl =
+      serials.length === 0
+        ? null
+        : createKrl({
+            version: BigInt(version),
+            comment: 'neetodeploy',
+            now,
+            certSections: [
+              {
+                caKey: ctx.authorities.userSigningKey.publicKey,
+                serialRanges: serials.map((s) => [s, s] as const),
+                keyIds: [],
+              },
+            ],
+          }).toString('base64');
+    const content = {
+      user_ca_keys: ctx.authorities.userCaKeyLines,
+      host_ca_key: ctx.authorities.hostCaKeyLine,
+      krl,
+      not_before: notBefore,
+    };
+    const etag = `"${crypto
+      .createHash('sha256')
+      // The KRL embeds its generation time; hash its inputs instead of its bytes.
+      .update(JSON.stringify({ ...content, krl: serials.map(String) }))
+      .digest('base64url')
+      .slice(0, 27)}"`;
+    const response = { bundle: { ...content, generated_at: now.toISOString() }, etag };
+    cached = { version, response };
+    return response;
+  };
+}
+
+/** Adds a certificate serial to the KRL (an operator action; the audit log names the serials). */
+export async function revokeCertificateSerial(ctx: StoreContext, serial: bigint): Promise<void> {
+  const now = ctx.clock();
+  await ctx.store.revocations.revokeSerial(serial, now);
+  await recordAudit(ctx, { type: 'certificate.revoked', at: now, details: { serial: serial.toString() } });
+}

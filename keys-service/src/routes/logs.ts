@@ -1,0 +1,80 @@
+/**
+ * `GET /api/v1/apps/:app/logs?tail=N&follow=true&process=web&since=10m`: Heroku-style text
+ * lines, or NDJSON with `Accept: application/x-ndjson`. When the client goes away the platform
+ * stream is aborted, so no watcher outlives its request.
+ */
+import { once } from 'node:events';
+import express from 'express';
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import type { DomainContext } from '../domain/index.js';
+import { formatLogLine, openLogStream, parseSince } from '../domain/logs.js';
+import { parseBody } from './http.js';
+import { bearerCaller } from './config-vars.js';
+
+const flag = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '');
+
+const logsQuery = z
+  .object({
+    tail: z
+      .string()
+      .regex(/^\d{1,6}$/, 'a whole number')
+      .transform(Number)
+      .optional(),
+    follow: flag.optional(),
+    process: z.string().min(1).max(63).optional(),
+    since: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+function wantsNdjson(req: Request): boolean {
+  return (req.get('accept') ?? '').split(',').some((t) => t.trim().split(';')[0] === 'application/x-ndjson');
+}
+
+export function createLogsRouter(ctx: DomainContext): Router {
+  const router = express.Router();
+
+  router.get('/apps/:app/logs', async (req, res) => {
+    const caller = await bearerCaller(ctx, req);
+    const query = parseBody(logsQuery, { ...req.query });
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+
+    const stream = await openLogStream(ctx, caller, req.params.app, {
+      signal: abort.signal,
+      ...(query.tail !== undefined ? { tail: query.tail } : {}),
+      ...(query.follow !== undefined ? { follow: query.follow } : {}),
+      ...(query.process !== undefined ? { process: query.process } : {}),
+      ...(query.since !== undefined ? { since: parseSince(query.since, ctx.clock()) } : {}),
+    });
+
+    const ndjson = wantsNdjson(req);
+    res.status(200);
+    res.set('Content-Type', ndjson ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8');
+    res.set('Cache-Control', 'no-store');
+    res.set('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+
+    try {
+      for await (const line of stream) {
+        if (abort.signal.aborted) break;
+        const text = ndjson
+          ? JSON.stringify({ time: line.time.toISOString(), source: line.source, process: line.process, line: line.line })
+          : formatLogLine(line);
+        if (!res.write(`${text}\n`)) {
+          await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        }
+      }
+    } catch (err) {
+      // Headers are gone: the only honest signal left is ending the stream early.
+      if (!abort.signal.aborted) {
+        ctx.logger.warn({ event: 'logs.stream_failed', app: req.params.app, err }, 'log stream failed');
+      }
+    } finally {
+      abort.abort();
+      if (!res.writableEnded) res.end();
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,128 @@
+/**
+ * Repository contracts of the keys-service state. The embedded default implements them on
+ * SQLite (./sqlite.ts); a Kubernetes-backed store can implement the same interfaces and run the
+ * shared conformance suite (`test/support/keys-repositories-conformance.ts`).
+ *
+ * Every method is a single atomic step: once its promise resolves, the write is durable.
+ * Methods reject only for infrastructure failures, except where a `Conflict` is documented.
+ */
+
+/** A local account (the embedded default's sign-in). */
+export interface UserRecord {
+  readonly email: string;
+  readonly groups: readonly string[];
+  /** `scrypt$N$r$p$salt$hash` (base64 parts); undefined for accounts that sign in elsewhere. */
+  readonly passwordHash?: string;
+  readonly createdAt: Date;
+}
+
+export interface UserRepository {
+  /** Creates or replaces the account (groups and password together). */
+  upsert(user: UserRecord): Promise<void>;
+  /** Undefined for an unknown email. Emails are compared lower-cased. */
+  get(email: string): Promise<UserRecord | undefined>;
+  list(): Promise<UserRecord[]>;
+}
+
+export interface TokenRecord {
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  readonly hash: string;
+  readonly email: string;
+  readonly clientDescription: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  readonly lastUsedAt?: Date;
+  readonly revokedAt?: Date;
+}
+
+export interface TokenRepository {
+  create(token: TokenRecord): Promise<void>;
+  findByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** Records use; cheap and idempotent. */
+  touch(hash: string, at: Date): Promise<void>;
+  /** Returns whether a live token was revoked. */
+  revoke(hash: string, at: Date): Promise<boolean>;
+  /** Revokes every live token of the user; returns how many. */
+  revokeAllForUser(email: string, at: Date): Promise<number>;
+  /** Drops rows that expired before `before`. Returns how many. */
+  deleteExpired(before: Date): Promise<number>;
+}
+
+export type LoginSessionState = 'pending' | 'approved' | 'denied' | 'redeemed';
+
+export interface LoginSessionRecord {
+  /** SHA-256 of the device code, hex. */
+  readonly deviceCodeHash: string;
+  /** Normalised user code: 8 characters, no dash. */
+  readonly userCode: string;
+  readonly clientDescription: string;
+  readonly clientIp: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  readonly intervalSeconds: number;
+  readonly state: LoginSessionState;
+  /** Set when approved or denied. */
+  readonly email?: string;
+  readonly lastPolledAt?: Date;
+}
+
+export interface LoginSessionRepository {
+  /** Throws Conflict when the user code is already used by a live session. */
+  create(session: LoginSessionRecord): Promise<void>;
+  findByDeviceCodeHash(hash: string): Promise<LoginSessionRecord | undefined>;
+  /** Only sessions that have not expired at `now`. */
+  findLiveByUserCode(userCode: string, now: Date): Promise<LoginSessionRecord | undefined>;
+  /** Records a poll and the (possibly increased) interval. */
+  recordPoll(hash: string, at: Date, intervalSeconds: number): Promise<void>;
+  /**
+   * Moves a live `pending` session to `approved`/`denied` for `email`. Returns false when the
+   * session is not pending (already decided, redeemed) or has expired.
+   */
+  decide(
+    hash: string,
+    decision: 'approved' | 'denied',
+    email: string,
+    now: Date,
+  ): Promise<boolean>;
+  /** Moves `approved` to `redeemed`; true exactly once per session (at-most-once token). */
+  redeem(hash: string): Promise<boolean>;
+  deleteExpired(before: Date): Promise<number>;
+}
+
+export interface RevocationRepository {
+  /** Sets the user's "not before" (unix seconds); never moves it backwards. */
+  setNotBefore(email: string, notBefore: number): Promise<void>;
+  getNotBefore(email: string): Promise<number | undefined>;
+  listNotBefore(): Promise<Record<string, number>>;
+  /** Adds a certificate serial to the KRL. */
+  revokeSerial(serial: bigint, at: Date): Promise<void>;
+  listRevokedSerials(): Promise<bigint[]>;
+  /** Monotonic counter, bumped by every change above (for the CA bundle's ETag). */
+  version(): Promise<number>;
+}
+
+export interface AuditEvent {
+  readonly type: string;
+  readonly at: Date;
+  readonly actor?: string;
+  readonly app?: string;
+  readonly clientIp?: string;
+  /** Event-specific fields; never secrets. */
+  readonly details: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export interface AuditRepository {
+  append(event: AuditEvent): Promise<void>;
+  /** Newest first. */
+  list(options?: { type?: string; limit?: number }): Promise<AuditEvent[]>;
+}
+
+/** The whole state behind one object; `close()` releases it (idempotent). */
+export interface KeysStore {
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly loginSessions: LoginSessionRepository;
+  readonly revocations: RevocationRepository;
+  readonly audit: AuditRepository;
+  close(): Promise<void>;
+}

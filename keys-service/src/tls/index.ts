@@ -1,0 +1,2 @@
+export { ensureLocalTls, loadTlsFiles, certificateFingerprint } from './local-ca.js';
+export type { TlsMaterial } from './local-ca.js';

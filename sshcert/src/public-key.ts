@@ -1,0 +1,383 @@
+import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { SshCertError, malformed } from './errors.js';
+import type { KeyType, PublicKey } from './types.js';
+import { WireReader, WireWriter, decodeBase64Strict, decodeCString } from './wire.js';
+
+export const MIN_RSA_BITS = 2048;
+/** OpenSSH's own upper bound (SSH_RSA_MAXIMUM_MODULUS_SIZE). */
+export const MAX_RSA_BITS = 16384;
+
+interface CurveInfo {
+  readonly id: 'nistp256' | 'nistp384' | 'nistp521';
+  readonly jwkCrv: 'P-256' | 'P-384' | 'P-521';
+  readonly nodeCurve: 'prime256v1' | 'secp384r1' | 'secp521r1';
+  readonly bits: 256 | 384 | 521;
+  /** Byte length of one coordinate / scalar. */
+  readonly size: number;
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+}
+
+export const CURVES: Readonly<Record<string, CurveInfo>> = {
+  'ecdsa-sha2-nistp256': {
+    id: 'nistp256',
+    jwkCrv: 'P-256',
+    nodeCurve: 'prime256v1',
+    bits: 256,
+    size: 32,
+    hash: 'sha256',
+  },
+  'ecdsa-sha2-nistp384': {
+    id: 'nistp384',
+    jwkCrv: 'P-384',
+    nodeCurve: 'secp384r1',
+    bits: 384,
+    size: 48,
+    hash: 'sha384',
+  },
+  'ecdsa-sha2-nistp521': {
+    id: 'nistp521',
+    jwkCrv: 'P-521',
+    nodeCurve: 'secp521r1',
+    bits: 521,
+    size: 66,
+    hash: 'sha512',
+  },
+};
+
+export function curveOf(type: KeyType): CurveInfo | undefined {
+  return CURVES[type];
+}
+
+const KEY_TYPES: ReadonlySet<string> = new Set<KeyType>([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+]);
+
+export function isKeyType(name: string): name is KeyType {
+  return KEY_TYPES.has(name);
+}
+
+/** Refusal for a key algorithm name we do not take, with the clearest message we can give. */
+export function unsupportedKeyType(name: string): SshCertError {
+  if (name === 'ssh-dss') {
+    return new SshCertError('unsupported-key', 'DSA keys (ssh-dss) are not supported: use ed25519');
+  }
+  if (name.startsWith('sk-')) {
+    return new SshCertError('unsupported-key', `security-key type ${name} is not supported`);
+  }
+  const shown = name.length > 64 ? `${name.slice(0, 64)}...` : name;
+  return new SshCertError('unsupported-key', `unsupported key type ${JSON.stringify(shown)}`);
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+type KeyFields =
+  | { readonly kind: 'ed25519'; readonly pk: Buffer }
+  | { readonly kind: 'ecdsa'; readonly curve: CurveInfo; readonly q: Buffer }
+  | { readonly kind: 'rsa'; readonly e: Buffer; readonly n: Buffer };
+
+function b64url(b: Buffer): string {
+  return b.toString('base64url');
+}
+
+function bitLength(magnitude: Buffer): number {
+  if (magnitude.length === 0) return 0;
+  return (magnitude.length - 1) * 8 + (32 - Math.clz32(magnitude[0]!));
+}
+
+/**
+ * A public key built from its wire fields. The wire blob and the node:crypto KeyObject are made
+ * on first use: a certificate's subject key is often never needed as a KeyObject, and trusted
+ * CA keys keep theirs for the life of the object.
+ */
+export class SshPublicKey implements PublicKey {
+  readonly type: KeyType;
+  readonly bits: number;
+  readonly comment?: string;
+  /** @internal */
+  readonly fields: KeyFields;
+  private blobCache: Buffer | undefined;
+  private keyObjectCache: KeyObject | undefined;
+
+  constructor(type: KeyType, fields: KeyFields, blob?: Buffer, comment?: string) {
+    this.type = type;
+    this.fields = fields;
+    this.blobCache = blob;
+    if (comment !== undefined) this.comment = comment;
+    this.bits =
+      fields.kind === 'ed25519'
+        ? 256
+        : fields.kind === 'ecdsa'
+          ? fields.curve.bits
+          : bitLength(fields.n);
+  }
+
+  get blob(): Buffer {
+    if (!this.blobCache)
+      this.blobCache = encodeKeyFields(new WireWriter().string(this.type), this.fields).toBuffer();
+    return this.blobCache;
+  }
+
+  get keyObject(): KeyObject {
+    if (!this.keyObjectCache) this.keyObjectCache = makeKeyObject(this.fields);
+    return this.keyObjectCache;
+  }
+
+  withComment(comment: string | undefined): SshPublicKey {
+    const k = new SshPublicKey(this.type, this.fields, this.blobCache, comment);
+    k.keyObjectCache = this.keyObjectCache;
+    return k;
+  }
+
+  toString(): string {
+    return `[${this.type} public key ${fingerprint(this)}]`;
+  }
+}
+
+function makeKeyObject(fields: KeyFields): KeyObject {
+  try {
+    switch (fields.kind) {
+      case 'ed25519':
+        return createPublicKey({
+          key: Buffer.concat([ED25519_SPKI_PREFIX, fields.pk]),
+          format: 'der',
+          type: 'spki',
+        });
+      case 'ecdsa': {
+        const size = fields.curve.size;
+        const jwk: JsonWebKey = {
+          kty: 'EC',
+          crv: fields.curve.jwkCrv,
+          x: b64url(fields.q.subarray(1, 1 + size)),
+          y: b64url(fields.q.subarray(1 + size)),
+        };
+        return createPublicKey({ key: jwk, format: 'jwk' });
+      }
+      case 'rsa':
+        return createPublicKey({
+          key: { kty: 'RSA', n: b64url(fields.n), e: b64url(fields.e) },
+          format: 'jwk',
+        });
+    }
+  } catch (err) {
+    throw new SshCertError(
+      'malformed',
+      `invalid ${fields.kind} public key: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Writes the fields that follow the algorithm name (and, in certificates, the nonce). */
+export function encodeKeyFields(w: WireWriter, fields: KeyFields): WireWriter {
+  switch (fields.kind) {
+    case 'ed25519':
+      return w.bytes(fields.pk);
+    case 'ecdsa':
+      return w.string(fields.curve.id).bytes(fields.q);
+    case 'rsa':
+      return w.mpint(fields.e).mpint(fields.n);
+  }
+}
+
+/** Reads the key fields of `type` (already read) from `r`; shared by plain keys and certificates. */
+export function readKeyFields(type: KeyType, r: WireReader): KeyFields {
+  switch (type) {
+    case 'ssh-ed25519': {
+      const pk = r.bytes('ed25519 public key');
+      if (pk.length !== 32) throw malformed(`ed25519 public key: ${pk.length} bytes, expected 32`);
+      return { kind: 'ed25519', pk };
+    }
+    case 'ecdsa-sha2-nistp256':
+    case 'ecdsa-sha2-nistp384':
+    case 'ecdsa-sha2-nistp521': {
+      const curve = CURVES[type]!;
+      const id = r.bytes('ecdsa curve');
+      if (id.length !== curve.id.length || id.toString('latin1') !== curve.id) {
+        throw malformed(`${type}: curve identifier does not match the key type`);
+      }
+      const q = r.bytes('ecdsa point');
+      if (q.length !== 1 + 2 * curve.size || q[0] !== 4) {
+        throw malformed(`${type}: public point must be uncompressed (${1 + 2 * curve.size} bytes)`);
+      }
+      return { kind: 'ecdsa', curve, q };
+    }
+    case 'ssh-rsa': {
+      const e = r.mpintPositive('rsa exponent');
+      const n = r.mpintPositive('rsa modulus');
+      if (e.length === 0 || !(e[e.length - 1]! & 1) || e.length > 8) {
+        throw malformed('rsa exponent: must be odd and at most 64 bits');
+      }
+      const bits = bitLength(n);
+      if (bits < MIN_RSA_BITS) {
+        throw new SshCertError(
+          'weak-key',
+          `RSA key of ${bits} bits refused: at least ${MIN_RSA_BITS} required`,
+        );
+      }
+      if (bits > MAX_RSA_BITS) {
+        throw new SshCertError(
+          'unsupported-key',
+          `RSA key of ${bits} bits is larger than ${MAX_RSA_BITS}`,
+        );
+      }
+      return { kind: 'rsa', e, n };
+    }
+  }
+}
+
+/** Reads an algorithm name and checks it is one of ours. */
+export function readKeyType(r: WireReader): KeyType {
+  const nameBytes = r.bytes('key type');
+  const name = nameBytes.length <= 64 ? nameBytes.toString('latin1') : '';
+  if (isKeyType(name)) return name;
+  throw unsupportedKeyType(decodeLossy(nameBytes));
+}
+
+export function decodeLossy(b: Buffer): string {
+  return b
+    .subarray(0, 80)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** Parses a public key from its SSH wire blob; the KeyObject is built (and validated) here. */
+export function parsePublicKey(blob: Buffer, comment?: string): PublicKey {
+  const key = parsePublicKeyLazy(blob, comment);
+  void key.keyObject;
+  return key;
+}
+
+/** @internal Like parsePublicKey but defers building the KeyObject. */
+export function parsePublicKeyLazy(
+  blob: Buffer,
+  comment?: string,
+  r = new WireReader(blob),
+): SshPublicKey {
+  const start = r.offset;
+  const type = readKeyType(r);
+  const fields = readKeyFields(type, r);
+  const end = r.offset;
+  if (start === 0 && end === blob.length) {
+    return new SshPublicKey(type, fields, blob, comment);
+  }
+  return new SshPublicKey(type, fields, blob.subarray(start, end), comment);
+}
+
+/** Parses a nested public key (a `string` holding a key blob) with no trailing bytes. */
+export function parseNestedPublicKey(blob: Buffer, what: string): SshPublicKey {
+  const r = new WireReader(blob);
+  try {
+    const type = readKeyType(r);
+    const fields = readKeyFields(type, r);
+    r.done(what);
+    return new SshPublicKey(type, fields, blob);
+  } catch (err) {
+    if (err instanceof SshCertError) throw new SshCertError(err.code, `${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Splits `type base64 [comment]`. */
+export function splitKeyLine(text: string): { type: string; data: string; comment?: string } {
+  const line = text.trim();
+  const m = /^(\S+)\s+(\S+)(?:\s+(.*))?$/s.exec(line);
+  if (!m) throw malformed('expected "<type> <base64> [comment]"');
+  const comment = m[3]?.trim();
+  return comment ? { type: m[1]!, data: m[2]!, comment } : { type: m[1]!, data: m[2]! };
+}
+
+/** Parses the one-line `authorized_keys` / `.pub` form: `ssh-ed25519 AAAA... comment`. */
+export function parsePublicKeyText(text: string): PublicKey {
+  const { type, data, comment } = splitKeyLine(text);
+  if (type.endsWith('-cert-v01@openssh.com')) {
+    throw malformed('this is a certificate, not a plain public key');
+  }
+  if (!isKeyType(type)) throw unsupportedKeyType(type);
+  const blob = decodeBase64Strict(data, 'public key');
+  const r = new WireReader(blob);
+  const key = parsePublicKeyLazy(blob, comment, r);
+  r.done('public key');
+  if (key.type !== type) throw malformed(`key type ${type} does not match its blob (${key.type})`);
+  void key.keyObject;
+  return key;
+}
+
+/** The one-line text form; `comment` overrides the key's own. */
+export function encodePublicKeyText(key: PublicKey, comment?: string): string {
+  const c = comment ?? key.comment;
+  const base = `${key.type} ${key.blob.toString('base64')}`;
+  return c ? `${base} ${c}` : base;
+}
+
+/** `SHA256:` + unpadded base64 of SHA-256 of the key blob, exactly as `ssh-keygen -l` prints. */
+export function fingerprint(key: PublicKey | Buffer): string {
+  const blob = Buffer.isBuffer(key) ? key : key.blob;
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+function fromB64url(s: string | undefined, what: string): Buffer {
+  if (typeof s !== 'string') throw malformed(`key has no ${what}`);
+  return Buffer.from(s, 'base64url');
+}
+
+function leftPad(b: Buffer, size: number): Buffer {
+  if (b.length === size) return b;
+  if (b.length > size) throw malformed('coordinate too long');
+  return Buffer.concat([Buffer.alloc(size - b.length), b]);
+}
+
+/** The SSH public key of a node:crypto key (public or private). */
+export function publicKeyFromKeyObject(keyObject: KeyObject, comment?: string): PublicKey {
+  const pub = keyObject.type === 'private' ? createPublicKey(keyObject) : keyObject;
+  if (pub.type !== 'public')
+    throw new SshCertError('unsupported-key', 'secret keys have no public key');
+  const kind = pub.asymmetricKeyType;
+  if (kind === 'dsa') throw unsupportedKeyType('ssh-dss');
+  if (kind !== 'ed25519' && kind !== 'ec' && kind !== 'rsa') {
+    throw new SshCertError('unsupported-key', `unsupported key type ${String(kind)}`);
+  }
+  const jwk = pub.export({ format: 'jwk' });
+  let key: SshPublicKey;
+  switch (kind) {
+    case 'ed25519': {
+      key = new SshPublicKey('ssh-ed25519', { kind: 'ed25519', pk: fromB64url(jwk.x, 'x') });
+      break;
+    }
+    case 'ec': {
+      const entry = Object.entries(CURVES).find(([, c]) => c.jwkCrv === jwk.crv);
+      if (!entry) throw new SshCertError('unsupported-key', `unsupported curve ${String(jwk.crv)}`);
+      const [type, curve] = entry;
+      const q = Buffer.concat([
+        Buffer.from([4]),
+        leftPad(fromB64url(jwk.x, 'x'), curve.size),
+        leftPad(fromB64url(jwk.y, 'y'), curve.size),
+      ]);
+      key = new SshPublicKey(type as KeyType, { kind: 'ecdsa', curve, q });
+      break;
+    }
+    case 'rsa': {
+      const n = fromB64url(jwk.n, 'n');
+      const bits = bitLength(n);
+      if (bits < MIN_RSA_BITS) {
+        throw new SshCertError(
+          'weak-key',
+          `RSA key of ${bits} bits refused: at least ${MIN_RSA_BITS} required`,
+        );
+      }
+      key = new SshPublicKey('ssh-rsa', { kind: 'rsa', e: fromB64url(jwk.e, 'e'), n });
+      break;
+    }
+  }
+  return comment === undefined ? key : key.withComment(comment);
+}
+
+/** @internal */
+export function decodeComment(b: Buffer): string {
+  return decodeCString(b, 'comment');
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, writeFile, readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { run, ssh, tempDir, TmuxSession } from '../support/ssh-client.js';
+import { startHarness, type Harness } from './harness.js';
+
+describe('bastion with the real OpenSSH client', function () {
+  this.timeout(30_000);
+  let h: Harness;
+  let config: string;
+
+  before(async () => {
+    h = await startHarness();
+    ({ config } = await h.user('alice', { principals: ['demo'] }));
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  for (const via of ['direct', 'jump'] as const) {
+    const host = via === 'direct' ? 'bastion' : 'demo.neetodeploy';
+
+    describe(via === 'direct' ? 'direct (ssh demo@bastion)' : 'through ProxyJump (ssh -J)', () => {
+      it('returns the remote exit code', async () => {
+        const r = await ssh(config, [host, 'exit 42']);
+        assert.equal(r.code, 42, r.stderr);
+      });
+
+      it('keeps stdout and stderr apart and runs in the app folder', async () => {
+        const r = await ssh(config, [
+          host,
+          'echo out; echo err >&2; test -f Procfile && echo procfile',
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.toString(), 'out\nprocfile\n');
+        assert.match(r.stderr, /^err$/m);
+      });
+
+      it('pipes stdin through: a tar of a folder round-trips intact', async () => {
+        const t = await tempDir();
+        try {
+          const src = path.join(t.dir, 'src');
+          await mkdir(path.join(src, 'sub'), { recursive: true });
+          const files: Record<string, Buffer> = {
+            'a.bin': randomBytes(300_000),
+            'sub/b.txt': Buffer.from('hello\n'),
+          };
+          for (const [f, data] of Object.entries(files)) await writeFile(path.join(src, f), data);
+          const tar = await run('tar', ['-C', src, '-cf', '-', '.']);
+          const remote = await ssh(
+            config,
+            [host, 'd=$(mktemp -d) && tar -C "$d" -xf - && tar -C "$d" -cf - . && rm -rf "$d"'],
+            {
+              input: tar.stdout,
+            },
+          );
+          assert.equal(remote.code, 0, remote.stderr);
+          const dst = path.join(t.dir, 'dst');
+          await mkdir(dst);
+          const untar = await run('tar', ['-C', dst, '-xf', '-'], { input: remote.stdout });
+          assert.equal(untar.code, 0, untar.stderr);
+          for (const [f, data] of Object.entries(files))
+            assert.ok((await readFile(path.join(dst, f))).equals(data), f);
+          assert.deepEqual((await readdir(dst)).sort(), ['a.bin', 'sub']);
+        } finally {
+          await t.cleanup();
+        }
+      });
+
+      it('delivers large output intact (sha256)', async () => {
+        const r = await ssh(
+          config,
+          [host, 'head -c 20000000 /dev/zero | tr "\\0" "x"; printf end'],
+          { timeoutMs: 20_000 },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.length, 20_000_003);
+        const want = createHash('sha256')
+          .update(Buffer.concat([Buffer.alloc(20_000_000, 'x'), Buffer.from('end')]))
+          .digest('hex');
+        assert.equal(createHash('sha256').update(r.stdout).digest('hex'), want);
+      });
+
+      it('runs an interactive shell on a pty; resize reaches stty size', async () => {
+        const tmux = await TmuxSession.start(['ssh', '-F', config, '-tt', host], {
+          cols: 100,
+          rows: 30,
+        });
+        try {
+          await tmux.type('echo "[$((6*7))]"; stty size\n');
+          await tmux.waitFor(/\[42\][\s\S]*30 100/);
+          await tmux.resize(120, 40);
+          await new Promise((r) => setTimeout(r, 200));
+          await tmux.type('stty size\n');
+          await tmux.waitFor(/40 120/);
+          await tmux.type('exit 3\n');
+          await tmux.waitFor(/closed|Pane is dead/);
+        } finally {
+          await tmux.kill();
+        }
+      });
+    });
+  }
+});

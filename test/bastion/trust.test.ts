@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { makeKrl, ssh } from '../support/ssh-client.js';
+import { startHarness, type Harness } from './harness.js';
+
+/** A stand-in for the keys-service's `GET /api/v1/ca` with ETag / If-None-Match. */
+function caServer() {
+  let body: Record<string, unknown> | undefined;
+  let version = 0;
+  const seen: { status: number; ifNoneMatch?: string }[] = [];
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/api/v1/ca') {
+      res.writeHead(404).end();
+      return;
+    }
+    const etag = `"v${version}"`;
+    const inm = req.headers['if-none-match'];
+    if (!body) {
+      seen.push({ status: 503, ifNoneMatch: inm });
+      res.writeHead(503).end();
+    } else if (inm === etag) {
+      seen.push({ status: 304, ifNoneMatch: inm });
+      res.writeHead(304, { etag }).end();
+    } else {
+      seen.push({ status: 200, ifNoneMatch: inm });
+      res.writeHead(200, { etag, 'content-type': 'application/json' }).end(JSON.stringify(body));
+    }
+  });
+  return {
+    seen,
+    set(b: Record<string, unknown>) {
+      body = b;
+      version++;
+    },
+    listen: () =>
+      new Promise<number>((r) =>
+        server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)),
+      ),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+const until = async (cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+describe('bastion trust polled from the keys-service', function () {
+  this.timeout(30_000);
+  const ca = caServer();
+  let h: Harness;
+  let port: number;
+
+  before(async () => {
+    port = await ca.listen();
+    h = await startHarness({
+      metrics: true,
+      config: () => ({
+        trust: { keysService: { url: `http://127.0.0.1:${port}`, pollIntervalMs: 100 } },
+      }),
+    });
+  });
+  after(async () => {
+    await h?.close();
+    await ca.close();
+  });
+
+  it('fails closed until a CA was loaded, then follows KRL and not-before changes with ETags', async () => {
+    const alice = await h.user('alice', { serial: 41, keyId: 'alice@example.com:a1' });
+    const ready = async () =>
+      (await fetch(`http://127.0.0.1:${h.metricsAddress!.port}/readyz`)).status;
+
+    // Nothing loaded yet: not ready, and every certificate is refused with a reason.
+    assert.equal(await ready(), 503);
+    const closed = await ssh(alice.config, ['bastion', 'true']);
+    assert.equal(closed.code, 255);
+    assert.match(closed.stderr, /cannot verify certificates right now/);
+
+    const userCa = (await readFile(`${h.userCa.file}.pub`, 'utf8')).trim();
+    const base = {
+      user_ca_keys: [userCa],
+      host_ca_key: h.hostCa.publicKey,
+      krl: null,
+      not_before: {},
+      generated_at: new Date().toISOString(),
+    };
+    ca.set(base);
+    await until(async () => (await ready()) === 200);
+    assert.equal((await ssh(alice.config, ['bastion', 'echo in'])).stdout.toString(), 'in\n');
+
+    // Unchanged: the poller sends If-None-Match and gets 304.
+    await until(() => ca.seen.some((s) => s.status === 304 && s.ifNoneMatch === '"v1"'));
+
+    const krl = await readFile(await makeKrl(h.dir, h.userCa, { serials: [41] }));
+    ca.set({ ...base, krl: krl.toString('base64') });
+    await until(() => ca.seen.at(-1)?.status === 304 && ca.seen.at(-1)?.ifNoneMatch === '"v2"');
+    const revoked = await ssh(alice.config, ['bastion', 'true']);
+    assert.equal(revoked.code, 255);
+    assert.match(revoked.stderr, /revoked/);
+
+    const bob = await h.user('bob', { keyId: 'bob@example.com:b1' });
+    assert.equal((await ssh(bob.config, ['bastion', 'true'])).code, 0);
+    ca.set({ ...base, not_before: { 'bob@example.com': Math.floor(Date.now() / 1000) + 1 } });
+    await until(() => ca.seen.at(-1)?.ifNoneMatch === '"v3"');
+    assert.match((await ssh(bob.config, ['bastion', 'true'])).stderr, /revoked/);
+
+    // A broken answer keeps the last good state (bob still revoked, still ready).
+    ca.set({ ...base, user_ca_keys: [] });
+    const n = ca.seen.length;
+    await until(() => ca.seen.length >= n + 2);
+    assert.equal(await ready(), 200);
+    assert.match((await ssh(bob.config, ['bastion', 'true'])).stderr, /revoked/);
+    ca.set({ ...base });
+    await until(() => ca.seen.at(-1)?.ifNoneMatch === '"v5"');
+    assert.equal((await ssh(bob.config, ['bastion', 'true'])).code, 0);
+  });
+});

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
+import {
+  parseBastionConfig,
+  parseUsername,
+  targetForVirtualHost,
+  virtualHostApp,
+  createConnectionGate,
+  ConfigError,
+} from '@neetodeploy/bastion';
+import { pump, envAllowed } from '../../bastion/src/session/flow.js';
+import { signatureAlgorithmFor } from '../../bastion/src/auth/verify.js';
+
+const minimal = {
+  hostKeys: [{ privateKeyFile: 'k' }],
+  trust: { static: { userCaKeyFiles: ['ca.pub'] } },
+};
+
+describe('bastion units', () => {
+  describe('config', () => {
+    it('fills defaults like OpenSSH', () => {
+      const c = parseBastionConfig(minimal);
+      assert.deepEqual(c.limits.maxStartups, { begin: 10, rate: 30, full: 100 });
+      assert.equal(c.limits.authTimeoutMs, 30_000);
+      assert.equal(c.limits.maxAuthTries, 6);
+      assert.equal(c.virtualHostSuffix, '.neetodeploy');
+      assert.deepEqual(c.session.envAllow, ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']);
+    });
+    it('reports errors with their path', () => {
+      assert.throws(
+        () =>
+          parseBastionConfig({
+            ...minimal,
+            limits: { authTimeoutMs: -1, maxStartups: { begin: 50, full: 10 } },
+          }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          /bastion\.limits\.authTimeoutMs/.test(err.message) &&
+          /bastion\.limits\.maxStartups\.full/.test(err.message),
+      );
+      assert.throws(
+        () => parseBastionConfig({ hostKeys: [{ privateKeyFile: 'k' }], trust: {} }),
+        /set exactly one of trust.static or trust.keysService/,
+      );
+      assert.throws(() => parseBastionConfig({ ...minimal, hostKeys: [] }), /bastion\.hostKeys/);
+    });
+  });
+
+  describe('user names and virtual hosts', () => {
+    it('parses APP, APP:PROCESS, APP:pod=NAME', () => {
+      assert.deepEqual(parseUsername('demo'), { app: 'demo' });
+      assert.deepEqual(parseUsername('demo:web'), { app: 'demo', process: 'web' });
+      assert.deepEqual(parseUsername('demo:pod=web.1'), { app: 'demo', pod: 'web.1' });
+      for (const bad of ['', 'Demo', 'demo:', 'demo:pod=', 'de mo', 'demo:pod=../x', '-demo'])
+        assert.equal(parseUsername(bad), undefined, bad);
+    });
+    it('maps virtual hosts and lets any user name mean the app', () => {
+      assert.equal(virtualHostApp('demo.neetodeploy', '.neetodeploy'), 'demo');
+      assert.equal(virtualHostApp('DEMO.neetodeploy', '.neetodeploy'), 'demo');
+      assert.equal(virtualHostApp('a.b.neetodeploy', '.neetodeploy'), undefined);
+      assert.equal(virtualHostApp('example.com', '.neetodeploy'), undefined);
+      assert.deepEqual(targetForVirtualHost('demo', 'root'), { app: 'demo' });
+      assert.deepEqual(targetForVirtualHost('demo', 'demo:worker'), {
+        app: 'demo',
+        process: 'worker',
+      });
+      assert.deepEqual(targetForVirtualHost('demo', 'other:worker'), { app: 'demo' });
+    });
+    it('accepts only signature algorithms that fit the certificate algorithm', () => {
+      assert.equal(signatureAlgorithmFor('ssh-ed25519-cert-v01@openssh.com'), 'ssh-ed25519');
+      assert.equal(signatureAlgorithmFor('rsa-sha2-512-cert-v01@openssh.com'), 'rsa-sha2-512');
+      assert.equal(signatureAlgorithmFor('ssh-rsa-cert-v01@openssh.com'), undefined);
+      assert.equal(signatureAlgorithmFor('ssh-ed25519'), undefined);
+    });
+    it('filters env by the allow-list', () => {
+      const allow = ['LANG', 'LC_*'];
+      assert.equal(envAllowed('LC_ALL', allow), true);
+      assert.equal(envAllowed('LANG', allow), true);
+      assert.equal(envAllowed('LANGUAGE', allow), false);
+      assert.equal(envAllowed('LD_PRELOAD', allow), false);
+    });
+  });
+
+  describe('connection gate', () => {
+    const sock = (bytesRead = 0): Socket =>
+      Object.assign(new EventEmitter(), {
+        bytesRead,
+        destroyed: false,
+        destroy() {
+          this.destroyed = true;
+        },
+      }) as unknown as Socket;
+    const limits = parseBastionConfig(minimal).limits;
+
+    it('drops at random between begin and full, refuses at full, and evicts silent sockets first', () => {
+      const l = {
+        ...limits,
+        maxStartups: { begin: 2, rate: 50, full: 4 },
+        perIpUnauthenticated: 100,
+      };
+      let roll = 0.99; // never below p: admitted
+      const gate = createConnectionGate(l, () => roll);
+      const talking = [sock(10), sock(10), sock(10), sock(10)];
+      for (const s of talking) assert.equal(gate.admit(s, '10.0.0.1').ok, true);
+      assert.equal(gate.unauthenticated, 4);
+      // Full, and nobody silent to evict.
+      assert.deepEqual(gate.admit(sock(), '10.0.0.2'), { ok: false, reason: 'max-startups-full' });
+      // Between begin and full with a low roll: random drop.
+      const gate2 = createConnectionGate(l, () => roll);
+      assert.equal(gate2.admit(sock(5), 'a').ok, true);
+      assert.equal(gate2.admit(sock(5), 'a').ok, true);
+      roll = 0;
+      assert.deepEqual(gate2.admit(sock(5), 'a'), {
+        ok: false,
+        reason: 'max-startups-random-drop',
+      });
+      // A silent socket is evicted in favour of the newcomer.
+      const silent = sock(0);
+      const gate3 = createConnectionGate(l, () => 0.99);
+      gate3.admit(silent, 'b');
+      gate3.admit(sock(3), 'b');
+      gate3.admit(sock(3), 'b');
+      gate3.admit(sock(3), 'b');
+      const r = gate3.admit(sock(0), 'c');
+      assert.equal(r.ok, true);
+      assert.equal(r.ok && r.evicted, 1);
+      assert.equal((silent as unknown as { destroyed: boolean }).destroyed, true);
+    });
+
+    it('caps per source address and frees slots on authentication and close', () => {
+      const gate = createConnectionGate(
+        { ...limits, perIpUnauthenticated: 2, perIpConnections: 3 },
+        () => 0.99,
+      );
+      const a = gate.admit(sock(1), 'x');
+      const b = gate.admit(sock(1), 'x');
+      assert.deepEqual(gate.admit(sock(1), 'x'), { ok: false, reason: 'per-ip-unauthenticated' });
+      assert.ok(a.ok && b.ok);
+      a.authenticated();
+      assert.equal(gate.admit(sock(1), 'x').ok, true);
+      assert.deepEqual(gate.admit(sock(1), 'x'), { ok: false, reason: 'per-ip-connections' });
+      a.release();
+      assert.equal(gate.admit(sock(1), 'y').ok, true);
+    });
+  });
+
+  describe('pump (flow control)', () => {
+    it('pauses the source while the transport needs a drain, resumes on drain, loses nothing', async () => {
+      const src = new PassThrough({ highWaterMark: 1024 });
+      const got: Buffer[] = [];
+      const dst = new Writable({
+        highWaterMark: 1 << 20,
+        write: (c: Buffer, _e, cb) => (got.push(c), cb()),
+      });
+      // A transport that is congested (like a socket the client stopped reading).
+      const transport = Object.assign(new EventEmitter(), {
+        writableNeedDrain: true,
+        destroyed: false,
+      }) as unknown as Writable;
+      let bytes = 0;
+      const done = pump(src, dst, [transport], new Promise(() => undefined), (n) => (bytes += n));
+      src.write(Buffer.alloc(100, 1));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(src.isPaused(), true);
+      // While paused, a writer sees backpressure instead of us buffering.
+      let accepted = 0;
+      while (src.write(Buffer.alloc(512))) accepted++;
+      assert.ok(accepted < 10);
+      Object.assign(transport, { writableNeedDrain: false });
+      transport.emit('drain');
+      src.end();
+      await done;
+      assert.equal(Buffer.concat(got).length, bytes);
+      assert.equal(bytes, 100 + 512 * (accepted + 1));
+    });
+
+    it('stops when the channel closes', async () => {
+      const src = Readable.from([Buffer.from('x')]);
+      let close!: () => void;
+      const closed = new Promise<void>((r) => (close = r));
+      const dst = new Writable({ write: (_c, _e, cb) => cb() });
+      const p = pump(new PassThrough(), dst, [], closed, () => undefined);
+      close();
+      await p;
+      void src;
+    });
+  });
+});

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
+import { openSqliteStore, parseKeysServiceConfig, databasePath, ConfigError, loadKeysServiceConfigFile } from '@neetodeploy/keys-service';
+import { sourceBinArgs } from '../support/paths.js';
+import { ALICE, HttpsClient, startKeysService } from '../support/keys-service.js';
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function keysCli(args: string[], input?: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...sourceBinArgs('keys-service'), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+describe('keys-service commands and persistence', function () {
+  this.timeout(30_000);
+  let dir: string;
+
+  beforeEach(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-cmd-'));
+  });
+
+  afterEach(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('users add, tokens create (token alone on stdout) and revoke work on the store', async function () {
+    const dataDir = path.join(dir, 'data');
+    const add = await keysCli(
+      ['users', 'add', ALICE, '--group', 'dev', '--group', 'ops', '--password-stdin', '--data-dir', dataDir],
+      'a long password\n',
+    );
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(add.stdout, '');
+
+    const created = await keysCli(['tokens', 'create', '--user', ALICE, '--ttl', '2d', '--data-dir', dataDir]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /^ndk_[A-Za-z0-9_-]{43}\n$/);
+    const token = created.stdout.trim();
+
+    const short = await keysCli(['users', 'add', 'x@example.com', '--password-stdin', '--data-dir', dataDir], 'short\n');
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /at least 8 characters/);
+    const nowhere = await keysCli(['tokens', 'create', '--user', ALICE]);
+    assert.notEqual(nowhere.code, 0);
+    assert.match(nowhere.stderr, /--config FILE or --data-dir DIR/);
+
+    const ks = await startKeysService({ dataDir, policy: `rules:\n  - users: [${ALICE}]\n    apps: [demo]\n    permissions: [exec]\n` });
+    try {
+      const me = await ks.client.request('/api/v1/me', { token });
+      assert.equal(me.status, 200);
+      assert.deepEqual(me.json.groups, ['dev', 'ops']);
+      const expires = Date.parse(me.json.token.expires_at) - Date.now();
+      assert.ok(expires > 47 * 3600_000 && expires <= 48 * 3600_000);
+
+      // Revoke from a second process while the server runs (SQLite WAL, shared file).
+      const revoked = await keysCli(['revoke', '--user', ALICE, '--data-dir', dataDir]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.match(revoked.stdout, /revoked 1 token\(s\) of alice@example.com/);
+      assert.equal((await ks.client.request('/api/v1/me', { token })).status, 401);
+      const ca = await ks.client.request('/api/v1/ca');
+      assert.equal(typeof ca.json.not_before[ALICE], 'number');
+    } finally {
+      await ks.dispose();
+    }
+  });
+
+  it('keeps CA keys, TLS certificate and state across an in-process restart', async function () {
+    const first = await startKeysService();
+    const token = await first.token(ALICE);
+    const bundle1 = await first.client.request('/api/v1/ca');
+    const fingerprint = first.address.tlsFingerprint;
+    await first.stop();
+
+    const second = await startKeysService({ dataDir: first.dataDir });
+    try {
+      assert.equal(second.address.tlsFingerprint, fingerprint);
+      const bundle2 = await second.client.request('/api/v1/ca', { headers: { 'if-none-match': bundle1.headers.etag as string } });
+      assert.equal(bundle2.status, 304, 'same CA keys and revocations: same ETag');
+      assert.equal((await second.client.request('/api/v1/me', { token })).status, 200);
+    } finally {
+      await second.dispose();
+    }
+  });
+
+  it('loses no acknowledged write when the server is killed with SIGKILL', async function () {
+    const dataDir = path.join(dir, 'data');
+    const configFile = path.join(dir, 'keys.yaml');
+    fs.writeFileSync(path.join(dir, 'policy.yaml'), `rules:\n  - users: [${ALICE}]\n    apps: [demo]\n    permissions: [exec]\n`);
+    fs.writeFileSync(configFile, 'keysService:\n  dataDir: ./data\n  listen: { port: 0 }\n  policyFile: ./policy.yaml\n');
+    const created = await keysCli(['tokens', 'create', '--user', ALICE, '--config', configFile]);
+    assert.equal(created.code, 0, created.stderr);
+    const token = created.stdout.trim();
+
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, [...sourceBinArgs('keys-service'), 'serve', '--config', configFile], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`no start line: ${out}`)), 20_000);
+        child!.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /"url":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+        child!.on('exit', () => reject(new Error(`server exited: ${out}`)));
+      });
+      const client = new HttpsClient(url, fs.readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8'));
+      const publicKey = encodePublicKeyText(generatePrivateKey('ssh-ed25519').publicKey);
+      const serials: string[] = [];
+      const sessions: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const cert = await client.request('/api/v1/certificates', { token, body: { app: 'demo', public_key: publicKey } });
+        assert.equal(cert.status, 201, cert.text);
+        serials.push(cert.json.serial);
+        const s = await client.request('/api/v1/login-sessions', { body: { hostname: `h${i}` } });
+        assert.equal(s.status, 201);
+        sessions.push(s.json.user_code.replace('-', ''));
+      }
+      client.close();
+      child.kill('SIGKILL');
+      await new Promise((r) => child!.once('exit', r));
+
+      const store = openSqliteStore(databasePath(parseKeysServiceConfig({ dataDir })));
+      try {
+        const audited = (await store.audit.list({ type: 'certificate.issued' })).map((e) => e.details.serial);
+        for (const serial of serials) assert.ok(audited.includes(serial), `audit event of ${serial} lost`);
+        for (const code of sessions) assert.ok(await store.loginSessions.findLiveByUserCode(code, new Date()), `session ${code} lost`);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('reports configuration errors with their paths', function () {
+    assert.throws(
+      () => parseKeysServiceConfig({ dataDir: '/x', listen: { port: 'eighty' }, certificates: { ttlSeconds: 7200, maxTtlSeconds: 3600 } }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /listen\.port/);
+        assert.match(err.message, /certificates\.ttlSeconds: ttlSeconds must not exceed maxTtlSeconds/);
+        return true;
+      },
+    );
+    assert.throws(() => parseKeysServiceConfig({ dataDir: '/x', surprise: 1 }), /surprise/);
+    const file = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(file, 'keysService:\n  dataDir: ./d\n  tls: { mode: files }\n');
+    assert.throws(() => loadKeysServiceConfigFile(file), /keysService\.tls\.certFile/);
+  });
+});

@@ -1,0 +1,62 @@
+import { generatePrivateKey, type KeyType, type PrivateKey } from '@neetodeploy/sshcert';
+
+export const KEY_TYPES: readonly KeyType[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+];
+
+/** Short names as `ssh-keygen -t` takes them, with the `-b` size for each type. */
+export const KEYGEN_ARGS: Readonly<Record<KeyType, readonly string[]>> = {
+  'ssh-ed25519': ['-t', 'ed25519'],
+  'ecdsa-sha2-nistp256': ['-t', 'ecdsa', '-b', '256'],
+  'ecdsa-sha2-nistp384': ['-t', 'ecdsa', '-b', '384'],
+  'ecdsa-sha2-nistp521': ['-t', 'ecdsa', '-b', '521'],
+  'ssh-rsa': ['-t', 'rsa', '-b', '2048'],
+};
+
+const cache = new Map<string, PrivateKey>();
+
+/** A key per (type, slot), generated once per test process (RSA generation is slow). */
+export function testKey(type: KeyType, slot = 0): PrivateKey {
+  const id = `${type}/${slot}`;
+  let k = cache.get(id);
+  if (!k) {
+    k = generatePrivateKey(type, { bits: 2048, comment: `test-${type}-${slot}` });
+    cache.set(id, k);
+  }
+  return k;
+}
+
+function sshString(b: Buffer | string): Buffer {
+  const body = typeof b === 'string' ? Buffer.from(b) : b;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+/**
+ * The data a client signs for SSH publickey userauth (RFC 4252 §7), built independently of the
+ * library: session id, SSH_MSG_USERAUTH_REQUEST, user, service, "publickey", TRUE, algorithm, key.
+ */
+export function userauthSignedData(
+  sessionId: Buffer,
+  user: string,
+  algorithm: string,
+  keyBlob: Buffer,
+): Buffer {
+  return Buffer.concat([
+    sshString(sessionId),
+    Buffer.from([50]),
+    sshString(user),
+    sshString('ssh-connection'),
+    sshString('publickey'),
+    Buffer.from([1]),
+    sshString(algorithm),
+    sshString(keyBlob),
+  ]);
+}
+
+export { sshString };

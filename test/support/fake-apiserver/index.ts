@@ -1,0 +1,16 @@
+export { startFakeApiServer } from './server.js';
+export { serviceAccountUsername } from './auth.js';
+export { rbacObjectsFromYaml } from './rbac.js';
+export type {
+  FakeApiServer,
+  FakeApiServerOptions,
+  FakeLogger,
+  KubeletOptions,
+  KubeObject,
+  KubeStatus,
+  ObjectMeta,
+  PodPhase,
+  RequestRecord,
+  SetPodPhaseOptions,
+  UserInfo,
+} from './types.js';

@@ -1,0 +1,199 @@
+/**
+ * Test harness for the keys-service: a real instance on 127.0.0.1 port 0 over HTTPS with its
+ * generated CA trusted, a temp data dir, a policy file and a user, and a small HTTPS client.
+ */
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import {
+  addUserForTests,
+  createKeysService,
+  mintToken,
+  parseKeysServiceConfig,
+} from './keys-service-internals.js';
+import type {
+  KeysService,
+  KeysServiceAddress,
+  KeysServiceConfigInput,
+  KeysServiceDeps,
+} from './keys-service-internals.js';
+
+export const ALICE = 'alice@example.com';
+export const ALICE_PASSWORD = 'correct horse battery';
+export const BOB = 'bob@example.com';
+
+export const DEFAULT_POLICY = `
+groups:
+  ops: [${BOB}]
+rules:
+  - users: [${ALICE}]
+    apps: [demo, "shop-*"]
+    permissions: [exec, logs, config:read]
+  - groups: [ops]
+    apps: ["*"]
+    permissions: [exec, port-forward]
+  - users: [${ALICE}]
+    apps: [pinned]
+    permissions: [exec]
+    sourceAddress: 10.1.0.0/16
+`;
+
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+  /** Parsed JSON, or undefined when the body is not JSON. */
+  readonly json: any;
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly token?: string;
+  readonly body?: unknown;
+  /** Sent as is (malformed JSON, form bodies). */
+  readonly rawBody?: string | Buffer;
+  readonly headers?: Record<string, string>;
+}
+
+export class HttpsClient {
+  private readonly agent: https.Agent;
+
+  constructor(
+    readonly baseUrl: string,
+    ca: string,
+  ) {
+    this.agent = new https.Agent({ ca, keepAlive: false });
+  }
+
+  request(urlPath: string, options: RequestOptions = {}): Promise<HttpResult> {
+    const url = new URL(urlPath, this.baseUrl);
+    const headers: Record<string, string> = { ...options.headers };
+    let body: Buffer | undefined;
+    if (options.rawBody !== undefined) body = Buffer.from(options.rawBody);
+    else if (options.body !== undefined) {
+      body = Buffer.from(JSON.stringify(options.body));
+      headers['content-type'] ??= 'application/json';
+    }
+    if (body) headers['content-length'] = String(body.length);
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        url,
+        { method: options.method ?? (body ? 'POST' : 'GET'), headers, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export interface TestKeysService {
+  readonly service: KeysService;
+  readonly address: KeysServiceAddress;
+  readonly client: HttpsClient;
+  readonly dataDir: string;
+  readonly policyFile: string;
+  readonly ca: string;
+  /** Mints a token for a user directly in the store. */
+  token(email: string, ttlSeconds?: number): Promise<string>;
+  /** Stops the service (keeps the data dir). */
+  stop(): Promise<void>;
+  /** Stops and removes the data dir. */
+  dispose(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly config?: Partial<KeysServiceConfigInput>;
+  readonly deps?: KeysServiceDeps;
+  readonly policy?: string;
+  /** Reuse a data dir (restart tests). */
+  readonly dataDir?: string;
+  readonly users?: boolean;
+}
+
+export function quietLogger(): Logger {
+  return pino({ level: process.env.KEYS_TEST_LOG ?? 'silent' });
+}
+
+export async function startKeysService(options: StartOptions = {}): Promise<TestKeysService> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'keys-test-'));
+  const policyFile = path.join(dataDir, 'policy.yaml');
+  if (!fs.existsSync(policyFile) || options.policy !== undefined) {
+    fs.writeFileSync(policyFile, options.policy ?? DEFAULT_POLICY);
+  }
+  const config = parseKeysServiceConfig({
+    dataDir,
+    listen: { host: '127.0.0.1', port: 0 },
+    policyFile,
+    policyReloadDebounceMs: 50,
+    logLevel: 'silent',
+    ...options.config,
+  });
+  const service = createKeysService(config, { logger: quietLogger(), ...options.deps });
+  const address = await service.start();
+  if (options.users !== false && options.dataDir === undefined) {
+    await addUserForTests(service.context.store, { email: ALICE, groups: ['dev'], password: ALICE_PASSWORD });
+    await addUserForTests(service.context.store, { email: BOB, groups: [], password: 'bob password 1' });
+  }
+  const ca = fs.readFileSync(address.caFile ?? path.join(dataDir, 'tls', 'ca.crt'), 'utf8');
+  const client = new HttpsClient(address.url, ca);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    client.close();
+    await service.stop();
+  };
+  return {
+    service,
+    address,
+    client,
+    dataDir,
+    policyFile,
+    ca,
+    async token(email, ttlSeconds) {
+      const minted = await mintToken(service.context, {
+        email,
+        clientDescription: 'test',
+        ...(ttlSeconds ? { ttlSeconds } : {}),
+      });
+      return minted.token;
+    },
+    stop,
+    async dispose() {
+      await stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns true or the deadline passes. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
