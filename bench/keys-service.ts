@@ -2,7 +2,7 @@
  * Benchmark: `POST /api/v1/certificates` over HTTPS keep-alive, driven from a second process for
  * 10 s at concurrency 1, 4 and 16, next to the bare sshcert signing rate measured in this run.
  *
- *   npm run build && node --import tsx bench/keys-service.ts [--seconds 10]
+ *   npm run build && node --import tsx bench/keys-service.ts [--seconds 10] [--sync full|normal]
  *
  * The server runs in this process (one event loop, i.e. one core); the load generator is a
  * child process. Prints certificates/s, p50/p99 latency and the ratio to the bare rate.
@@ -113,7 +113,13 @@ function bareSigningRate(seconds: number): number {
   const subject = generatePrivateKey('ssh-ed25519').publicKey;
   const sign = (): void => {
     signCertificate(
-      { publicKey: subject, certType: 'user', keyId: 'bench@example.com:req', principals: ['demo'], ttlSeconds: 300 },
+      {
+        publicKey: subject,
+        certType: 'user',
+        keyId: 'bench@example.com:req',
+        principals: ['demo'],
+        ttlSeconds: 300,
+      },
       ca,
     );
   };
@@ -128,7 +134,13 @@ function bareSigningRate(seconds: number): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-function spawnClient(options: { url: string; ca: string; token: string; concurrency: number; seconds: number }): Promise<ClientResult> {
+function spawnClient(options: {
+  url: string;
+  ca: string;
+  token: string;
+  concurrency: number;
+  seconds: number;
+}): Promise<ClientResult> {
   const self = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -164,31 +176,53 @@ async function main(): Promise<void> {
   const seconds = Number(flag('--seconds', '10'));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-bench-'));
   const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, 'rules:\n  - users: [bench@example.com]\n    apps: [demo]\n    permissions: [exec]\n');
+  fs.writeFileSync(
+    policyFile,
+    'rules:\n  - users: [bench@example.com]\n    apps: [demo]\n    permissions: [exec]\n',
+  );
   const config = parseKeysServiceConfig({
     dataDir: path.join(dir, 'data'),
     listen: { host: '127.0.0.1', port: 0 },
     policyFile,
     logLevel: 'silent',
     metrics: { enabled: true },
+    storage: { synchronous: flag('--sync', 'full') as 'full' | 'normal' },
   });
   const service = createKeysService(config, { logger: pino({ level: 'silent' }) });
   try {
     const address = await service.start();
     await addUser(service.context.store, { email: 'bench@example.com', groups: [] });
-    const { token } = await mintToken(service.context, { email: 'bench@example.com', clientDescription: 'bench' });
+    const { token } = await mintToken(service.context, {
+      email: 'bench@example.com',
+      clientDescription: 'bench',
+    });
 
     const bare = bareSigningRate(3);
-    console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
-    console.log(`bare sshcert signCertificate (ed25519 CA, ed25519 key): ${bare.toFixed(0)} certs/s`);
+    console.log(
+      `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}, sqlite synchronous=${config.storage.synchronous}`,
+    );
+    console.log(
+      `bare sshcert signCertificate (ed25519 CA, ed25519 key): ${bare.toFixed(0)} certs/s`,
+    );
     console.log('concurrency  certs/s   p50 ms   p99 ms   errors   % of bare');
     for (const concurrency of [1, 4, 16]) {
-      const r = await spawnClient({ url: address.url, ca: address.caFile!, token, concurrency, seconds });
+      const r = await spawnClient({
+        url: address.url,
+        ca: address.caFile!,
+        token,
+        concurrency,
+        seconds,
+      });
       const rate = r.count / r.seconds;
       console.log(
         `${String(concurrency).padStart(11)}  ${rate.toFixed(0).padStart(7)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99
           .toFixed(2)
-          .padStart(7)}  ${String(r.errors).padStart(7)}  ${((100 * rate) / bare).toFixed(1).padStart(9)}%`,
+          .padStart(
+            7,
+          )}  ${String(r.errors).padStart(7)}  ${((100 * rate) / bare).toFixed(1).padStart(9)}%`,
       );
     }
   } finally {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Connection, ServerChannel } from 'ssh2';
 import { createAudit } from './audit.js';
@@ -69,7 +69,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   const gate = createConnectionGate(config.limits);
   const userSessions = createUserSessions(config.limits.maxSessionsPerUser);
   const sessions = new Set<ActiveSession>();
-  const lives = new Set<Live>();
+  const lives = new Map<ConnectionInfo, Live>();
   // ssh2 gives the connection handler its client, not our socket; this maps the transport
   // stream (TCP socket or jump channel) to what we know about it.
   const pendingInfo = new WeakMap<
@@ -128,8 +128,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
 
   function armAuthDeadline(stream: Duplex, info: ConnectionInfo): void {
     const timer = setTimeout(() => {
-      const live = [...lives].find((l) => l.info === info);
-      if (live?.authenticated) return;
+      if (lives.get(info)?.authenticated) return;
       metrics.limitRejections.inc({ limit: 'auth-timeout' });
       logger.warn(
         { event: EVENTS.limit, limit: 'auth-timeout', connectionId: info.id, ip: info.ip },
@@ -149,7 +148,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
     app: string,
     parent: AuthenticatedConnection,
   ): void {
-    const parentLive = [...lives].find((l) => l.info === parent.info);
+    const parentLive = lives.get(parent.info);
     const info: ConnectionInfo = {
       id: randomUUID(),
       ip: parent.info.ip,
@@ -157,7 +156,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
       kind: 'jump',
       virtualHostApp: app,
       parentId: parent.info.id,
-      transport: [channel as Writable, ...parent.info.transport],
+      transport: [channel, ...parent.info.transport],
       startedAt: now(),
     };
     // ssh2 reads the client address from the "socket"; source-address checks need the real one.
@@ -196,7 +195,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
         parent?.touch();
       },
     };
-    lives.add(live);
+    lives.set(info, live);
     metrics.activeConnections.inc({ kind: info.kind });
 
     client.on('error', (err: Error & { level?: string }) => {
@@ -207,7 +206,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
     });
     client.once('handshake', () => metrics.handshakes.inc({ result: 'ok' }));
     client.once('close', () => {
-      lives.delete(live);
+      lives.delete(info);
       for (const t of live.timers) clearTimeout(t);
       metrics.activeConnections.dec({ kind: info.kind });
       if (!live.authenticated) metrics.handshakes.inc({ result: 'closed-before-auth' });
@@ -277,7 +276,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
           userSessions,
           sessions,
           now,
-          touch: live.touch,
+          touch: () => live.touch(),
         },
       );
     });
@@ -342,7 +341,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
 
   async function closeAll(): Promise<void> {
     for (const s of [...sessions]) s.close();
-    for (const l of [...lives]) {
+    for (const l of [...lives.values()]) {
       try {
         l.client.end();
       } catch {
@@ -399,7 +398,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
       draining = true;
       logger.info({ event: EVENTS.drainStart, sessions: sessions.size }, 'draining');
       tcpServer?.close();
-      for (const l of [...lives]) if (!l.authenticated) l.client.end();
+      for (const l of [...lives.values()]) if (!l.authenticated) l.client.end();
       const seconds = Math.ceil(config.drain.timeoutMs / 1000);
       for (const s of sessions) {
         s.notify(

@@ -105,7 +105,9 @@ export class ApiClient {
     try {
       base = new URL(target.apiUrl);
     } catch {
-      throw new ConnectionError(`invalid API URL ${JSON.stringify(target.apiUrl)}: use https://HOST[:PORT]`);
+      throw new ConnectionError(
+        `invalid API URL ${JSON.stringify(target.apiUrl)}: use https://HOST[:PORT]`,
+      );
     }
     if (base.protocol !== 'https:' && base.protocol !== 'http:') {
       throw new ConnectionError(`invalid API URL ${target.apiUrl}: use https://HOST[:PORT]`);
@@ -121,15 +123,23 @@ export class ApiClient {
   private send(
     method: string,
     pathAndQuery: string,
-    options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; stream?: boolean } = {},
+    options: {
+      body?: unknown;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      stream?: boolean;
+    } = {},
   ): Promise<IncomingMessage> {
     const url = new URL(pathAndQuery, this.base);
-    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const payload =
+      options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const headers: Record<string, string> = {
       'User-Agent': this.target.userAgent,
       Accept: 'application/json',
       ...(this.target.token ? { Authorization: `Bearer ${this.target.token}` } : {}),
-      ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+      ...(payload
+        ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }
+        : {}),
       ...options.headers,
     };
     const transport = url.protocol === 'https:' ? https : http;
@@ -161,9 +171,16 @@ export class ApiClient {
       );
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-      return new ConnectionError(`the TLS certificate of ${this.apiUrl} is for another host name`, { cause: err });
+      return new ConnectionError(`the TLS certificate of ${this.apiUrl} is for another host name`, {
+        cause: err,
+      });
     }
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ECONNRESET') {
+    if (
+      code === 'ECONNREFUSED' ||
+      code === 'ENOTFOUND' ||
+      code === 'EHOSTUNREACH' ||
+      code === 'ECONNRESET'
+    ) {
       return new ConnectionError(
         `cannot reach the API at ${this.apiUrl} (${code}): is the keys-service running? Check --api or NEETODEPLOY_API_URL`,
         { cause: err },
@@ -224,19 +241,26 @@ export class ApiClient {
       try {
         data = JSON.parse(text);
       } catch {
-        throw new ConnectionError(`the answer from ${this.apiUrl}${pathAndQuery} is not JSON: is this the neetodeploy API?`);
+        throw new ConnectionError(
+          `the answer from ${this.apiUrl}${pathAndQuery} is not JSON: is this the neetodeploy API?`,
+        );
       }
     }
     const result = schema.safeParse(data);
     if (!result.success) {
-      throw new ConnectionError(`unexpected answer from ${this.apiUrl}${pathAndQuery}: is this the neetodeploy API?`);
+      throw new ConnectionError(
+        `unexpected answer from ${this.apiUrl}${pathAndQuery}: is this the neetodeploy API?`,
+      );
     }
     return { status, headers: res.headers, body: result.data };
   }
 
   createLoginSession(input: { hostname: string; clientVersion: string }): Promise<LoginSession> {
     return this.json('POST', '/api/v1/login-sessions', loginSessionSchema, {
-      body: { hostname: input.hostname.slice(0, 253), client_version: input.clientVersion.slice(0, 64) },
+      body: {
+        hostname: input.hostname.slice(0, 253),
+        client_version: input.clientVersion.slice(0, 64),
+      },
     }).then((r) => r.body);
   }
 
@@ -258,7 +282,11 @@ export class ApiClient {
     return (await this.json('GET', '/api/v1/apps', appsSchema)).body.apps;
   }
 
-  async issueCertificate(input: { app: string; publicKey: string; process?: string }): Promise<IssuedCertificate> {
+  async issueCertificate(input: {
+    app: string;
+    publicKey: string;
+    process?: string;
+  }): Promise<IssuedCertificate> {
     const body = {
       app: input.app,
       public_key: input.publicKey,
@@ -268,7 +296,9 @@ export class ApiClient {
   }
 
   async getConfig(app: string): Promise<ConfigVarsBody> {
-    return (await this.json('GET', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema)).body;
+    return (
+      await this.json('GET', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema)
+    ).body;
   }
 
   async patchConfig(
@@ -276,7 +306,8 @@ export class ApiClient {
     change: { set: Record<string, string>; unset: string[]; restart?: boolean },
     ifMatch?: string,
   ): Promise<ConfigVarsBody> {
-    const headers: Record<string, string> = ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {};
+    const headers: Record<string, string> =
+      ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {};
     return (
       await this.json('PATCH', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema, {
         body: change,
@@ -293,14 +324,17 @@ export class ApiClient {
     if (query.process !== undefined) params.set('process', query.process);
     if (query.since !== undefined) params.set('since', query.since);
     const qs = params.toString();
-    const res = await this.send('GET', `/api/v1/apps/${encodeURIComponent(app)}/logs${qs ? `?${qs}` : ''}`, {
-      headers: { Accept: 'application/x-ndjson' },
-      signal,
-      stream: true,
-    });
+    const res = await this.send(
+      'GET',
+      `/api/v1/apps/${encodeURIComponent(app)}/logs${qs ? `?${qs}` : ''}`,
+      {
+        headers: { Accept: 'application/x-ndjson' },
+        signal,
+        stream: true,
+      },
+    );
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await this.failure(res);
     return res;
   }
 }
-

@@ -58,7 +58,11 @@ async function readKey(file: string): Promise<PrivateKey | undefined> {
 }
 
 /** Seconds the certificate on disk stays valid; undefined when missing, unreadable or not for this key. */
-async function remainingSeconds(file: string, key: PrivateKey, now: Date): Promise<number | undefined> {
+async function remainingSeconds(
+  file: string,
+  key: PrivateKey,
+  now: Date,
+): Promise<number | undefined> {
   try {
     const cert = parseCertificateText(await fsp.readFile(file, 'utf8'));
     if (!cert.publicKey.blob.equals(key.publicKey.blob)) return undefined;
@@ -111,8 +115,15 @@ export async function ensureAppCertificate(
     const left = await remainingSeconds(paths.certificate, key, options.now);
     if (left !== undefined && left > 60) return { paths };
   }
-  const issued = await client.issueCertificate({ app, publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy') });
+  const issued = await client.issueCertificate({
+    app,
+    publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy'),
+  });
   await writeFileAtomic(paths.certificate, `${issued.certificate.trim()}\n`, 0o600);
-  await writeFileAtomic(knownHostsPath(config), knownHostsFileText(issued.bastion.known_hosts, `*${VHOST_SUFFIX}`), 0o600);
+  await writeFileAtomic(
+    knownHostsPath(config),
+    knownHostsFileText(issued.bastion.known_hosts, [issued.bastion.host, `*${VHOST_SUFFIX}`]),
+    0o600,
+  );
   return { paths, issued };
 }

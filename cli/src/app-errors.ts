@@ -5,7 +5,11 @@
 import type { ApiClient } from './api.js';
 import { ApiError } from './errors.js';
 
-export async function withAppHint<T>(client: ApiClient, app: string, action: () => Promise<T>): Promise<T> {
+export async function withAppHint<T>(
+  client: ApiClient,
+  app: string,
+  action: () => Promise<T>,
+): Promise<T> {
   try {
     return await action();
   } catch (err) {
@@ -19,7 +23,9 @@ export async function withAppHint<T>(client: ApiClient, app: string, action: () 
     }
     const yours = names.length > 0 ? names.join(', ') : 'none (ask an administrator for access)';
     if (!names.includes(app)) {
-      throw err.withMessage(`unknown app ${app}, or you have no access to it. Apps you can use: ${yours}`);
+      throw err.withMessage(
+        `unknown app ${app}, or you have no access to it. Apps you can use: ${yours}`,
+      );
     }
     throw err.withMessage(`${err.serverMessage}. See \`neetodeploy apps\` for your permissions`);
   }

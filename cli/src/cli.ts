@@ -46,7 +46,12 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
       writeOut: (s) => deps.io.stdout.write(s),
       writeErr: (s) => deps.io.stderr.write(s),
     })
-    .addHelpText('after', example('neetodeploy login --api https://127.0.0.1:8443 --ca-file ./ca.pem\nneetodeploy exec -a demo'));
+    .addHelpText(
+      'after',
+      example(
+        'neetodeploy login --api https://127.0.0.1:8443 --ca-file ./ca.pem\nneetodeploy exec -a demo',
+      ),
+    );
 
   program
     .command('login')
@@ -54,7 +59,12 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
     .option('--api <url>', 'the keys-service URL (default: the last one, or NEETODEPLOY_API_URL)')
     .option('--ca-file <file>', 'trust this CA for the API (the file `npm start` prints)')
     .option('--no-browser', 'only print the URL to open')
-    .addHelpText('after', example('neetodeploy login --api https://127.0.0.1:8443 --ca-file .neetodeploy-data/tls/ca.pem'))
+    .addHelpText(
+      'after',
+      example(
+        'neetodeploy login --api https://127.0.0.1:8443 --ca-file .neetodeploy-data/tls/ca.pem',
+      ),
+    )
     .action(async (opts: { api?: string; caFile?: string; browser: boolean }) => {
       done(await runLogin(opts, deps));
     });
@@ -111,13 +121,21 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
     .description('set config vars and restart the app')
     .addOption(appOption())
     .argument('[pairs...]', 'KEY=VALUE pairs')
-    .option('--file <file>', 'read KEY=VALUE lines from a .env file (pairs on the command line win)')
+    .option(
+      '--file <file>',
+      'read KEY=VALUE lines from a .env file (pairs on the command line win)',
+    )
     .option('--no-restart', 'do not restart the app')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', example('neetodeploy config:set -a demo GREETING=hello LOG_LEVEL=debug'))
-    .action(async (pairs: string[], opts: { app: string; file?: string; restart: boolean; json?: boolean }) => {
-      done(await runConfigSet({ ...opts, pairs }, deps));
-    });
+    .action(
+      async (
+        pairs: string[],
+        opts: { app: string; file?: string; restart: boolean; json?: boolean },
+      ) => {
+        done(await runConfigSet({ ...opts, pairs }, deps));
+      },
+    );
 
   program
     .command('config:unset')
@@ -140,20 +158,43 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
     .option('-p, --process <type>', 'only this process type, e.g. web')
     .option('--since <when>', 'only lines newer than this: 10m, 2h, 1d or an ISO 8601 time')
     .option('--json', 'one JSON object per line')
-    .addHelpText('after', example('neetodeploy logs -a demo -n 20\nneetodeploy logs -a demo --tail -p web'))
-    .action(async (opts: { app: string; tail?: boolean; num?: string; process?: string; since?: string; json?: boolean }) => {
-      done(await runLogs(opts, deps));
-    });
+    .addHelpText(
+      'after',
+      example('neetodeploy logs -a demo -n 20\nneetodeploy logs -a demo --tail -p web'),
+    )
+    .action(
+      async (opts: {
+        app: string;
+        tail?: boolean;
+        num?: string;
+        process?: string;
+        since?: string;
+        json?: boolean;
+      }) => {
+        done(await runLogs(opts, deps));
+      },
+    );
 
   program
     .command('exec')
     .description('open a shell on the app, or run a command there (exit code passed through)')
     .addOption(appOption())
-    .addOption(new Option('--process <type>', 'exec into a running instance of this process type').conflicts('pod'))
-    .addOption(new Option('--pod <name>', 'exec into this pod / instance (e.g. web.1)').conflicts('process'))
+    .addOption(
+      new Option('--process <type>', 'exec into a running instance of this process type').conflicts(
+        'pod',
+      ),
+    )
+    .addOption(
+      new Option('--pod <name>', 'exec into this pod / instance (e.g. web.1)').conflicts('process'),
+    )
     .argument('[command...]', 'the command to run (after --); none: an interactive shell')
     .passThroughOptions()
-    .addHelpText('after', example('neetodeploy exec -a demo\nneetodeploy exec -a demo -- printenv GREETING\necho ls | neetodeploy exec -a demo'))
+    .addHelpText(
+      'after',
+      example(
+        'neetodeploy exec -a demo\nneetodeploy exec -a demo -- printenv GREETING\necho ls | neetodeploy exec -a demo',
+      ),
+    )
     .action(async (command: string[], opts: { app: string; process?: string; pod?: string }) => {
       done(await runExec({ ...opts, command }, deps));
     });

@@ -70,7 +70,11 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /** Writes through a temporary file and rename, so readers never see half a file. */
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Buffer,
+  mode = 0o600,
+): Promise<void> {
   await ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {

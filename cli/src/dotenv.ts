@@ -18,7 +18,10 @@ export function parseDotenv(text: string, fileName: string): Record<string, stri
     const eq = body.indexOf('=');
     if (eq <= 0) throw new UsageError(`${fileName}:${lineNo}: expected KEY=VALUE`);
     const key = body.slice(0, eq).trim();
-    if (!KEY.test(key)) throw new UsageError(`${fileName}:${lineNo}: ${JSON.stringify(key)} is not a valid variable name`);
+    if (!KEY.test(key))
+      throw new UsageError(
+        `${fileName}:${lineNo}: ${JSON.stringify(key)} is not a valid variable name`,
+      );
     let rest = body.slice(eq + 1);
     let value: string;
     if (rest.startsWith("'")) {

@@ -3,7 +3,12 @@
  * `@cert-authority PATTERNS <host CA key>` or `PATTERNS <pinned host key>`. Used by `exec`'s
  * ssh2 host verifier and written for stock ssh by `ssh-config`.
  */
-import { isCertificateAlgorithm, parseCertificate, parsePublicKey, verifyCertificate } from '@neetodeploy/sshcert';
+import {
+  isCertificateAlgorithm,
+  parseCertificate,
+  parsePublicKey,
+  verifyCertificate,
+} from '@neetodeploy/sshcert';
 import type { PublicKey } from '@neetodeploy/sshcert';
 
 export interface KnownHostsEntry {
@@ -28,7 +33,11 @@ export function parseKnownHosts(text: string): KnownHostsEntry[] {
     const [patterns, , data] = fields;
     if (!patterns || !data) continue;
     try {
-      entries.push({ certAuthority, patterns: patterns.split(','), key: parsePublicKey(Buffer.from(data, 'base64')) });
+      entries.push({
+        certAuthority,
+        patterns: patterns.split(','),
+        key: parsePublicKey(Buffer.from(data, 'base64')),
+      });
     } catch {
       continue;
     }
@@ -81,8 +90,11 @@ export function checkHostKey(
     return { ok: false, reason: 'the server sent a malformed host key' };
   }
   if (isCertificateAlgorithm(type)) {
-    const authorities = entries.filter((e) => e.certAuthority && hostMatches(e.patterns, names)).map((e) => e.key);
-    if (authorities.length === 0) return { ok: false, reason: 'no host CA is trusted for this bastion' };
+    const authorities = entries
+      .filter((e) => e.certAuthority && hostMatches(e.patterns, names))
+      .map((e) => e.key);
+    if (authorities.length === 0)
+      return { ok: false, reason: 'no host CA is trusted for this bastion' };
     let cert;
     try {
       cert = parseCertificate(blob);
@@ -95,32 +107,40 @@ export function checkHostKey(
       certType: 'host',
       principal: target.host,
     });
-    return result.ok ? { ok: true } : { ok: false, reason: `host certificate refused: ${result.message}` };
+    return result.ok
+      ? { ok: true }
+      : { ok: false, reason: `host certificate refused: ${result.message}` };
   }
   const pinned = entries.filter((e) => !e.certAuthority && hostMatches(e.patterns, names));
   if (pinned.some((e) => e.key.blob.equals(blob))) return { ok: true };
   if (pinned.length > 0) {
-    return { ok: false, reason: 'the bastion presented a host key different from the one the keys-service pins' };
+    return {
+      ok: false,
+      reason: 'the bastion presented a host key different from the one the keys-service pins',
+    };
   }
   return {
     ok: false,
-    reason: 'the bastion presented a plain host key but only a host CA is trusted (the keys-service must pin the key for this client)',
+    reason:
+      'the bastion presented a plain host key but only a host CA is trusted (the keys-service must pin the key for this client)',
   };
 }
 
 /**
  * known_hosts text for stock ssh: the line as given, plus, for a pinned key, the same key for
- * `*.neetodeploy` so the virtual hosts reached through ProxyJump are recognised too.
+ * the names ssh_config makes ssh look up: the bastion's host name (its `HostKeyAlias`) and
+ * `*.neetodeploy` (the virtual hosts reached through ProxyJump).
  */
-export function knownHostsFileText(line: string, vhostPattern: string): string {
-  const lines = line.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+export function knownHostsFileText(line: string, names: readonly string[]): string {
+  const lines = line
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const out = [...lines];
   for (const l of lines) {
     if (l.startsWith('@')) continue;
     const fields = l.split(/\s+/);
-    if (fields.length >= 3 && !fields[0]?.split(',').includes(vhostPattern)) {
-      out.push([vhostPattern, ...fields.slice(1)].join(' '));
-    }
+    if (fields.length >= 3) out.push([names.join(','), ...fields.slice(1)].join(' '));
   }
   return `${out.join('\n')}\n`;
 }

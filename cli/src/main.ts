@@ -19,7 +19,9 @@ const EXIT = { ok: 0, error: 1, usage: 2, auth: 4 } as const;
 
 function processIo(env: NodeJS.ProcessEnv): Io {
   const hasDisplay =
-    process.platform === 'darwin' || process.platform === 'win32' || Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
+    process.platform === 'darwin' ||
+    process.platform === 'win32' ||
+    Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
   return {
     stdin: process.stdin,
     stdout: process.stdout,
@@ -31,7 +33,11 @@ function processIo(env: NodeJS.ProcessEnv): Io {
       if (process.stdin.isTTY) process.stdin.setRawMode(raw);
     },
     terminalSize() {
-      const tty = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
+      const tty = process.stdout.isTTY
+        ? process.stdout
+        : process.stderr.isTTY
+          ? process.stderr
+          : undefined;
       return tty && tty.columns > 0 ? { cols: tty.columns, rows: tty.rows } : undefined;
     },
     onResize(listener) {
@@ -96,7 +102,9 @@ function buildConfig(env: NodeJS.ProcessEnv): CliConfig {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) {
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help'
+    return err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
       ? EXIT.ok
       : EXIT.usage;
   }
@@ -107,8 +115,26 @@ function exitCodeFor(err: unknown): number {
   return EXIT.error;
 }
 
+/** A raw-mode terminal left behind makes the user's shell unusable: restore it however we exit. */
+function guardTerminal(): void {
+  const restore = (): void => {
+    if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false);
+  };
+  process.on('exit', restore);
+  for (const [signal, number] of [
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ] as const) {
+    process.once(signal, () => {
+      restore();
+      process.exit(128 + number);
+    });
+  }
+}
+
 async function main(): Promise<number> {
   const env = process.env;
+  guardTerminal();
   const io = processIo(env);
   const config = buildConfig(env);
   try {
@@ -117,7 +143,10 @@ async function main(): Promise<number> {
     const code = exitCodeFor(err);
     // Commander already printed its own usage errors.
     if (!(err instanceof CommanderError)) {
-      const message = err instanceof CliError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`;
+      const message =
+        err instanceof CliError
+          ? err.message
+          : `unexpected error: ${(err as Error).message ?? String(err)}`;
       process.stderr.write(`neetodeploy: ${message}\n`);
       if (!(err instanceof CliError) && env.NEETODEPLOY_DEBUG) console.error(err);
     }

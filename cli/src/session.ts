@@ -39,9 +39,18 @@ export async function readCaFile(file: string): Promise<Buffer> {
 
 export function createApiProvider(config: CliConfig): ApiProvider {
   const userAgent = `neetodeploy-cli/${config.version}`;
-  const make = async (apiUrl: string, caFile: string | undefined, token?: string): Promise<ApiClient> => {
+  const make = async (
+    apiUrl: string,
+    caFile: string | undefined,
+    token?: string,
+  ): Promise<ApiClient> => {
     const ca = caFile !== undefined ? await readCaFile(caFile) : undefined;
-    return new ApiClient({ apiUrl, userAgent, ...(ca ? { ca } : {}), ...(token !== undefined ? { token } : {}) });
+    return new ApiClient({
+      apiUrl,
+      userAgent,
+      ...(ca ? { ca } : {}),
+      ...(token !== undefined ? { token } : {}),
+    });
   };
   return {
     stored: () => loadCredentials(config),

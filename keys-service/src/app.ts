@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express from 'express';
@@ -97,8 +97,13 @@ function loadOrCreateSecret(file: string): Buffer {
   return secret;
 }
 
-export function createKeysService(config: KeysServiceConfig, deps: KeysServiceDeps = {}): KeysService {
-  const logger = (deps.logger ?? pino({ level: config.logLevel })).child({ module: 'keys-service' });
+export function createKeysService(
+  config: KeysServiceConfig,
+  deps: KeysServiceDeps = {},
+): KeysService {
+  const logger = (deps.logger ?? pino({ level: config.logLevel })).child({
+    module: 'keys-service',
+  });
   const clock = deps.clock ?? (() => new Date());
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const authorities = loadCertificateAuthorities(config);
@@ -198,8 +203,14 @@ export function createKeysService(config: KeysServiceConfig, deps: KeysServiceDe
 
     async start() {
       if (server) throw new Error('keys-service already started');
-      store = deps.store ?? openSqliteStore(databasePath(config));
-      policy = createPolicySource({ file: config.policyFile, debounceMs: config.policyReloadDebounceMs, logger });
+      store =
+        deps.store ??
+        openSqliteStore(databasePath(config), { synchronous: config.storage.synchronous });
+      policy = createPolicySource({
+        file: config.policyFile,
+        debounceMs: config.policyReloadDebounceMs,
+        logger,
+      });
       const ctx: DomainContext = {
         config,
         store,
@@ -214,15 +225,20 @@ export function createKeysService(config: KeysServiceConfig, deps: KeysServiceDe
 
       let tls: TlsMaterial | undefined;
       if (config.tls.mode === 'self-signed') tls = ensureLocalTls(config.dataDir);
-      else if (config.tls.mode === 'files') tls = loadTlsFiles(config.tls.certFile, config.tls.keyFile);
+      else if (config.tls.mode === 'files')
+        tls = loadTlsFiles(config.tls.certFile, config.tls.keyFile);
 
       let boundUrl = '';
       const baseUrl = (): string => config.publicUrl ?? boundUrl;
       const app = buildApp(ctx, baseUrl);
-      const srv = tls ? https.createServer({ key: tls.key, cert: tls.cert }, app) : http.createServer(app);
+      const srv = tls
+        ? https.createServer({ key: tls.key, cert: tls.cert }, app)
+        : http.createServer(app);
       srv.headersTimeout = 15_000;
       srv.requestTimeout = 30_000;
-      srv.on('connection', (socket) => socket.setNoDelay(true));
+      srv.on('connection', (socket: Socket) => {
+        socket.setNoDelay(true);
+      });
       server = srv;
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
@@ -239,8 +255,11 @@ export function createKeysService(config: KeysServiceConfig, deps: KeysServiceDe
       cleanupTimer = setInterval(
         () => {
           const before = new Date(clock().getTime() - 24 * 60 * 60 * 1000);
-          Promise.all([ctx.store.loginSessions.deleteExpired(before), ctx.store.tokens.deleteExpired(before)]).catch(
-            (err: unknown) => logger.error({ event: 'keys.cleanup_failed', err }, 'cleanup failed'),
+          Promise.all([
+            ctx.store.loginSessions.deleteExpired(before),
+            ctx.store.tokens.deleteExpired(before),
+          ]).catch((err: unknown) =>
+            logger.error({ event: 'keys.cleanup_failed', err }, 'cleanup failed'),
           );
         },
         10 * 60 * 1000,
@@ -255,7 +274,10 @@ export function createKeysService(config: KeysServiceConfig, deps: KeysServiceDe
       } else if (tls) {
         logger.info({ event: EVENTS.tls, fingerprint: tls.fingerprint }, 'TLS certificate loaded');
       }
-      logger.info({ event: EVENTS.started, url: boundUrl }, `keys-service listening on ${boundUrl}`);
+      logger.info(
+        { event: EVENTS.started, url: boundUrl },
+        `keys-service listening on ${boundUrl}`,
+      );
       return {
         host,
         port: addr.port,

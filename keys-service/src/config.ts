@@ -37,18 +37,20 @@ export const keysServiceConfigSchema = z
     tls: tlsSchema,
     /** Trust X-Forwarded-For from this many proxies (for client IPs behind an ingress). */
     trustProxyHops: z.number().int().min(0).max(10).default(0),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     /** YAML access policy; absent means nobody may do anything (deny by default). */
     policyFile: z.string().optional(),
     policyReloadDebounceMs: z.number().int().min(0).max(60_000).default(200),
     tokens: z
       .object({
         ttlSeconds: z
-            .number()
-            .int()
-            .min(60)
-            .max(365 * DAY)
-            .default(30 * DAY),
+          .number()
+          .int()
+          .min(60)
+          .max(365 * DAY)
+          .default(30 * DAY),
       })
       .strict()
       .default({ ttlSeconds: 30 * DAY }),
@@ -62,7 +64,12 @@ export const keysServiceConfigSchema = z
     certificates: z
       .object({
         ttlSeconds: z.number().int().min(30).max(DAY).default(300),
-        maxTtlSeconds: z.number().int().min(30).max(7 * DAY).default(3600),
+        maxTtlSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(7 * DAY)
+          .default(3600),
         backdateSeconds: z.number().int().min(0).max(600).default(60),
       })
       .strict()
@@ -107,7 +114,20 @@ export const keysServiceConfigSchema = z
         codeEntryPerMinute: 20,
         loginSessionsPerMinute: 30,
       }),
-    metrics: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+    metrics: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .default({ enabled: true }),
+    storage: z
+      .object({
+        /**
+         * `full`: fsync every commit (survives power loss). `normal`: a killed process still loses
+         * no acknowledged write (SQLite WAL), but a power cut may lose the last commits.
+         */
+        synchronous: z.enum(['full', 'normal']).default('full'),
+      })
+      .strict()
+      .default({ synchronous: 'full' }),
   })
   .strict();
 
@@ -141,7 +161,9 @@ export function parseKeysServiceConfig(
 ): KeysServiceConfig {
   const result = keysServiceConfigSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(`invalid configuration: ${formatIssues(result.error.issues, pathPrefix)}`);
+    throw new ConfigError(
+      `invalid configuration: ${formatIssues(result.error.issues, pathPrefix)}`,
+    );
   }
   const config = result.data;
   const abs = (p: string): string => path.resolve(baseDir, p);

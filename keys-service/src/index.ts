@@ -11,7 +11,13 @@ export {
 export type { KeysServiceConfig, KeysServiceConfigInput } from './config.js';
 export * from './storage/index.js';
 export { Policy, PolicyError, PERMISSIONS, createPolicySource } from './policy/index.js';
-export type { Permission, PolicySource, PolicyReloadResult, Subject, AppGrant } from './policy/index.js';
+export type {
+  Permission,
+  PolicySource,
+  PolicyReloadResult,
+  Subject,
+  AppGrant,
+} from './policy/index.js';
 export type { Authenticator, PasswordAuthenticator, AuthenticatedUser } from './auth/index.js';
 export { createLocalAuthenticator, hashPassword, verifyPassword } from './auth/index.js';
 export type { CertificateAuthorities } from './ca/index.js';
@@ -22,6 +28,7 @@ export {
   addUser,
   mintToken,
   revokeUser,
+  revokeCertificateSerial,
   approveLoginSession,
   createLoginSession,
   pollLoginSession,

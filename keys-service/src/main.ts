@@ -4,8 +4,6 @@
  * outcomes into exit codes (0 ok, 1 error or failed check, 2 usage).
  */
 import { CommanderError } from 'commander';
-import { SshCertError } from '@neetodeploy/sshcert';
-import { AppError } from '@neetodeploy/platform';
 import { AdminError, CheckFailed, UsageError } from './admin/index.js';
 import { createProgram, type CliDeps } from './cli.js';
 
@@ -19,12 +17,15 @@ function exitCodeFor(err: unknown, stderr: NodeJS.WritableStream): number {
     stderr.write(`neetodeploy-keys: ${err.message}\n`);
     return 2;
   }
-  if (err instanceof AdminError || err instanceof SshCertError) {
+  // SshCertError matched by name: loading the library just to classify errors slows every start.
+  if (err instanceof AdminError || (err instanceof Error && err.name === 'SshCertError')) {
     stderr.write(`neetodeploy-keys: ${err.message}\n`);
     return 1;
   }
-  if (err instanceof AppError) {
-    stderr.write(`neetodeploy-keys: ${err.userMessage}\n`);
+  // AppError of @neetodeploy/platform, matched by shape so the admin commands do not load it.
+  const userMessage = (err as { userMessage?: unknown } | undefined)?.userMessage;
+  if (err instanceof Error && typeof userMessage === 'string') {
+    stderr.write(`neetodeploy-keys: ${userMessage}\n`);
     return 1;
   }
   stderr.write(

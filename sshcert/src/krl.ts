@@ -24,20 +24,39 @@ const U64_MAX = 0xffffffffffffffffn;
 
 type Range = readonly [bigint, bigint];
 
+/** Whether `serial` falls in sorted, disjoint inclusive ranges (binary search). */
+function inRanges(ranges: readonly Range[], serial: bigint): boolean {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [a, b] = ranges[mid]!;
+    if (serial < a) hi = mid - 1;
+    else if (serial > b) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
 class ParsedKrl implements Krl {
+  readonly sections: readonly KrlCertSection[];
   private readonly sha256Set: ReadonlySet<string>;
   private readonly sha1Set: ReadonlySet<string>;
   private readonly keySet: ReadonlySet<string>;
+  private readonly keyIdSets: readonly ReadonlySet<string>[];
 
   constructor(
     readonly version: bigint,
     readonly generatedDate: bigint,
     readonly comment: string,
-    readonly sections: readonly KrlCertSection[],
+    sections: readonly KrlCertSection[],
     readonly revokedKeys: readonly Buffer[],
     readonly revokedSha1: readonly Buffer[],
     readonly revokedSha256: readonly Buffer[],
   ) {
+    // Ranges sorted and merged once, so a check is a binary search even for large KRLs.
+    this.sections = sections.map((s) => ({ ...s, serialRanges: normaliseRanges(s.serialRanges) }));
+    this.keyIdSets = sections.map((s) => new Set(s.keyIds));
     this.keySet = new Set(revokedKeys.map((b) => b.toString('base64')));
     this.sha1Set = new Set(revokedSha1.map((b) => b.toString('hex')));
     this.sha256Set = new Set(revokedSha256.map((b) => b.toString('hex')));
@@ -62,15 +81,11 @@ class ParsedKrl implements Krl {
   isRevoked(cert: Certificate): boolean {
     if (this.isKeyRevoked(cert.publicKey) || this.isKeyRevoked(cert.signatureKey)) return true;
     const caBlob = cert.signatureKey.blob;
-    for (const s of this.sections) {
+    for (let i = 0; i < this.sections.length; i++) {
+      const s = this.sections[i]!;
       if (s.caKey && !s.caKey.blob.equals(caBlob)) continue;
-      if (s.keyIds.includes(cert.keyId)) return true;
-      if (
-        cert.serial !== 0n &&
-        s.serialRanges.some(([lo, hi]) => cert.serial >= lo && cert.serial <= hi)
-      ) {
-        return true;
-      }
+      if (this.keyIdSets[i]!.has(cert.keyId)) return true;
+      if (cert.serial !== 0n && inRanges(s.serialRanges, cert.serial)) return true;
     }
     return false;
   }

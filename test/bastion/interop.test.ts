@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { run, ssh, tempDir, TmuxSession } from '../support/ssh-client.js';
 import { startHarness, type Harness } from './harness.js';
 
@@ -9,13 +10,40 @@ describe('bastion with the real OpenSSH client', function () {
   this.timeout(30_000);
   let h: Harness;
   let config: string;
+  let keyFile: string;
 
   before(async () => {
     h = await startHarness();
-    ({ config } = await h.user('alice', { principals: ['demo'] }));
+    const alice = await h.user('alice', { principals: ['demo'] });
+    config = alice.config;
+    keyFile = alice.key.file;
   });
   after(async () => {
     await h?.close();
+  });
+
+  it('serves the plain host key too, for clients that pin it', async () => {
+    const hostPub = (await readFile(path.join(h.dir, 'ssh_host_ed25519_key.pub'), 'utf8'))
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
+    const pinned = path.join(h.dir, 'pinned_known_hosts');
+    await writeFile(pinned, `[127.0.0.1]:${h.address.port} ${hostPub}\n`);
+    const r = await run('ssh', [
+      ...['-F', '/dev/null', '-i', keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none'],
+      ...[
+        '-o',
+        `UserKnownHostsFile=${pinned}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'StrictHostKeyChecking=yes',
+      ],
+      ...['-o', 'BatchMode=yes', '-p', String(h.address.port), 'demo@127.0.0.1', 'echo pinned'],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'pinned\n');
   });
 
   for (const via of ['direct', 'jump'] as const) {
@@ -80,6 +108,24 @@ describe('bastion with the real OpenSSH client', function () {
           .update(Buffer.concat([Buffer.alloc(20_000_000, 'x'), Buffer.from('end')]))
           .digest('hex');
         assert.equal(createHash('sha256').update(r.stdout).digest('hex'), want);
+      });
+
+      it('ends the console when the client is killed (kill -9)', async () => {
+        const marker = `nd-marker-${via}-${Date.now()}`;
+        const child = spawn('ssh', ['-F', config, host, `echo up; sleep 300; echo ${marker}`], {
+          stdio: ['pipe', 'pipe', 'ignore'],
+        });
+        await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+        const alive = await run('pgrep', ['-f', marker]);
+        assert.equal(alive.code, 0, 'console should be running');
+        child.kill('SIGKILL');
+        const deadline = Date.now() + 8000;
+        for (;;) {
+          const r = await run('pgrep', ['-f', marker]);
+          if (r.code === 1) break;
+          assert.ok(Date.now() < deadline, `console still running: ${r.stdout.toString()}`);
+          await new Promise((r2) => setTimeout(r2, 100));
+        }
       });
 
       it('runs an interactive shell on a pty; resize reaches stty size', async () => {

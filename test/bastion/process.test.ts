@@ -62,12 +62,12 @@ async function startProcess(extraYaml = ''): Promise<Running> {
   });
   let err = '';
   let all = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  child.stdout!.on('data', (c: Buffer) => (all += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (all += c.toString()));
   const addrs = await new Promise<{ ssh: { port: number }; metrics: { port: number } }>(
     (resolve, reject) => {
       let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
+      child.stdout.on('data', (c: Buffer) => {
         out += c.toString();
         const line = out.split('\n').find((l) => l.startsWith('{"ssh"'));
         if (line) resolve(JSON.parse(line));
@@ -176,7 +176,7 @@ describe('neetodeploy-bastion process', function () {
       let peak = base;
       const exited = new Promise<number | null>((r) => client.once('exit', (code) => r(code)));
       await new Promise<void>((resolve) => {
-        client.stdout!.on('data', (c: Buffer) => {
+        client.stdout.on('data', (c: Buffer) => {
           received += c.length;
           if (!stopped && received > 4_000_000) {
             stopped = true;
@@ -213,8 +213,8 @@ describe('neetodeploy-bastion process', function () {
       });
       let out = '';
       let err = '';
-      session.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      session.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      session.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      session.stderr.on('data', (c: Buffer) => (err += c.toString()));
       const sessionExit = new Promise<number | null>((r) =>
         session.once('exit', (code) => r(code)),
       );

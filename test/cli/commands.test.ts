@@ -64,7 +64,7 @@ describe('cli: commands against a real keys-service', function () {
     assert.equal(creds?.email, ALICE);
     assert.equal(creds?.apiUrl, env.apiUrl);
     assert.ok(creds?.caFile?.startsWith(config.dir), 'the CA is kept in the config dir');
-    assert.equal(fs.readFileSync(creds.caFile, 'utf8'), env.ks.ca);
+    assert.equal(fs.readFileSync(creds.caFile ?? '', 'utf8'), env.ks.ca);
 
     const who = await env.run(config, ['whoami']);
     assert.equal(who.io.out(), `${ALICE}\n`);

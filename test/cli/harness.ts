@@ -11,7 +11,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
+import { createBastion, parseBastionConfig } from '@neetodeploy/bastion';
+import type { Bastion } from '@neetodeploy/bastion';
 import { createLocalPlatform } from '@neetodeploy/platform';
+import {
+  encodeCertificateText,
+  encodePrivateKey,
+  encodePublicKeyText,
+  generatePrivateKey,
+  signCertificate,
+} from '@neetodeploy/sshcert';
 import type { Platform } from '@neetodeploy/platform';
 import { runCli } from '../../cli/src/cli.js';
 import { makeCliConfig, saveCredentials } from '../../cli/src/config.js';
@@ -22,6 +31,7 @@ import { abortableSleep } from '../../cli/src/io.js';
 import { createApiProvider } from '../../cli/src/session.js';
 import { ROOT, SOURCE_NODE_ARGS, sourceBinArgs } from '../support/paths.js';
 import { ALICE, BOB, startKeysService } from '../support/keys-service.js';
+import { freePort } from '../support/openssh.js';
 import type { TestKeysService } from '../support/keys-service.js';
 
 export { ALICE, BOB };
@@ -97,6 +107,8 @@ export interface CliEnv {
   readonly platformDir: string;
   readonly caFile: string;
   readonly apiUrl: string;
+  /** With `bastion` in the options: a real bastion in front of the same platform. */
+  readonly bastion?: { readonly server: Bastion; readonly port: number; readonly hostPublicKey: string };
   /** A fresh CLI config dir under a fresh home. */
   config(name: string, overrides?: CliConfig['overrides']): CliConfig;
   /** Stores credentials for `email` (token minted in the store) in that config. */
@@ -107,7 +119,17 @@ export interface CliEnv {
   dispose(): Promise<void>;
 }
 
-export async function startCliEnv(options: { runProcesses?: boolean; extraApps?: Record<string, string> } = {}): Promise<CliEnv> {
+export interface CliEnvOptions {
+  readonly runProcesses?: boolean;
+  readonly extraApps?: Record<string, string>;
+  /**
+   * Start a bastion: `pinned` makes the keys-service hand out its plain host key (what ssh2
+   * clients can check); `ca` the `@cert-authority` line of the host CA.
+   */
+  readonly bastion?: 'pinned' | 'ca';
+}
+
+export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-cli-'));
   const platformDir = path.join(root, 'platform');
   for (const [app, procfile] of Object.entries(options.extraApps ?? {})) {
@@ -134,16 +156,62 @@ export async function startCliEnv(options: { runProcesses?: boolean; extraApps?:
     },
     { logger },
   );
+  const hostKey = generatePrivateKey('ssh-ed25519');
+  const hostPublicKey = encodePublicKeyText(hostKey.publicKey);
+  const bastionPort = options.bastion ? await freePort() : undefined;
   let ks: TestKeysService;
   try {
     ks = await startKeysService({
       policy: CLI_POLICY,
       deps: { platform },
-      config: { loginSessions: { ttlSeconds: 60, intervalSeconds: 1 } },
+      config: {
+        loginSessions: { ttlSeconds: 60, intervalSeconds: 1 },
+        ...(bastionPort !== undefined
+          ? {
+              bastion: {
+                host: '127.0.0.1',
+                port: bastionPort,
+                ...(options.bastion === 'pinned' ? { pinnedHostKey: hostPublicKey } : {}),
+              },
+            }
+          : {}),
+      },
     });
   } catch (err) {
     await platform.close();
     throw err;
+  }
+  let bastion: CliEnv['bastion'];
+  if (bastionPort !== undefined) {
+    const dir = path.join(root, 'bastion');
+    fs.mkdirSync(dir, { recursive: true });
+    const keyFile = path.join(dir, 'ssh_host_ed25519_key');
+    fs.writeFileSync(keyFile, encodePrivateKey(hostKey), { mode: 0o600 });
+    const cert = signCertificate(
+      {
+        publicKey: hostKey.publicKey,
+        certType: 'host',
+        keyId: 'bastion',
+        principals: ['127.0.0.1', '*.neetodeploy'],
+        ttlSeconds: 3600,
+      },
+      ks.service.authorities.hostSigningKey,
+    );
+    fs.writeFileSync(`${keyFile}-cert.pub`, `${encodeCertificateText(cert)}\n`);
+    const userCas = path.join(dir, 'user_ca.pub');
+    fs.writeFileSync(userCas, `${ks.service.authorities.userCaKeyLines.join('\n')}\n`);
+    const server = createBastion(
+      parseBastionConfig({
+        listen: { host: '127.0.0.1', port: bastionPort },
+        name: '127.0.0.1',
+        hostKeys: [{ privateKeyFile: keyFile, certificateFile: `${keyFile}-cert.pub` }],
+        trust: { static: { userCaKeyFiles: [userCas] } },
+        log: { level: 'silent' },
+      }),
+      { platform, logger },
+    );
+    await server.start();
+    bastion = { server, port: bastionPort, hostPublicKey };
   }
   const caFile = path.join(root, 'api-ca.pem');
   fs.writeFileSync(caFile, ks.ca);
@@ -172,6 +240,7 @@ export async function startCliEnv(options: { runProcesses?: boolean; extraApps?:
     platformDir,
     caFile,
     apiUrl,
+    ...(bastion ? { bastion } : {}),
     config,
     async loginAs(cfg, email) {
       const token = await ks.token(email);
@@ -184,6 +253,7 @@ export async function startCliEnv(options: { runProcesses?: boolean; extraApps?:
       return { code, io };
     },
     async dispose() {
+      await bastion?.server.stop();
       await ks.dispose();
       await platform.close();
       fs.rmSync(root, { recursive: true, force: true });
@@ -220,6 +290,7 @@ export function runBin(
 ): Promise<BinResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...sourceBinArgs('cli'), ...args], {
+      cwd: ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

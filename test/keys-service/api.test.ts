@@ -117,7 +117,9 @@ describe('keys-service API', function () {
       const unknown = await ks.client.request('/api/v1/me', { token: `ndk_${'A'.repeat(43)}` });
       assert.equal(unknown.status, 401);
       assert.equal(unknown.json.error.code, 'invalid_token');
-      const basic = await ks.client.request('/api/v1/me', { headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+      const basic = await ks.client.request('/api/v1/me', {
+        headers: { authorization: 'Basic Zm9vOmJhcg==' },
+      });
       assert.equal(basic.status, 401);
     });
 
@@ -151,7 +153,11 @@ describe('keys-service API', function () {
       const res = await ks.client.request('/api/v1/apps', { token: alice });
       assert.equal(res.status, 200);
       assert.deepEqual(res.json.apps, [
-        { name: 'demo', permissions: ['exec', 'logs', 'config:read'], process_types: ['web', 'worker'] },
+        {
+          name: 'demo',
+          permissions: ['exec', 'logs', 'config:read'],
+          process_types: ['web', 'worker'],
+        },
         { name: 'pinned', permissions: ['exec'], process_types: ['web'] },
         { name: 'shop-eu', permissions: ['exec', 'logs', 'config:read'], process_types: ['web'] },
       ]);
@@ -210,7 +216,9 @@ describe('keys-service API', function () {
 
       const file = path.join(tmp, 'id-cert.pub');
       fs.writeFileSync(file, `${res.json.certificate}\n`);
-      const { stdout } = await exec('ssh-keygen', ['-L', '-f', file], { env: { ...process.env, TZ: 'UTC' } });
+      const { stdout } = await exec('ssh-keygen', ['-L', '-f', file], {
+        env: { ...process.env, TZ: 'UTC' },
+      });
       assert.match(stdout, /user certificate/);
       assert.match(stdout, new RegExp(`Key ID: "${ALICE}:${res.json.request_id}"`));
       assert.match(stdout, new RegExp(`Serial: ${res.json.serial}`));
@@ -226,9 +234,15 @@ describe('keys-service API', function () {
 
     it('records an audit event with who, app, serial, key fingerprint, validity and client IP', async function () {
       const { line } = clientKey();
-      const res = await ks.client.request('/api/v1/certificates', { token: alice, body: { app: 'shop-eu', public_key: line } });
+      const res = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        body: { app: 'shop-eu', public_key: line },
+      });
       assert.equal(res.status, 201);
-      const [event] = await ks.service.context.store.audit.list({ type: 'certificate.issued', limit: 1 });
+      const [event] = await ks.service.context.store.audit.list({
+        type: 'certificate.issued',
+        limit: 1,
+      });
       assert.ok(event);
       assert.equal(event.actor, ALICE);
       assert.equal(event.app, 'shop-eu');
@@ -241,14 +255,20 @@ describe('keys-service API', function () {
 
     it('adds port forwarding only with the port-forward permission', async function () {
       const bob = await ks.token(BOB);
-      const res = await ks.client.request('/api/v1/certificates', { token: bob, body: { app: 'other', public_key: clientKey().line } });
+      const res = await ks.client.request('/api/v1/certificates', {
+        token: bob,
+        body: { app: 'other', public_key: clientKey().line },
+      });
       assert.equal(res.status, 201, res.text);
       const cert = parseCertificateText(res.json.certificate);
       assert.deepEqual({ ...cert.extensions }, { 'permit-port-forwarding': '', 'permit-pty': '' });
     });
 
     it('pins source-address when the policy does', async function () {
-      const res = await ks.client.request('/api/v1/certificates', { token: alice, body: { app: 'pinned', public_key: clientKey().line } });
+      const res = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        body: { app: 'pinned', public_key: clientKey().line },
+      });
       assert.equal(res.status, 201, res.text);
       const cert = parseCertificateText(res.json.certificate);
       assert.deepEqual({ ...cert.criticalOptions }, { 'source-address': '10.1.0.0/16' });
@@ -269,10 +289,16 @@ describe('keys-service API', function () {
     });
 
     it('refuses apps the policy does not grant with 403, unknown apps with 404', async function () {
-      const denied = await ks.client.request('/api/v1/certificates', { token: alice, body: { app: 'other', public_key: clientKey().line } });
+      const denied = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        body: { app: 'other', public_key: clientKey().line },
+      });
       assert.equal(denied.status, 403);
       assert.equal(denied.json.error.code, 'access_denied');
-      const unknown = await ks.client.request('/api/v1/certificates', { token: alice, body: { app: 'shop-zz', public_key: clientKey().line } });
+      const unknown = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        body: { app: 'shop-zz', public_key: clientKey().line },
+      });
       assert.equal(unknown.status, 404);
       const badProcess = await ks.client.request('/api/v1/certificates', {
         token: alice,
@@ -283,8 +309,19 @@ describe('keys-service API', function () {
     });
 
     it('refuses invalid app names with 400 before any lookup', async function () {
-      for (const app of ['Demo', '-demo', 'demo_1', 'a'.repeat(64), '', 'demo.neetodeploy', '../etc']) {
-        const res = await ks.client.request('/api/v1/certificates', { token: alice, body: { app, public_key: clientKey().line } });
+      for (const app of [
+        'Demo',
+        '-demo',
+        'demo_1',
+        'a'.repeat(64),
+        '',
+        'demo.neetodeploy',
+        '../etc',
+      ]) {
+        const res = await ks.client.request('/api/v1/certificates', {
+          token: alice,
+          body: { app, public_key: clientKey().line },
+        });
         assert.equal(res.status, 400, app);
         assert.equal(res.json.error.code, 'invalid_request');
       }
@@ -309,7 +346,11 @@ describe('keys-service API', function () {
     });
 
     it('refuses bad bodies: malformed JSON, unknown fields, missing fields, oversized', async function () {
-      const bad = await ks.client.request('/api/v1/certificates', { token: alice, rawBody: '{"app": "demo",', headers: { 'content-type': 'application/json' } });
+      const bad = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        rawBody: '{"app": "demo",',
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(bad.status, 400);
       assert.equal(bad.json.error.code, 'malformed_json');
       const unknownField = await ks.client.request('/api/v1/certificates', {
@@ -318,9 +359,15 @@ describe('keys-service API', function () {
       });
       assert.equal(unknownField.status, 400);
       assert.match(unknownField.json.error.message, /unknown field\(s\): principals/);
-      const missing = await ks.client.request('/api/v1/certificates', { token: alice, body: { app: 'demo' } });
+      const missing = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        body: { app: 'demo' },
+      });
       assert.equal(missing.status, 400);
-      const notObject = await ks.client.request('/api/v1/certificates', { token: alice, body: ['demo'] });
+      const notObject = await ks.client.request('/api/v1/certificates', {
+        token: alice,
+        body: ['demo'],
+      });
       assert.equal(notObject.status, 400);
       const huge = await ks.client.request('/api/v1/certificates', {
         token: alice,
@@ -331,7 +378,9 @@ describe('keys-service API', function () {
     });
 
     it('needs a valid token', async function () {
-      const res = await ks.client.request('/api/v1/certificates', { body: { app: 'demo', public_key: clientKey().line } });
+      const res = await ks.client.request('/api/v1/certificates', {
+        body: { app: 'demo', public_key: clientKey().line },
+      });
       assert.equal(res.status, 401);
     });
   });
@@ -340,7 +389,13 @@ describe('keys-service API', function () {
     it('serves the CA bundle with an ETag and answers 304 to If-None-Match', async function () {
       const first = await ks.client.request('/api/v1/ca');
       assert.equal(first.status, 200);
-      assert.deepEqual(Object.keys(first.json).sort(), ['generated_at', 'host_ca_key', 'krl', 'not_before', 'user_ca_keys']);
+      assert.deepEqual(Object.keys(first.json).sort(), [
+        'generated_at',
+        'host_ca_key',
+        'krl',
+        'not_before',
+        'user_ca_keys',
+      ]);
       assert.deepEqual(first.json.user_ca_keys, [...ks.service.authorities.userCaKeyLines]);
       assert.match(first.json.user_ca_keys[0], /^ssh-ed25519 AAAA\S+ neetodeploy-user-ca$/);
       assert.match(first.json.host_ca_key, /^ssh-ed25519 AAAA\S+ neetodeploy-host-ca$/);
@@ -349,7 +404,9 @@ describe('keys-service API', function () {
       const again = await ks.client.request('/api/v1/ca', { headers: { 'if-none-match': etag } });
       assert.equal(again.status, 304);
       assert.equal(again.text, '');
-      const stale = await ks.client.request('/api/v1/ca', { headers: { 'if-none-match': '"stale"' } });
+      const stale = await ks.client.request('/api/v1/ca', {
+        headers: { 'if-none-match': '"stale"' },
+      });
       assert.equal(stale.status, 200);
     });
 
@@ -359,9 +416,12 @@ describe('keys-service API', function () {
         ks.policyFile,
         `  - users: [${carol}]\n    apps: [demo]\n    permissions: [exec]\n`,
       );
-      await ks.service.context.policy.reload();
+      ks.service.context.policy.reload();
       const token = await ks.token(carol);
-      const before = await ks.client.request('/api/v1/certificates', { token, body: { app: 'demo', public_key: clientKey().line } });
+      const before = await ks.client.request('/api/v1/certificates', {
+        token,
+        body: { app: 'demo', public_key: clientKey().line },
+      });
       assert.equal(before.status, 201, before.text);
       const etagBefore = (await ks.client.request('/api/v1/ca')).headers.etag as string;
 
@@ -370,7 +430,9 @@ describe('keys-service API', function () {
       assert.equal(result.tokensRevoked, 1);
       assert.equal((await ks.client.request('/api/v1/me', { token })).status, 401);
 
-      const bundle = await ks.client.request('/api/v1/ca', { headers: { 'if-none-match': etagBefore } });
+      const bundle = await ks.client.request('/api/v1/ca', {
+        headers: { 'if-none-match': etagBefore },
+      });
       assert.equal(bundle.status, 200);
       assert.equal(bundle.json.not_before[carol], result.notBefore);
       assert.notEqual(bundle.headers.etag, etagBefore);
@@ -381,10 +443,16 @@ describe('keys-service API', function () {
 
       // A new login's certificate starts no earlier than not_before (backdate clamped).
       const fresh = await ks.token(carol);
-      const after = await ks.client.request('/api/v1/certificates', { token: fresh, body: { app: 'demo', public_key: clientKey().line } });
+      const after = await ks.client.request('/api/v1/certificates', {
+        token: fresh,
+        body: { app: 'demo', public_key: clientKey().line },
+      });
       assert.equal(after.status, 201);
       const newCert = parseCertificateText(after.json.certificate);
-      assert.ok(newCert.validAfter >= BigInt(result.notBefore), `${newCert.validAfter} < ${result.notBefore}`);
+      assert.ok(
+        newCert.validAfter >= BigInt(result.notBefore),
+        `${newCert.validAfter} < ${result.notBefore}`,
+      );
       assert.ok(newCert.validAfter <= BigInt(Math.floor(Date.now() / 1000)));
     });
   });

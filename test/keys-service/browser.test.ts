@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { ALICE, ALICE_PASSWORD, startKeysService } from '../support/keys-service.js';
-import type { TestKeysService } from '../support/keys-service.js';
+import type { HttpResult, TestKeysService } from '../support/keys-service.js';
 
 describe('keys-service /device pages in headless Chromium', function () {
   this.timeout(60_000);
@@ -12,7 +12,9 @@ describe('keys-service /device pages in headless Chromium', function () {
 
   // chromium.launch gives every run a fresh temporary profile and deletes it on close.
   before(async function () {
-    ks = await startKeysService({ config: { loginSessions: { ttlSeconds: 300, intervalSeconds: 1 } } });
+    ks = await startKeysService({
+      config: { loginSessions: { ttlSeconds: 300, intervalSeconds: 1 } },
+    });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: [
@@ -41,12 +43,22 @@ describe('keys-service /device pages in headless Chromium', function () {
     await ks?.dispose();
   });
 
-  const startLogin = async (): Promise<{ device_code: string; user_code: string; verification_uri_complete: string }> => {
-    const res = await ks.client.request('/api/v1/login-sessions', { body: { hostname: 'build-box', client_version: '9.9.9' } });
+  const startLogin = async (): Promise<{
+    device_code: string;
+    user_code: string;
+    verification_uri_complete: string;
+  }> => {
+    const res = await ks.client.request('/api/v1/login-sessions', {
+      body: { hostname: 'build-box', client_version: '9.9.9' },
+    });
     assert.equal(res.status, 201);
-    return res.json;
+    return res.json as {
+      device_code: string;
+      user_code: string;
+      verification_uri_complete: string;
+    };
   };
-  const poll = async (deviceCode: string): Promise<{ status: number; json: any }> => {
+  const poll = async (deviceCode: string): Promise<HttpResult> => {
     await new Promise((r) => setTimeout(r, 1100));
     return ks.client.request('/api/v1/login-sessions/token', { body: { device_code: deviceCode } });
   };

@@ -4,8 +4,19 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
-import { openSqliteStore, parseKeysServiceConfig, databasePath, ConfigError, loadKeysServiceConfigFile } from '@neetodeploy/keys-service';
+import {
+  encodePublicKeyText,
+  generatePrivateKey,
+  parseCertificateText,
+  parseKrl,
+} from '@neetodeploy/sshcert';
+import {
+  openSqliteStore,
+  parseKeysServiceConfig,
+  databasePath,
+  ConfigError,
+  loadKeysServiceConfigFile,
+} from '@neetodeploy/keys-service';
 import { sourceBinArgs } from '../support/paths.js';
 import { ALICE, HttpsClient, startKeysService } from '../support/keys-service.js';
 
@@ -31,7 +42,8 @@ function keysCli(args: string[], input?: string): Promise<CliResult> {
 }
 
 describe('keys-service commands and persistence', function () {
-  this.timeout(30_000);
+  // Each CLI run starts node + tsx (1-3 s on a busy 2-core machine).
+  this.timeout(90_000);
   let dir: string;
 
   beforeEach(function () {
@@ -45,25 +57,45 @@ describe('keys-service commands and persistence', function () {
   it('users add, tokens create (token alone on stdout) and revoke work on the store', async function () {
     const dataDir = path.join(dir, 'data');
     const add = await keysCli(
-      ['users', 'add', ALICE, '--group', 'dev', '--group', 'ops', '--password-stdin', '--data-dir', dataDir],
+      [
+        'users',
+        'add',
+        ALICE,
+        '--group',
+        'dev',
+        '--group',
+        'ops',
+        '--password-stdin',
+        '--data-dir',
+        dataDir,
+      ],
       'a long password\n',
     );
     assert.equal(add.code, 0, add.stderr);
     assert.equal(add.stdout, '');
 
-    const created = await keysCli(['tokens', 'create', '--user', ALICE, '--ttl', '2d', '--data-dir', dataDir]);
+    // Independent invocations run side by side: each spawn pays tsx start-up.
+    const [created, short, nowhere] = await Promise.all([
+      keysCli(['tokens', 'create', '--user', ALICE, '--ttl', '2d', '--data-dir', dataDir]),
+      keysCli(
+        ['users', 'add', 'x@example.com', '--password-stdin', '--data-dir', dataDir],
+        'short\n',
+      ),
+      keysCli(['tokens', 'create', '--user', ALICE]),
+    ]);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /^ndk_[A-Za-z0-9_-]{43}\n$/);
     const token = created.stdout.trim();
 
-    const short = await keysCli(['users', 'add', 'x@example.com', '--password-stdin', '--data-dir', dataDir], 'short\n');
     assert.equal(short.code, 1);
     assert.match(short.stderr, /at least 8 characters/);
-    const nowhere = await keysCli(['tokens', 'create', '--user', ALICE]);
     assert.notEqual(nowhere.code, 0);
     assert.match(nowhere.stderr, /--config FILE or --data-dir DIR/);
 
-    const ks = await startKeysService({ dataDir, policy: `rules:\n  - users: [${ALICE}]\n    apps: [demo]\n    permissions: [exec]\n` });
+    const ks = await startKeysService({
+      dataDir,
+      policy: `rules:\n  - users: [${ALICE}]\n    apps: [demo]\n    permissions: [exec]\n`,
+    });
     try {
       const me = await ks.client.request('/api/v1/me', { token });
       assert.equal(me.status, 200);
@@ -72,12 +104,37 @@ describe('keys-service commands and persistence', function () {
       assert.ok(expires > 47 * 3600_000 && expires <= 48 * 3600_000);
 
       // Revoke from a second process while the server runs (SQLite WAL, shared file).
-      const revoked = await keysCli(['revoke', '--user', ALICE, '--data-dir', dataDir]);
+      const [revoked, neither] = await Promise.all([
+        keysCli(['revoke', '--user', ALICE, '--data-dir', dataDir]),
+        keysCli(['revoke', '--data-dir', dataDir]),
+      ]);
+      assert.equal(neither.code, 1);
+      assert.match(neither.stderr, /exactly one of --user EMAIL or --serial N/);
       assert.equal(revoked.code, 0, revoked.stderr);
       assert.match(revoked.stdout, /revoked 1 token\(s\) of alice@example.com/);
       assert.equal((await ks.client.request('/api/v1/me', { token })).status, 401);
       const ca = await ks.client.request('/api/v1/ca');
       assert.equal(typeof ca.json.not_before[ALICE], 'number');
+      assert.equal(ca.json.krl, null);
+
+      // One certificate into the KRL, by serial; the bundle serves it with a new ETag.
+      const serial = await keysCli([
+        'revoke',
+        '--serial',
+        '18446744073709551615',
+        '--data-dir',
+        dataDir,
+      ]);
+      assert.equal(serial.code, 0, serial.stderr);
+      const withKrl = await ks.client.request('/api/v1/ca', {
+        headers: { 'if-none-match': ca.headers.etag as string },
+      });
+      assert.equal(withKrl.status, 200);
+      const krl = parseKrl(Buffer.from(withKrl.json.krl as string, 'base64'));
+      assert.deepEqual(
+        krl.sections.flatMap((s) => s.serialRanges.map(([a, b]) => [a, b])),
+        [[0xffffffffffffffffn, 0xffffffffffffffffn]],
+      );
     } finally {
       await ks.dispose();
     }
@@ -93,7 +150,9 @@ describe('keys-service commands and persistence', function () {
     const second = await startKeysService({ dataDir: first.dataDir });
     try {
       assert.equal(second.address.tlsFingerprint, fingerprint);
-      const bundle2 = await second.client.request('/api/v1/ca', { headers: { 'if-none-match': bundle1.headers.etag as string } });
+      const bundle2 = await second.client.request('/api/v1/ca', {
+        headers: { 'if-none-match': bundle1.headers.etag as string },
+      });
       assert.equal(bundle2.status, 304, 'same CA keys and revocations: same ETag');
       assert.equal((await second.client.request('/api/v1/me', { token })).status, 200);
     } finally {
@@ -104,17 +163,27 @@ describe('keys-service commands and persistence', function () {
   it('loses no acknowledged write when the server is killed with SIGKILL', async function () {
     const dataDir = path.join(dir, 'data');
     const configFile = path.join(dir, 'keys.yaml');
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), `rules:\n  - users: [${ALICE}]\n    apps: [demo]\n    permissions: [exec]\n`);
-    fs.writeFileSync(configFile, 'keysService:\n  dataDir: ./data\n  listen: { port: 0 }\n  policyFile: ./policy.yaml\n');
+    fs.writeFileSync(
+      path.join(dir, 'policy.yaml'),
+      `rules:\n  - users: [${ALICE}]\n    apps: [demo]\n    permissions: [exec]\n`,
+    );
+    fs.writeFileSync(
+      configFile,
+      'keysService:\n  dataDir: ./data\n  listen: { port: 0 }\n  policyFile: ./policy.yaml\n',
+    );
     const created = await keysCli(['tokens', 'create', '--user', ALICE, '--config', configFile]);
     assert.equal(created.code, 0, created.stderr);
     const token = created.stdout.trim();
 
     let child: ChildProcess | undefined;
     try {
-      child = spawn(process.execPath, [...sourceBinArgs('keys-service'), 'serve', '--config', configFile], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      child = spawn(
+        process.execPath,
+        [...sourceBinArgs('keys-service'), 'serve', '--config', configFile],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
         const timer = setTimeout(() => reject(new Error(`no start line: ${out}`)), 20_000);
@@ -128,12 +197,18 @@ describe('keys-service commands and persistence', function () {
         });
         child!.on('exit', () => reject(new Error(`server exited: ${out}`)));
       });
-      const client = new HttpsClient(url, fs.readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8'));
+      const client = new HttpsClient(
+        url,
+        fs.readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8'),
+      );
       const publicKey = encodePublicKeyText(generatePrivateKey('ssh-ed25519').publicKey);
       const serials: string[] = [];
       const sessions: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const cert = await client.request('/api/v1/certificates', { token, body: { app: 'demo', public_key: publicKey } });
+        const cert = await client.request('/api/v1/certificates', {
+          token,
+          body: { app: 'demo', public_key: publicKey },
+        });
         assert.equal(cert.status, 201, cert.text);
         serials.push(cert.json.serial);
         const s = await client.request('/api/v1/login-sessions', { body: { hostname: `h${i}` } });
@@ -146,9 +221,16 @@ describe('keys-service commands and persistence', function () {
 
       const store = openSqliteStore(databasePath(parseKeysServiceConfig({ dataDir })));
       try {
-        const audited = (await store.audit.list({ type: 'certificate.issued' })).map((e) => e.details.serial);
-        for (const serial of serials) assert.ok(audited.includes(serial), `audit event of ${serial} lost`);
-        for (const code of sessions) assert.ok(await store.loginSessions.findLiveByUserCode(code, new Date()), `session ${code} lost`);
+        const audited = (await store.audit.list({ type: 'certificate.issued' })).map(
+          (e) => e.details.serial,
+        );
+        for (const serial of serials)
+          assert.ok(audited.includes(serial), `audit event of ${serial} lost`);
+        for (const code of sessions)
+          assert.ok(
+            await store.loginSessions.findLiveByUserCode(code, new Date()),
+            `session ${code} lost`,
+          );
       } finally {
         await store.close();
       }
@@ -159,11 +241,19 @@ describe('keys-service commands and persistence', function () {
 
   it('reports configuration errors with their paths', function () {
     assert.throws(
-      () => parseKeysServiceConfig({ dataDir: '/x', listen: { port: 'eighty' }, certificates: { ttlSeconds: 7200, maxTtlSeconds: 3600 } }),
+      () =>
+        parseKeysServiceConfig({
+          dataDir: '/x',
+          listen: { port: 'eighty' },
+          certificates: { ttlSeconds: 7200, maxTtlSeconds: 3600 },
+        }),
       (err: Error) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /listen\.port/);
-        assert.match(err.message, /certificates\.ttlSeconds: ttlSeconds must not exceed maxTtlSeconds/);
+        assert.match(
+          err.message,
+          /certificates\.ttlSeconds: ttlSeconds must not exceed maxTtlSeconds/,
+        );
         return true;
       },
     );
@@ -171,5 +261,107 @@ describe('keys-service commands and persistence', function () {
     const file = path.join(dir, 'bad.yaml');
     fs.writeFileSync(file, 'keysService:\n  dataDir: ./d\n  tls: { mode: files }\n');
     assert.throws(() => loadKeysServiceConfigFile(file), /keysService\.tls\.certFile/);
+  });
+});
+
+describe('keys-service TLS modes', function () {
+  it('serves plain HTTP behind a TLS proxy (tls.mode none)', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-tls-'));
+    const { createKeysService } = await import('@neetodeploy/keys-service');
+    const { quietLogger } = await import('../support/keys-service.js');
+    const service = createKeysService(
+      parseKeysServiceConfig({
+        dataDir: dir,
+        listen: { port: 0 },
+        tls: { mode: 'none' },
+        trustProxyHops: 1,
+      }),
+      { logger: quietLogger() },
+    );
+    try {
+      const address = await service.start();
+      assert.match(address.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(address.caFile, undefined);
+      const res = await fetch(`${address.url}/api/v1/login-sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+        body: '{}',
+      });
+      assert.equal(res.status, 201);
+      const body = (await res.json()) as { verification_uri: string };
+      assert.equal(body.verification_uri, `${address.url}/device`);
+      assert.ok(!fs.existsSync(path.join(dir, 'tls')));
+    } finally {
+      await service.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a given certificate (tls.mode files)', async function () {
+    const first = await startKeysService();
+    const tlsDir = path.join(first.dataDir, 'tls');
+    const second = await startKeysService({
+      config: {
+        tls: {
+          mode: 'files',
+          certFile: path.join(tlsDir, 'server.crt'),
+          keyFile: path.join(tlsDir, 'server.key'),
+        },
+      },
+    });
+    try {
+      assert.equal(second.address.tlsFingerprint, first.address.tlsFingerprint);
+      assert.equal(second.address.caFile, undefined);
+      const client = new HttpsClient(second.address.url, first.ca);
+      assert.equal((await client.request('/healthz')).status, 200);
+      client.close();
+    } finally {
+      await second.dispose();
+      await first.dispose();
+    }
+  });
+});
+
+describe('keys-service user CA rotation', function () {
+  it('signs with the configured key and trusts the extra keys in GET /api/v1/ca', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-rot-'));
+    const keyFile = path.join(dir, 'user_ca.new');
+    const made = await new Promise<number | null>((resolve) => {
+      spawn('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'new-ca', '-f', keyFile]).on(
+        'close',
+        resolve,
+      );
+    });
+    assert.equal(made, 0);
+    const oldKey = encodePublicKeyText(generatePrivateKey('ssh-ed25519').publicKey, 'old-ca');
+    const ks = await startKeysService({
+      config: { ca: { userKeyFile: keyFile, extraUserPublicKeys: [oldKey] } },
+    });
+    try {
+      const bundle = await ks.client.request('/api/v1/ca');
+      const newKey = fs
+        .readFileSync(`${keyFile}.pub`, 'utf8')
+        .trim()
+        .split(' ')
+        .slice(0, 2)
+        .join(' ');
+      assert.equal(bundle.json.user_ca_keys.length, 2);
+      assert.equal(bundle.json.user_ca_keys[0], `${newKey} neetodeploy-user-ca`);
+      assert.equal(bundle.json.user_ca_keys[1], oldKey);
+      const token = await ks.token(ALICE);
+      const res = await ks.client.request('/api/v1/certificates', {
+        token,
+        body: {
+          app: 'demo',
+          public_key: encodePublicKeyText(generatePrivateKey('ssh-ed25519').publicKey),
+        },
+      });
+      assert.equal(res.status, 201, res.text);
+      const cert = parseCertificateText(res.json.certificate as string);
+      assert.equal(encodePublicKeyText(cert.signatureKey), newKey);
+    } finally {
+      await ks.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -23,13 +23,25 @@ rules:
 `);
 
     it('denies by default', function () {
-      assert.equal(policy.grantFor({ email: 'nobody@example.com', groups: [] }, 'demo').permissions.size, 0);
-      assert.equal(Policy.denyAll().grantFor({ email: 'amy@example.com', groups: ['dev'] }, 'demo').permissions.size, 0);
+      assert.equal(
+        policy.grantFor({ email: 'nobody@example.com', groups: [] }, 'demo').permissions.size,
+        0,
+      );
+      assert.equal(
+        Policy.denyAll().grantFor({ email: 'amy@example.com', groups: ['dev'] }, 'demo').permissions
+          .size,
+        0,
+      );
     });
 
     it('matches users, account groups and policy groups, names and globs', function () {
       const amy = { email: 'AMY@example.com', groups: ['dev'] };
-      assert.deepEqual([...policy.grantFor(amy, 'demo').permissions].sort(), ['config:read', 'config:write', 'exec', 'logs']);
+      assert.deepEqual([...policy.grantFor(amy, 'demo').permissions].sort(), [
+        'config:read',
+        'config:write',
+        'exec',
+        'logs',
+      ]);
       assert.deepEqual([...policy.grantFor(amy, 'shop-eu').permissions].sort(), ['exec', 'logs']);
       assert.equal(policy.grantFor(amy, 'shop').permissions.size, 0, 'shop-* needs the dash');
       assert.equal(policy.grantFor(amy, 'xy').permissions.size, 2);
@@ -42,14 +54,26 @@ rules:
     });
 
     it('refuses invalid documents with the path of the problem', function () {
-      assert.throws(() => Policy.parse('rules: [{users: [a], apps: [demo], permissions: [sudo]}]'), (err: Error) => {
-        assert.ok(err instanceof PolicyError);
-        assert.match(err.message, /policy\.rules\.0\.permissions\.0/);
-        return true;
-      });
-      assert.throws(() => Policy.parse('rules: [{apps: [demo], permissions: [exec]}]'), /needs users or groups/);
-      assert.throws(() => Policy.parse('rules: [{users: [a], apps: ["Demo"], permissions: [exec]}]'), PolicyError);
-      assert.throws(() => Policy.parse('rules: [{users: [a], apps: [demo], permissions: [exec], extra: 1}]'), /extra/);
+      assert.throws(
+        () => Policy.parse('rules: [{users: [a], apps: [demo], permissions: [sudo]}]'),
+        (err: Error) => {
+          assert.ok(err instanceof PolicyError);
+          assert.match(err.message, /policy\.rules\.0\.permissions\.0/);
+          return true;
+        },
+      );
+      assert.throws(
+        () => Policy.parse('rules: [{apps: [demo], permissions: [exec]}]'),
+        /needs users or groups/,
+      );
+      assert.throws(
+        () => Policy.parse('rules: [{users: [a], apps: ["Demo"], permissions: [exec]}]'),
+        PolicyError,
+      );
+      assert.throws(
+        () => Policy.parse('rules: [{users: [a], apps: [demo], permissions: [exec], extra: 1}]'),
+        /extra/,
+      );
       assert.throws(() => Policy.parse('rules: [: :'), /not valid YAML/);
     });
   });
@@ -70,24 +94,35 @@ rules:
     });
 
     const apps = async (): Promise<string[]> =>
-      (await ks.client.request('/api/v1/apps', { token })).json.apps.map((a: { name: string }) => a.name);
+      ((await ks.client.request('/api/v1/apps', { token })).json.apps as { name: string }[]).map(
+        (a) => a.name,
+      );
 
     it('applies a good change, keeps the last good policy on a bad one, recovers on the next good one', async function () {
       assert.deepEqual(await apps(), ['demo']);
       const results: boolean[] = [];
       ks.service.context.policy.onReload((r) => results.push(r.ok));
 
-      fs.writeFileSync(ks.policyFile, `rules:\n  - users: [${ALICE}]\n    apps: [demo, blog]\n    permissions: [exec]\n`);
+      fs.writeFileSync(
+        ks.policyFile,
+        `rules:\n  - users: [${ALICE}]\n    apps: [demo, blog]\n    permissions: [exec]\n`,
+      );
       await waitFor(async () => (await apps()).includes('blog'));
 
       const before = results.length;
-      fs.writeFileSync(ks.policyFile, 'rules:\n  - users: [x]\n    apps: [demo]\n    permissions: [rm -rf]\n');
+      fs.writeFileSync(
+        ks.policyFile,
+        'rules:\n  - users: [x]\n    apps: [demo]\n    permissions: [rm -rf]\n',
+      );
       await waitFor(() => results.length > before && results.at(-1) === false);
       assert.deepEqual(await apps(), ['blog', 'demo'], 'a bad file keeps the last good policy');
 
       // Editors replace files by renaming a new one into place.
       const tmp = `${ks.policyFile}.tmp`;
-      fs.writeFileSync(tmp, `rules:\n  - users: [${ALICE}]\n    apps: [wiki]\n    permissions: [logs]\n`);
+      fs.writeFileSync(
+        tmp,
+        `rules:\n  - users: [${ALICE}]\n    apps: [wiki]\n    permissions: [logs]\n`,
+      );
       fs.renameSync(tmp, ks.policyFile);
       await waitFor(async () => (await apps()).join() === 'wiki');
     });

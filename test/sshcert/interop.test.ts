@@ -222,7 +222,13 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
           const subject = subjects.get(subjectType)!;
           const now = new Date(Date.UTC(2031, 5, 1, 12, 0, 0));
           const nowS = BigInt(now.getTime() / 1000);
-          const intended = {
+          const intended: {
+            keyId: string;
+            principals: string[];
+            serial: bigint;
+            criticalOptions: Record<string, string>;
+            extensions: Record<string, string>;
+          } = {
             keyId: `alice@example.com:req-${i}-${j}`,
             principals: host ? ['bastion.example.com', '*.neetodeploy'] : [`app${j}`, 'demo'],
             serial: BigInt(i * 5 + j + 1) << 40n,
@@ -280,7 +286,7 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
     let certs: { name: string; file: string; cert: Certificate }[] = [];
     const caType: KeyType = 'ssh-ed25519';
 
-    before(async () => {
+    before(() => {
       const ca = cas.get(caType)!;
       const other = cas.get('ecdsa-sha2-nistp256')!;
       certs = [];

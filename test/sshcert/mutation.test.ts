@@ -79,13 +79,23 @@ function mutate(orig: Buffer, rnd: () => number): Buffer {
       // A length field (or anything aligned like one) set to a huge or off-by-one value.
       const m = Buffer.from(orig);
       const at = Math.min(pos, orig.length - 4);
-      const values = [0xffffffff, 0x7fffffff, m.readUInt32BE(at) + 1, m.readUInt32BE(at) - 1, orig.length, 0];
+      const values = [
+        0xffffffff,
+        0x7fffffff,
+        m.readUInt32BE(at) + 1,
+        m.readUInt32BE(at) - 1,
+        orig.length,
+        0,
+      ];
       m.writeUInt32BE(values[rnd() % values.length]! >>> 0, at);
       return m;
     }
     case 2: {
       // Appended bytes.
-      return Buffer.concat([orig, Buffer.from([rnd() & 0xff, rnd() & 0xff].slice(0, 1 + (rnd() % 2)))]);
+      return Buffer.concat([
+        orig,
+        Buffer.from([rnd() & 0xff, rnd() & 0xff].slice(0, 1 + (rnd() % 2))),
+      ]);
     }
     case 3: {
       // A removed or inserted byte.
@@ -112,7 +122,9 @@ describe('sshcert: mutation robustness', function () {
   it('never throws anything but SshCertError, never accepts, never allocates beyond the input (>= 100,000 mutations)', () => {
     const corpus = makeCorpus();
     const totalWeight = corpus.reduce((s, c) => s + c.weight, 0);
-    const trustedCAs = [...new Set(corpus.map((c) => c.cert.signatureKey.type))].map((t) => testKey(t).publicKey);
+    const trustedCAs = [...new Set(corpus.map((c) => c.cert.signatureKey.type))].map(
+      (t) => testKey(t).publicKey,
+    );
     const options: VerifyOptions = {
       trustedCAs,
       now: new Date(NOW.getTime() + 1000),
@@ -137,26 +149,33 @@ describe('sshcert: mutation robustness', function () {
       if (size > largestAllocation) largestAllocation = size;
       if (size > input) overAllocations++;
     };
+    // The exact original functions are put back in `finally`; they never run unbound.
+    /* eslint-disable @typescript-eslint/unbound-method */
     const alloc = Buffer.alloc;
     const allocUnsafe = Buffer.allocUnsafe;
     const allocUnsafeSlow = Buffer.allocUnsafeSlow;
     // Buffer has its own subarray (Node 20); hook that one.
     const subarray = Buffer.prototype.subarray;
+    /* eslint-enable @typescript-eslint/unbound-method */
     // While the library runs, every Buffer it allocates or views must fit in the input.
-    Buffer.alloc = ((size: number, ...rest: unknown[]) => {
+    Buffer.alloc = (
+      size: number,
+      fill?: string | Uint8Array | number,
+      encoding?: BufferEncoding,
+    ) => {
       check(size);
-      return (alloc as (...a: unknown[]) => Buffer)(size, ...rest);
-    }) as typeof Buffer.alloc;
-    Buffer.allocUnsafe = ((size: number) => {
+      return alloc.call(Buffer, size, fill, encoding);
+    };
+    Buffer.allocUnsafe = (size: number) => {
       check(size);
-      return allocUnsafe(size);
-    }) as typeof Buffer.allocUnsafe;
-    Buffer.allocUnsafeSlow = ((size: number) => {
+      return allocUnsafe.call(Buffer, size);
+    };
+    Buffer.allocUnsafeSlow = (size: number) => {
       check(size);
-      return allocUnsafeSlow(size);
-    }) as typeof Buffer.allocUnsafeSlow;
-    Buffer.prototype.subarray = function (this: Buffer, start?: number, end?: number) {
-      const view = subarray.call(this, start, end);
+      return allocUnsafeSlow.call(Buffer, size);
+    };
+    Buffer.prototype.subarray = function (this: Buffer, start?: number, end?: number): Buffer {
+      const view: Buffer = subarray.call(this, start, end);
       check(view.length);
       return view;
     };
@@ -193,7 +212,10 @@ describe('sshcert: mutation robustness', function () {
         try {
           // Both entry points: the blob (parse inside) when parsing failed, else the parsed form.
           r = verifyCertificate(parsed ?? m, options);
-          if (parsed === undefined && (r.ok || (r.reason !== 'malformed' && r.reason !== 'unsupported-key'))) {
+          if (
+            parsed === undefined &&
+            (r.ok || (r.reason !== 'malformed' && r.reason !== 'unsupported-key'))
+          ) {
             throw new Error('verify disagrees with parse');
           }
         } catch (err) {
@@ -213,13 +235,24 @@ describe('sshcert: mutation robustness', function () {
     assert.equal(overAllocations, 0, `largest allocation ${largestAllocation}`);
     assert.ok(checked > mutations, 'the allocation hooks saw the library at work');
     assert.ok(mutations >= 100_000);
-    for (const c of corpus) assert.ok((counts.get(c.label) ?? 0) > 1500, `${c.label} under-sampled`);
+    for (const c of corpus)
+      assert.ok((counts.get(c.label) ?? 0) > 1500, `${c.label} under-sampled`);
     // The mutations reach deep checks, not only the first length field.
     for (const reason of ['malformed', 'bad-signature', 'untrusted-ca']) {
-      assert.ok((reasons.get(reason) ?? 0) > 100, `too few ${reason}: ${JSON.stringify([...reasons])}`);
+      assert.ok(
+        (reasons.get(reason) ?? 0) > 100,
+        `too few ${reason}: ${JSON.stringify([...reasons])}`,
+      );
     }
     if (process.env.SSHCERT_MUTATION_VERBOSE) {
-      console.log({ ms: Date.now() - started, identical, checked, largestAllocation, reasons: [...reasons], counts: [...counts] });
+      console.log({
+        ms: Date.now() - started,
+        identical,
+        checked,
+        largestAllocation,
+        reasons: [...reasons],
+        counts: [...counts],
+      });
     }
   });
 });

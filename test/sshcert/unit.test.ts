@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import {
   SshCertError,
   createKrl,
@@ -169,7 +170,8 @@ describe('sshcert: private keys', () => {
 
   it('never shows private material when logged', () => {
     const key = generatePrivateKey();
-    assert.equal(String(key), '[ssh-ed25519 private key]');
+    assert.equal(inspect(key), '[ssh-ed25519 private key]');
+    assert.ok(!inspect({ nested: key }).includes('BEGIN'));
     assert.equal(JSON.stringify({ key }), '{"key":"[ssh-ed25519 private key]"}');
   });
 

@@ -48,14 +48,24 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
     describe('users', function () {
       it('upserts, reads case-insensitively and lists sorted', async function () {
         assert.equal(await store.users.get('nobody@example.com'), undefined);
-        await store.users.upsert({ email: 'Zed@Example.com', groups: ['b'], passwordHash: 'h1', createdAt: T0 });
+        await store.users.upsert({
+          email: 'Zed@Example.com',
+          groups: ['b'],
+          passwordHash: 'h1',
+          createdAt: T0,
+        });
         await store.users.upsert({ email: 'amy@example.com', groups: [], createdAt: T0 });
         const zed = await store.users.get('zed@example.com');
         assert.equal(zed?.email, 'zed@example.com');
         assert.deepEqual(zed?.groups, ['b']);
         assert.equal(zed?.passwordHash, 'h1');
         assert.equal(zed?.createdAt.getTime(), T0.getTime());
-        await store.users.upsert({ email: 'zed@example.com', groups: ['c', 'd'], passwordHash: 'h2', createdAt: at(5) });
+        await store.users.upsert({
+          email: 'zed@example.com',
+          groups: ['c', 'd'],
+          passwordHash: 'h2',
+          createdAt: at(5),
+        });
         const updated = await store.users.get('ZED@example.com');
         assert.deepEqual(updated?.groups, ['c', 'd']);
         assert.equal(updated?.passwordHash, 'h2');
@@ -85,7 +95,10 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         assert.equal(found?.lastUsedAt, undefined);
         assert.equal(found?.revokedAt, undefined);
         await store.tokens.touch(token.hash, at(10));
-        assert.equal((await store.tokens.findByHash(token.hash))?.lastUsedAt?.getTime(), at(10).getTime());
+        assert.equal(
+          (await store.tokens.findByHash(token.hash))?.lastUsedAt?.getTime(),
+          at(10).getTime(),
+        );
         assert.equal(await store.tokens.findByHash('0'.repeat(64)), undefined);
       });
 
@@ -96,7 +109,10 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         await store.tokens.create({ ...token, hash: 'c'.repeat(64), expiresAt: at(1) });
         assert.equal(await store.tokens.revoke(token.hash, at(5)), true);
         assert.equal(await store.tokens.revoke(token.hash, at(6)), false);
-        assert.equal((await store.tokens.findByHash(token.hash))?.revokedAt?.getTime(), at(5).getTime());
+        assert.equal(
+          (await store.tokens.findByHash(token.hash))?.revokedAt?.getTime(),
+          at(5).getTime(),
+        );
         // Only the live, unrevoked one of amy's remaining tokens counts.
         assert.equal(await store.tokens.revokeAllForUser('AMY@example.com', at(7)), 1);
         assert.ok((await store.tokens.findByHash('e'.repeat(64)))?.revokedAt);
@@ -119,7 +135,10 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         assert.equal(byHash?.userCode, 'BCDFGHJK');
         assert.equal(byHash?.state, 'pending');
         assert.equal(byHash?.email, undefined);
-        assert.equal((await store.loginSessions.findLiveByUserCode('BCDFGHJK', at(1)))?.deviceCodeHash, 'a'.repeat(64));
+        assert.equal(
+          (await store.loginSessions.findLiveByUserCode('BCDFGHJK', at(1)))?.deviceCodeHash,
+          'a'.repeat(64),
+        );
         assert.equal(await store.loginSessions.findLiveByUserCode('BCDFGHJK', at(600)), undefined);
         assert.equal(await store.loginSessions.findLiveByUserCode('ZZZZZZZZ', at(1)), undefined);
       });
@@ -131,7 +150,9 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
           (err: Error) => err.name === 'Conflict',
         );
         // Once the first has expired, the code may be reused.
-        await store.loginSessions.create(session({ deviceCodeHash: 'b'.repeat(64), createdAt: at(601), expiresAt: at(1200) }));
+        await store.loginSessions.create(
+          session({ deviceCodeHash: 'b'.repeat(64), createdAt: at(601), expiresAt: at(1200) }),
+        );
       });
 
       it('records polls and intervals', async function () {
@@ -144,22 +165,42 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
 
       it('decides a pending session once, and only before it expires', async function () {
         await store.loginSessions.create(session());
-        assert.equal(await store.loginSessions.decide('a'.repeat(64), 'approved', 'Amy@example.com', at(10)), true);
-        assert.equal(await store.loginSessions.decide('a'.repeat(64), 'denied', 'amy@example.com', at(11)), false);
+        assert.equal(
+          await store.loginSessions.decide('a'.repeat(64), 'approved', 'Amy@example.com', at(10)),
+          true,
+        );
+        assert.equal(
+          await store.loginSessions.decide('a'.repeat(64), 'denied', 'amy@example.com', at(11)),
+          false,
+        );
         const s = await store.loginSessions.findByDeviceCodeHash('a'.repeat(64));
         assert.equal(s?.state, 'approved');
         assert.equal(s?.email, 'amy@example.com');
-        await store.loginSessions.create(session({ deviceCodeHash: 'b'.repeat(64), userCode: 'CCCCCCCC' }));
-        assert.equal(await store.loginSessions.decide('b'.repeat(64), 'approved', 'amy@example.com', at(600)), false);
+        await store.loginSessions.create(
+          session({ deviceCodeHash: 'b'.repeat(64), userCode: 'CCCCCCCC' }),
+        );
+        assert.equal(
+          await store.loginSessions.decide('b'.repeat(64), 'approved', 'amy@example.com', at(600)),
+          false,
+        );
       });
 
       it('redeems an approved session exactly once, even when raced', async function () {
         await store.loginSessions.create(session());
-        assert.equal(await store.loginSessions.redeem('a'.repeat(64)), false, 'pending cannot be redeemed');
+        assert.equal(
+          await store.loginSessions.redeem('a'.repeat(64)),
+          false,
+          'pending cannot be redeemed',
+        );
         await store.loginSessions.decide('a'.repeat(64), 'approved', 'amy@example.com', at(1));
-        const results = await Promise.all(Array.from({ length: 8 }, () => store.loginSessions.redeem('a'.repeat(64))));
+        const results = await Promise.all(
+          Array.from({ length: 8 }, () => store.loginSessions.redeem('a'.repeat(64))),
+        );
         assert.equal(results.filter(Boolean).length, 1);
-        assert.equal((await store.loginSessions.findByDeviceCodeHash('a'.repeat(64)))?.state, 'redeemed');
+        assert.equal(
+          (await store.loginSessions.findByDeviceCodeHash('a'.repeat(64)))?.state,
+          'redeemed',
+        );
       });
 
       it('deletes expired sessions', async function () {
@@ -181,7 +222,10 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         assert.equal(await store.revocations.getNotBefore('amy@example.com'), 1000);
         await store.revocations.setNotBefore('amy@example.com', 2000);
         await store.revocations.setNotBefore('bo@example.com', 7);
-        assert.deepEqual(await store.revocations.listNotBefore(), { 'amy@example.com': 2000, 'bo@example.com': 7 });
+        assert.deepEqual(await store.revocations.listNotBefore(), {
+          'amy@example.com': 2000,
+          'bo@example.com': 7,
+        });
         assert.ok((await store.revocations.version()) > v1);
       });
 
@@ -199,8 +243,19 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
 
     describe('audit', function () {
       it('appends and lists newest first, by type and limit', async function () {
-        await store.audit.append({ type: 'a', at: T0, actor: 'amy@example.com', details: { n: 1 } });
-        await store.audit.append({ type: 'b', at: at(1), app: 'demo', clientIp: '10.0.0.1', details: { ok: true, x: null } });
+        await store.audit.append({
+          type: 'a',
+          at: T0,
+          actor: 'amy@example.com',
+          details: { n: 1 },
+        });
+        await store.audit.append({
+          type: 'b',
+          at: at(1),
+          app: 'demo',
+          clientIp: '10.0.0.1',
+          details: { ok: true, x: null },
+        });
         await store.audit.append({ type: 'a', at: at(2), details: { n: 3, s: 'three' } });
         const all = await store.audit.list();
         assert.deepEqual(
@@ -220,8 +275,19 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
 
     if (factory.reopen) {
       it('keeps every acknowledged write across a reopen', async function () {
-        await store.users.upsert({ email: 'amy@example.com', groups: ['g'], passwordHash: 'h', createdAt: T0 });
-        await store.tokens.create({ hash: 'f'.repeat(64), email: 'amy@example.com', clientDescription: 'x', createdAt: T0, expiresAt: at(9) });
+        await store.users.upsert({
+          email: 'amy@example.com',
+          groups: ['g'],
+          passwordHash: 'h',
+          createdAt: T0,
+        });
+        await store.tokens.create({
+          hash: 'f'.repeat(64),
+          email: 'amy@example.com',
+          clientDescription: 'x',
+          createdAt: T0,
+          expiresAt: at(9),
+        });
         await store.loginSessions.create(session());
         await store.revocations.setNotBefore('amy@example.com', 99);
         await store.audit.append({ type: 'a', at: T0, details: {} });

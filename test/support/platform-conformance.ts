@@ -524,9 +524,8 @@ export function runPlatformConformance(
 
       it('ends a follower promptly when the consumer stops iterating', async function () {
         this.timeout(logIntervalMs * 4 + 10_000);
-        const iterator = platform
-          .streamLogs(app, { tail: 0, follow: true })
-          [Symbol.asyncIterator]();
+        const iterable = platform.streamLogs(app, { tail: 0, follow: true });
+        const iterator = iterable[Symbol.asyncIterator]();
         const pending = iterator.next();
         await sleep(50);
         await within(2000, Promise.resolve(iterator.return?.()), 'return()');

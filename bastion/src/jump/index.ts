@@ -50,5 +50,6 @@ export function handleDirectTcpip(
     'jump to virtual host',
   );
   const channel = accept();
+  channel.on('error', () => undefined);
   deps.serveVirtualHost(channel, app, conn);
 }

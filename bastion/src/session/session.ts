@@ -22,6 +22,25 @@ function targetLabel(conn: AuthenticatedConnection): string {
   return t.app;
 }
 
+interface ChannelInternals {
+  outgoing?: { packetSize?: number };
+}
+
+/**
+ * Behind ProxyJump every inner SSH packet travels as data of the outer `direct-tcpip` channel.
+ * Inner packets of the full 32 KiB plus their header and tag would each be split into two outer
+ * packets (one tiny), doubling the per-packet work; capping the inner data size so that a whole
+ * inner packet fits one outer packet keeps it one-to-one. (ssh2 keeps the peer's maximum packet
+ * size in `outgoing.packetSize` and never re-reads it.)
+ */
+function alignPacketSize(inner: unknown, outer: unknown): void {
+  const i = (inner as ChannelInternals).outgoing;
+  const o = (outer as ChannelInternals | undefined)?.outgoing;
+  if (!i?.packetSize || !o?.packetSize) return;
+  const fit = o.packetSize - 256;
+  if (fit > 1024 && i.packetSize > fit) i.packetSize = fit;
+}
+
 export function handleSession(
   accept: AcceptConnection<Session>,
   _reject: RejectConnection,
@@ -29,6 +48,7 @@ export function handleSession(
   deps: SessionDeps,
 ): void {
   const session = accept();
+  session.on('error', () => undefined);
   const sessionId = randomUUID();
   const log = deps.logger.child({ sessionId });
   let pty: PtyRequest | undefined;
@@ -92,6 +112,10 @@ export function handleSession(
   });
 
   async function run(channel: ServerChannel, command: string | undefined): Promise<void> {
+    if (conn.info.kind === 'jump') alignPacketSize(channel, conn.info.transport[0]);
+    // A client that vanishes mid-write must not crash the bastion; the close handler cleans up.
+    channel.on('error', () => undefined);
+    channel.stderr.on('error', () => undefined);
     const eol = pty ? '\r\n' : '\n';
     const say = (m: string): void => {
       if (channel.stderr.writable) channel.stderr.write(`${m}${eol}`);

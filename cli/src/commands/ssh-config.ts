@@ -6,7 +6,8 @@
  * - that jump hop is the same host name with the user `neetodeploy-jump`, which the first Match
  *   block redirects to the bastion. `-i`/`-o` never reach a jump hop, so everything it needs
  *   (address, identity, certificate, known_hosts) is in this file, keyed on `%n`;
- * - `Match exec "neetodeploy ssh-cert %n"` renews the certificate before each connection.
+ * - `Match exec "neetodeploy ssh-cert %n"` renews the certificate before each connection;
+ * - both hops check the bastion's host key under its own name (HostKeyAlias).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -64,19 +65,22 @@ export function renderSshConfig(input: SshConfigInput): string {
     '# execs into a running web process of APP instead.',
     '',
     '# The jump hop: the bastion itself.',
-    `Match host ${pattern} user ${JUMP_USER}`,
+    `Match originalhost ${pattern} user ${JUMP_USER}`,
     `  HostName ${input.bastionHost}`,
     `  Port ${input.bastionPort}`,
     '  ProxyJump none',
-    `  HostKeyAlias jump.bastion${VHOST_SUFFIX}`,
     '',
     '# Renews the app certificate before each connection (always succeeds).',
-    `Match host ${pattern} exec "${refresh}"`,
+    `Match originalhost ${pattern} exec "${refresh}"`,
     `  IdentityFile ${key}`,
     `  CertificateFile ${cert}`,
     '',
     `Host ${pattern}`,
     `  ProxyJump ${JUMP_USER}@%n`,
+    // Both hops are checked under the bastion's name: OpenSSH 9.2 does not match the host
+    // certificate's wildcard principal (*.neetodeploy), and the jump hop would otherwise be
+    // looked up as [host]:port, which the @cert-authority line does not name.
+    `  HostKeyAlias ${input.bastionHost}`,
     '  IdentitiesOnly yes',
     `  UserKnownHostsFile ${sshConfigPath(input.knownHosts)}`,
     '  StrictHostKeyChecking yes',

@@ -1,3 +1,4 @@
+/** The offline admin commands of `neetodeploy-keys`, one module per command. */
 export { registerAdminCommands } from './register.js';
 export type { AdminDeps, Io } from './deps.js';
 export { AdminError, CheckFailed, UsageError } from './errors.js';

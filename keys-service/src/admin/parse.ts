@@ -104,8 +104,3 @@ export function readCertificateFile(file: string): Certificate {
     return keyError('certificate', file, err);
   }
 }
-
-/** Commander collector for repeatable options. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}

@@ -1,10 +1,14 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { runCaInit } from './ca-init.js';
 import type { AdminDeps } from './deps.js';
 import { runKrlCheck, runKrlCreate } from './krl.js';
-import { collect } from './parse.js';
 import { runSign } from './sign.js';
 import { runVerify } from './verify.js';
+
+/** Commander collector for repeatable options. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 /** Registers the offline admin commands: ca init, sign, verify, krl create, krl check. */
 export function registerAdminCommands(program: Command, deps: AdminDeps): void {

@@ -5,9 +5,13 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scrypt = promisify<crypto.BinaryLike, crypto.BinaryLike, number, crypto.ScryptOptions, Buffer>(
-  crypto.scrypt,
-);
+const scrypt = promisify<
+  crypto.BinaryLike,
+  crypto.BinaryLike,
+  number,
+  crypto.ScryptOptions,
+  Buffer
+>(crypto.scrypt);
 
 const N = 16384;
 const R = 8;
@@ -27,12 +31,17 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, n, r, p, saltB64, hashB64] = parts as [string, string, string, string, string, string];
   const expected = Buffer.from(hashB64, 'base64');
-  const actual = await scrypt(password.normalize('NFKC'), Buffer.from(saltB64, 'base64'), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: 256 * 1024 * 1024,
-  });
+  const actual = await scrypt(
+    password.normalize('NFKC'),
+    Buffer.from(saltB64, 'base64'),
+    expected.length,
+    {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+      maxmem: 256 * 1024 * 1024,
+    },
+  );
   return actual.length === expected.length && crypto.timingSafeEqual(actual, expected);
 }
 

@@ -41,7 +41,9 @@ function loadOrCreate(file: string, comment: string): PrivateKey {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, encodePrivateKey(key, comment), { mode: 0o600 });
   fs.renameSync(tmp, file);
-  fs.writeFileSync(`${file}.pub`, `${encodePublicKeyText(key.publicKey, comment)}\n`, { mode: 0o644 });
+  fs.writeFileSync(`${file}.pub`, `${encodePublicKeyText(key.publicKey, comment)}\n`, {
+    mode: 0o644,
+  });
   return key;
 }
 
@@ -67,7 +69,10 @@ export function loadCertificateAuthorities(config: KeysServiceConfig): Certifica
     trustedUserKeys,
     hostSigningKey,
     userCaKeyLines: trustedUserKeys.map((k, i) =>
-      encodePublicKeyText(k, i === 0 ? 'neetodeploy-user-ca' : (k.comment ?? 'neetodeploy-user-ca')),
+      encodePublicKeyText(
+        k,
+        i === 0 ? 'neetodeploy-user-ca' : (k.comment ?? 'neetodeploy-user-ca'),
+      ),
     ),
     hostCaKeyLine: encodePublicKeyText(hostSigningKey.publicKey, 'neetodeploy-host-ca'),
   };

@@ -26,7 +26,7 @@ export function openStoreContext(location: StoreLocation): StoreContext {
   const config = resolveConfig(location);
   return {
     config,
-    store: openSqliteStore(databasePath(config)),
+    store: openSqliteStore(databasePath(config), { synchronous: config.storage.synchronous }),
     // stdout carries only command output (a token): logs go to stderr, warnings and up.
     logger: pino({ level: 'warn' }, pino.destination(2)),
     clock: () => new Date(),
@@ -40,6 +40,7 @@ export function parseDuration(text: string): number {
   const n = Number(m[1]);
   const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
   const seconds = n * unit;
-  if (seconds < 60 || seconds > 365 * 86_400) throw new BadRequest('token lifetimes range from 1 minute to 365 days');
+  if (seconds < 60 || seconds > 365 * 86_400)
+    throw new BadRequest('token lifetimes range from 1 minute to 365 days');
   return seconds;
 }

@@ -18,7 +18,10 @@ function storeOptions(cmd: Command): Command {
 }
 
 /** Matches cli.ts's `CommandRegistrar`: `deps.io` is the program's injected I/O. */
-export function registerKeysServiceCommands(program: Command, deps: { readonly io: CommandIo }): void {
+export function registerKeysServiceCommands(
+  program: Command,
+  deps: { readonly io: CommandIo },
+): void {
   const { io } = deps;
   program
     .command('serve')
@@ -59,8 +62,11 @@ export function registerKeysServiceCommands(program: Command, deps: { readonly i
   storeOptions(
     program
       .command('revoke')
-      .description("revoke every token of a user and refuse their earlier certificates")
-      .requiredOption('--user <email>', 'the user'),
+      .description(
+        'revoke every token of a user and refuse their earlier certificates, or one certificate by serial',
+      )
+      .option('--user <email>', 'the user')
+      .option('--serial <n>', 'a certificate serial (see the certificate.issued audit events)'),
   ).action(async (options: Parameters<typeof runRevoke>[0]) => {
     await runRevoke(options, io);
   });

@@ -13,16 +13,21 @@ export interface TokensCreateOptions extends StoreLocation {
 /** `neetodeploy-keys tokens create --user EMAIL [--ttl 30d]`: prints only the token on stdout. */
 export async function runTokensCreate(options: TokensCreateOptions, io: CommandIo): Promise<void> {
   const email = options.user.trim().toLowerCase();
-  if (!/^[^\s@:]+@[^\s@:]+$/.test(email)) throw new BadRequest(`not an email address: ${options.user}`);
+  if (!/^[^\s@:]+@[^\s@:]+$/.test(email))
+    throw new BadRequest(`not an email address: ${options.user}`);
   const ttlSeconds = options.ttl ? parseDuration(options.ttl) : undefined;
   const ctx = openStoreContext(options);
   try {
     if (!(await ctx.store.users.get(email))) {
-      io.stderr.write(`note: ${email} has no local account; the token works, groups come from the policy only\n`);
+      io.stderr.write(
+        `note: ${email} has no local account; the token works, groups come from the policy only\n`,
+      );
     }
     const minted = await mintToken(ctx, {
       email,
-      clientDescription: (options.description ?? 'created with neetodeploy-keys tokens create').slice(0, 200),
+      clientDescription: (
+        options.description ?? 'created with neetodeploy-keys tokens create'
+      ).slice(0, 200),
       ...(ttlSeconds ? { ttlSeconds } : {}),
     });
     io.stdout.write(`${minted.token}\n`);

@@ -14,7 +14,11 @@ export interface UsersAddOptions extends StoreLocation {
  * `neetodeploy-keys users add EMAIL [--group G]... [--password-stdin]`: creates or updates a
  * local account. The password comes from stdin (first line) or a hidden prompt on a terminal.
  */
-export async function runUsersAdd(email: string, options: UsersAddOptions, io: CommandIo): Promise<void> {
+export async function runUsersAdd(
+  email: string,
+  options: UsersAddOptions,
+  io: CommandIo,
+): Promise<void> {
   let password: string;
   if (options.passwordStdin) {
     password = await readFirstLine(io.stdin);

@@ -15,7 +15,8 @@ export interface AppAccess {
  */
 export async function listAppsForCaller(ctx: DomainContext, caller: Caller): Promise<AppAccess[]> {
   const policy = ctx.policy.current();
-  const ordered = (set: ReadonlySet<Permission>): Permission[] => PERMISSIONS.filter((p) => set.has(p));
+  const ordered = (set: ReadonlySet<Permission>): Permission[] =>
+    PERMISSIONS.filter((p) => set.has(p));
   if (ctx.platform) {
     const apps = await ctx.platform.listApps();
     return apps

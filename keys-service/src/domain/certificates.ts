@@ -88,7 +88,9 @@ export async function issueCertificate(
   if (ctx.platform) {
     const app = await ctx.platform.getApp(input.app);
     if (input.process !== undefined && !app.processTypes.includes(input.process)) {
-      throw new NotFound(`${input.app} has no process type ${input.process}`, { code: 'unknown_process' });
+      throw new NotFound(`${input.app} has no process type ${input.process}`, {
+        code: 'unknown_process',
+      });
     }
   }
   const publicKey = parseClientKey(input.publicKey);
@@ -160,6 +162,10 @@ export async function issueCertificate(
     principals: cert.principals,
     validAfter,
     validBefore,
-    bastion: { host: ctx.config.bastion.host, port: ctx.config.bastion.port, knownHosts: knownHostsLine(ctx) },
+    bastion: {
+      host: ctx.config.bastion.host,
+      port: ctx.config.bastion.port,
+      knownHosts: knownHostsLine(ctx),
+    },
   };
 }

@@ -46,7 +46,13 @@ function checkAppName(app: string): void {
 }
 
 /** Same refusal whether the app exists or not, so app names cannot be probed. */
-function requirePermission(ctx: DomainContext, caller: Caller, app: string, permission: Permission, what: string): void {
+function requirePermission(
+  ctx: DomainContext,
+  caller: Caller,
+  app: string,
+  permission: Permission,
+  what: string,
+): void {
   const grant = ctx.policy.current().grantFor(caller, app);
   if (!grant.permissions.has(permission)) {
     throw new AccessDenied(`you may not ${what} of ${app} (needs the ${permission} permission)`, {
@@ -63,15 +69,21 @@ export function platformOf(ctx: DomainContext): Platform {
 }
 
 /** Validates a change before anything is touched; BadRequest names the first bad key. */
-export function validateConfigChange(set: Readonly<Record<string, string>>, unset: readonly string[]): void {
+export function validateConfigChange(
+  set: Readonly<Record<string, string>>,
+  unset: readonly string[],
+): void {
   const keys = [...Object.keys(set), ...unset];
   if (keys.length === 0) {
     throw new BadRequest('nothing to change: give keys to set or unset', { code: 'empty_change' });
   }
   if (keys.length > CONFIG_VAR_LIMITS.maxKeysPerChange) {
-    throw new BadRequest(`too many keys in one change (at most ${CONFIG_VAR_LIMITS.maxKeysPerChange})`, {
-      code: 'too_many_keys',
-    });
+    throw new BadRequest(
+      `too many keys in one change (at most ${CONFIG_VAR_LIMITS.maxKeysPerChange})`,
+      {
+        code: 'too_many_keys',
+      },
+    );
   }
   for (const key of keys) {
     if (key.length > CONFIG_VAR_LIMITS.maxKeyLength || !ENV_NAME_PATTERN.test(key)) {
@@ -88,19 +100,29 @@ export function validateConfigChange(set: Readonly<Record<string, string>>, unse
       throw new BadRequest(`${key} is both set and unset`, { code: 'invalid_config_change' });
     }
     if (Buffer.byteLength(value, 'utf8') > CONFIG_VAR_LIMITS.maxValueBytes) {
-      throw new BadRequest(`the value of ${key} is too large (at most ${CONFIG_VAR_LIMITS.maxValueBytes} bytes)`, {
-        code: 'config_value_too_large',
-      });
+      throw new BadRequest(
+        `the value of ${key} is too large (at most ${CONFIG_VAR_LIMITS.maxValueBytes} bytes)`,
+        {
+          code: 'config_value_too_large',
+        },
+      );
     }
     if (value.includes('\0')) {
-      throw new BadRequest(`the value of ${key} contains a NUL byte, which environment variables cannot hold`, {
-        code: 'invalid_config_value',
-      });
+      throw new BadRequest(
+        `the value of ${key} contains a NUL byte, which environment variables cannot hold`,
+        {
+          code: 'invalid_config_value',
+        },
+      );
     }
   }
 }
 
-export async function getConfigVars(ctx: DomainContext, caller: Caller, app: string): Promise<ConfigVars> {
+export async function getConfigVars(
+  ctx: DomainContext,
+  caller: Caller,
+  app: string,
+): Promise<ConfigVars> {
   checkAppName(app);
   requirePermission(ctx, caller, app, 'config:read', 'read the config vars');
   return platformOf(ctx).getConfigVars(app);

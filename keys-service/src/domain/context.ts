@@ -32,7 +32,10 @@ export interface Caller {
 export type StoreContext = Pick<DomainContext, 'config' | 'store' | 'logger' | 'clock'>;
 
 /** Stores the audit event and logs it (the log line carries the same fields, never secrets). */
-export async function recordAudit(ctx: Pick<DomainContext, 'store' | 'logger'>, event: AuditEvent): Promise<void> {
+export async function recordAudit(
+  ctx: Pick<DomainContext, 'store' | 'logger'>,
+  event: AuditEvent,
+): Promise<void> {
   await ctx.store.audit.append(event);
   ctx.logger.info(
     {

@@ -1,6 +1,12 @@
 export type { DomainContext, StoreContext, Caller } from './context.js';
 export { recordAudit } from './context.js';
-export { mintToken, authenticateToken, revokeCurrentToken, hashSecret, generateToken } from './tokens.js';
+export {
+  mintToken,
+  authenticateToken,
+  revokeCurrentToken,
+  hashSecret,
+  generateToken,
+} from './tokens.js';
 export type { MintedToken } from './tokens.js';
 export {
   createLoginSession,

@@ -20,7 +20,8 @@ const MAX_INTERVAL = 60;
 
 export function generateUserCode(): string {
   let code = '';
-  for (let i = 0; i < USER_CODE_LENGTH; i++) code += USER_CODE_ALPHABET[crypto.randomInt(USER_CODE_ALPHABET.length)];
+  for (let i = 0; i < USER_CODE_LENGTH; i++)
+    code += USER_CODE_ALPHABET[crypto.randomInt(USER_CODE_ALPHABET.length)];
   return code;
 }
 
@@ -73,7 +74,11 @@ export async function createLoginSession(
       throw err;
     }
     ctx.logger.info(
-      { event: EVENTS.loginSessionCreated, client: input.clientDescription, clientIp: input.clientIp },
+      {
+        event: EVENTS.loginSessionCreated,
+        client: input.clientDescription,
+        clientIp: input.clientIp,
+      },
       'login session created',
     );
     const display = formatUserCode(userCode);
@@ -124,7 +129,8 @@ export async function pollLoginSession(
     case 'denied':
       return { status: 'access_denied' };
     case 'approved': {
-      if (!session.email || !(await ctx.store.loginSessions.redeem(hash))) return { status: 'invalid_grant' };
+      if (!session.email || !(await ctx.store.loginSessions.redeem(hash)))
+        return { status: 'invalid_grant' };
       const token = await mintToken(ctx, {
         email: session.email,
         clientDescription: session.clientDescription,
@@ -137,14 +143,23 @@ export async function pollLoginSession(
 }
 
 /** The live session behind a user code, for the confirmation page. NotFound otherwise. */
-export async function findPendingLoginSession(ctx: DomainContext, userCodeInput: string): Promise<LoginSessionRecord> {
+export async function findPendingLoginSession(
+  ctx: DomainContext,
+  userCodeInput: string,
+): Promise<LoginSessionRecord> {
   const code = normaliseUserCode(userCodeInput);
-  if (!code) throw new BadRequest('That is not a valid code. It looks like ABCD-EFGH.', { code: 'invalid_user_code' });
+  if (!code)
+    throw new BadRequest('That is not a valid code. It looks like ABCD-EFGH.', {
+      code: 'invalid_user_code',
+    });
   const session = await ctx.store.loginSessions.findLiveByUserCode(code, ctx.clock());
   if (!session || session.state !== 'pending') {
-    throw new NotFound('No pending sign-in has that code. It may have expired: run `neetodeploy login` again.', {
-      code: 'unknown_user_code',
-    });
+    throw new NotFound(
+      'No pending sign-in has that code. It may have expired: run `neetodeploy login` again.',
+      {
+        code: 'unknown_user_code',
+      },
+    );
   }
   return session;
 }
@@ -158,7 +173,9 @@ export async function approveLoginSession(
   const now = ctx.clock();
   const decision = input.decision === 'approve' ? 'approved' : 'denied';
   if (!(await ctx.store.loginSessions.decide(session.deviceCodeHash, decision, input.email, now))) {
-    throw new Conflict('This sign-in was already decided or has expired.', { code: 'already_decided' });
+    throw new Conflict('This sign-in was already decided or has expired.', {
+      code: 'already_decided',
+    });
   }
   ctx.metrics.logins.inc({ result: decision });
   await recordAudit(ctx, {

@@ -77,7 +77,9 @@ export async function openLogStream(
   }
   const tail = request.tail ?? LOG_LIMITS.defaultTail;
   if (!Number.isInteger(tail) || tail < 0 || tail > LOG_LIMITS.maxTail) {
-    throw new BadRequest(`tail must be a whole number from 0 to ${LOG_LIMITS.maxTail}`, { code: 'invalid_tail' });
+    throw new BadRequest(`tail must be a whole number from 0 to ${LOG_LIMITS.maxTail}`, {
+      code: 'invalid_tail',
+    });
   }
   const platform = platformOf(ctx);
   const info = await platform.getApp(app);

@@ -92,5 +92,9 @@ export function createCaBundleSource(ctx: DomainContext): () => Promise<CaBundle
 export async function revokeCertificateSerial(ctx: StoreContext, serial: bigint): Promise<void> {
   const now = ctx.clock();
   await ctx.store.revocations.revokeSerial(serial, now);
-  await recordAudit(ctx, { type: 'certificate.revoked', at: now, details: { serial: serial.toString() } });
+  await recordAudit(ctx, {
+    type: 'certificate.revoked',
+    at: now,
+    details: { serial: serial.toString() },
+  });
 }

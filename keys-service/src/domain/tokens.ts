@@ -31,7 +31,9 @@ export async function mintToken(
   const now = ctx.clock();
   const token = generateToken();
   const hash = hashSecret(token);
-  const expiresAt = new Date(now.getTime() + (input.ttlSeconds ?? ctx.config.tokens.ttlSeconds) * 1000);
+  const expiresAt = new Date(
+    now.getTime() + (input.ttlSeconds ?? ctx.config.tokens.ttlSeconds) * 1000,
+  );
   const email = input.email.trim().toLowerCase();
   await ctx.store.tokens.create({
     hash,
@@ -46,22 +48,33 @@ export async function mintToken(
     actor: email,
     ...(input.clientIp ? { clientIp: input.clientIp } : {}),
     // The first 8 hex digits of the hash identify the token in logs without revealing it.
-    details: { tokenId: hash.slice(0, 8), client: input.clientDescription, expiresAt: expiresAt.toISOString() },
+    details: {
+      tokenId: hash.slice(0, 8),
+      client: input.clientDescription,
+      expiresAt: expiresAt.toISOString(),
+    },
   });
   return { token, email, expiresAt };
 }
 
 /** Resolves a bearer token to its caller; Unauthenticated for missing, unknown, expired or revoked. */
-export async function authenticateToken(ctx: DomainContext, token: string | undefined): Promise<Caller> {
+export async function authenticateToken(
+  ctx: DomainContext,
+  token: string | undefined,
+): Promise<Caller> {
   if (!token) {
-    throw new Unauthenticated('missing API token: run `neetodeploy login`', { code: 'missing_token' });
+    throw new Unauthenticated('missing API token: run `neetodeploy login`', {
+      code: 'missing_token',
+    });
   }
   const record = token.startsWith(TOKEN_PREFIX)
     ? await ctx.store.tokens.findByHash(hashSecret(token))
     : undefined;
   const now = ctx.clock();
   if (!record) {
-    throw new Unauthenticated('invalid API token: run `neetodeploy login`', { code: 'invalid_token' });
+    throw new Unauthenticated('invalid API token: run `neetodeploy login`', {
+      code: 'invalid_token',
+    });
   }
   if (record.revokedAt) {
     throw new Unauthenticated('this API token was revoked: run `neetodeploy login`', {
@@ -88,7 +101,11 @@ export async function authenticateToken(ctx: DomainContext, token: string | unde
 }
 
 /** Logout: revokes the token the caller used. */
-export async function revokeCurrentToken(ctx: DomainContext, caller: Caller, clientIp?: string): Promise<void> {
+export async function revokeCurrentToken(
+  ctx: DomainContext,
+  caller: Caller,
+  clientIp?: string,
+): Promise<void> {
   const now = ctx.clock();
   await ctx.store.tokens.revoke(caller.tokenHash, now);
   await recordAudit(ctx, {

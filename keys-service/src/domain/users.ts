@@ -12,7 +12,8 @@ export async function addUser(
 ): Promise<UserRecord> {
   const email = input.email.trim().toLowerCase();
   if (!EMAIL.test(email)) throw new BadRequest(`not an email address: ${input.email}`);
-  for (const g of input.groups) if (!GROUP.test(g)) throw new BadRequest(`invalid group name: ${g}`);
+  for (const g of input.groups)
+    if (!GROUP.test(g)) throw new BadRequest(`invalid group name: ${g}`);
   if (input.password !== undefined && input.password.length < 8) {
     throw new BadRequest('passwords need at least 8 characters');
   }

@@ -100,7 +100,10 @@ export function createApiRouter(ctx: DomainContext, options: ApiRouterOptions): 
 
   router.post('/login-sessions/token', json, async (req, res) => {
     const body = parseBody(tokenBody, req.body);
-    const result = await pollLoginSession(ctx, { deviceCode: body.device_code, clientIp: clientIp(req) });
+    const result = await pollLoginSession(ctx, {
+      deviceCode: body.device_code,
+      clientIp: clientIp(req),
+    });
     res.set('Cache-Control', 'no-store');
     const messages: Record<Exclude<typeof result.status, 'approved'>, string> = {
       authorization_pending: 'waiting for the user to approve the sign-in in the browser',

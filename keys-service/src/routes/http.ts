@@ -12,7 +12,9 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
     const detail = result.error.issues
       .map((i) => {
         const where = i.path.length > 0 ? i.path.map(String).join('.') : 'body';
-        return i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : `${where}: ${i.message}`;
+        return i.code === 'unrecognized_keys'
+          ? `unknown field(s): ${i.keys.join(', ')}`
+          : `${where}: ${i.message}`;
       })
       .join('; ');
     throw new BadRequest(`invalid request: ${detail}`, { code: 'invalid_request' });
@@ -29,10 +31,18 @@ export function normaliseError(err: unknown): unknown {
   if (err instanceof AppError) return err;
   if (err && typeof err === 'object' && 'type' in err) {
     const type = (err as { type?: unknown }).type;
-    if (type === 'entity.too.large') return new PayloadTooLarge('request body too large', { cause: err });
-    if (type === 'entity.parse.failed') return new BadRequest('request body is not valid JSON', { code: 'malformed_json', cause: err });
+    if (type === 'entity.too.large')
+      return new PayloadTooLarge('request body too large', { cause: err });
+    if (type === 'entity.parse.failed')
+      return new BadRequest('request body is not valid JSON', {
+        code: 'malformed_json',
+        cause: err,
+      });
     if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-      return new BadRequest('unsupported body encoding', { code: 'unsupported_encoding', cause: err });
+      return new BadRequest('unsupported body encoding', {
+        code: 'unsupported_encoding',
+        cause: err,
+      });
     }
   }
   return err;
@@ -60,9 +70,15 @@ export function apiErrorHandler(logger: Logger, metrics: KeysMetrics) {
     const code = err instanceof AppError ? err.code : 'internal';
     metrics.failures.inc({ reason: code });
     if (status >= 500) {
-      logger.error({ event: 'keys.request_failed', err: rawErr, method: req.method, path: req.path }, 'request failed');
+      logger.error(
+        { event: 'keys.request_failed', err: rawErr, method: req.method, path: req.path },
+        'request failed',
+      );
     } else {
-      logger.info({ event: 'keys.request_refused', code, status, method: req.method, path: req.path }, 'request refused');
+      logger.info(
+        { event: 'keys.request_refused', code, status, method: req.method, path: req.path },
+        'request refused',
+      );
     }
     sendError(res, err);
   };

@@ -12,7 +12,9 @@ import { formatLogLine, openLogStream, parseSince } from '../domain/logs.js';
 import { parseBody } from './http.js';
 import { bearerCaller } from './config-vars.js';
 
-const flag = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '');
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1' || v === '');
 
 const logsQuery = z
   .object({
@@ -28,7 +30,9 @@ const logsQuery = z
   .strict();
 
 function wantsNdjson(req: Request): boolean {
-  return (req.get('accept') ?? '').split(',').some((t) => t.trim().split(';')[0] === 'application/x-ndjson');
+  return (req.get('accept') ?? '')
+    .split(',')
+    .some((t) => t.trim().split(';')[0] === 'application/x-ndjson');
 }
 
 export function createLogsRouter(ctx: DomainContext): Router {
@@ -50,7 +54,10 @@ export function createLogsRouter(ctx: DomainContext): Router {
 
     const ndjson = wantsNdjson(req);
     res.status(200);
-    res.set('Content-Type', ndjson ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8');
+    res.set(
+      'Content-Type',
+      ndjson ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8',
+    );
     res.set('Cache-Control', 'no-store');
     res.set('X-Accel-Buffering', 'no');
     res.flushHeaders();
@@ -59,7 +66,12 @@ export function createLogsRouter(ctx: DomainContext): Router {
       for await (const line of stream) {
         if (abort.signal.aborted) break;
         const text = ndjson
-          ? JSON.stringify({ time: line.time.toISOString(), source: line.source, process: line.process, line: line.line })
+          ? JSON.stringify({
+              time: line.time.toISOString(),
+              source: line.source,
+              process: line.process,
+              line: line.line,
+            })
           : formatLogLine(line);
         if (!res.write(`${text}\n`)) {
           await Promise.race([once(res, 'drain'), once(res, 'close')]);
@@ -68,7 +80,10 @@ export function createLogsRouter(ctx: DomainContext): Router {
     } catch (err) {
       // Headers are gone: the only honest signal left is ending the stream early.
       if (!abort.signal.aborted) {
-        ctx.logger.warn({ event: 'logs.stream_failed', app: req.params.app, err }, 'log stream failed');
+        ctx.logger.warn(
+          { event: 'logs.stream_failed', app: req.params.app, err },
+          'log stream failed',
+        );
       }
     } finally {
       abort.abort();

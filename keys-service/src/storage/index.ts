@@ -1,4 +1,5 @@
 export type * from './types.js';
+export type { SqliteStoreOptions } from './sqlite.js';
 export {
   openDatabase,
   openSqliteStore,

@@ -90,7 +90,9 @@ export function openDatabase(file: string): Db {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     db.close();
-    throw new Error(`database ${file} has schema ${current}, newer than this build (${SCHEMA_VERSION})`);
+    throw new Error(
+      `database ${file} has schema ${current}, newer than this build (${SCHEMA_VERSION})`,
+    );
   }
   db.exec(MIGRATION);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -284,12 +286,11 @@ export function createLoginSessionRepository(db: Db): LoginSessionRepository {
   };
   return {
     create(session) {
-      try {
+      return new Promise<void>((resolve) => {
+        // A throw inside the executor (Conflict, SQLite errors) rejects the promise.
         create.immediate(session);
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
+        resolve();
+      });
     },
     findByDeviceCodeHash(hash) {
       const row = find.get(hash);
@@ -384,7 +385,8 @@ interface AuditRow {
   details_json: string;
 }
 
-export function createAuditRepository(db: Db): AuditRepository {
+/** The audit repository plus `flushNow()`, which writes queued appends before the db closes. */
+export function createAuditRepository(db: Db): AuditRepository & { flushNow(): void } {
   const insert = db.prepare(
     'INSERT INTO audit_events (type, at, actor, app, client_ip, details_json) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -420,6 +422,7 @@ export function createAuditRepository(db: Db): AuditRepository {
   const flush = (): void => {
     const batch = queue;
     queue = [];
+    if (batch.length === 0) return;
     try {
       insertAll.immediate(batch.map((b) => b.event));
       for (const b of batch) b.resolve();
@@ -428,6 +431,7 @@ export function createAuditRepository(db: Db): AuditRepository {
     }
   };
   return {
+    flushNow: flush,
     append(event) {
       return new Promise<void>((resolve, reject) => {
         if (queue.length === 0) setImmediate(flush);
@@ -442,19 +446,30 @@ export function createAuditRepository(db: Db): AuditRepository {
   };
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * `full` (default): every commit is fsynced, surviving power loss. `normal`: WAL commits reach
+   * the OS before the promise resolves, so a killed process loses nothing, but a power cut may.
+   */
+  readonly synchronous?: 'full' | 'normal';
+}
+
 /** The SQLite store under one database file. */
-export function openSqliteStore(file: string): KeysStore {
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): KeysStore {
   const db = openDatabase(file);
+  if (options.synchronous === 'normal') db.pragma('synchronous = NORMAL');
+  const audit = createAuditRepository(db);
   let closed = false;
   return {
     users: createUserRepository(db),
     tokens: createTokenRepository(db),
     loginSessions: createLoginSessionRepository(db),
     revocations: createRevocationRepository(db),
-    audit: createAuditRepository(db),
+    audit,
     close() {
       if (!closed) {
         closed = true;
+        audit.flushNow();
         db.close();
       }
       return Promise.resolve();

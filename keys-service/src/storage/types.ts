@@ -78,12 +78,7 @@ export interface LoginSessionRepository {
    * Moves a live `pending` session to `approved`/`denied` for `email`. Returns false when the
    * session is not pending (already decided, redeemed) or has expired.
    */
-  decide(
-    hash: string,
-    decision: 'approved' | 'denied',
-    email: string,
-    now: Date,
-  ): Promise<boolean>;
+  decide(hash: string, decision: 'approved' | 'denied', email: string, now: Date): Promise<boolean>;
   /** Moves `approved` to `redeemed`; true exactly once per session (at-most-once token). */
   redeem(hash: string): Promise<boolean>;
   deleteExpired(before: Date): Promise<number>;

@@ -19,7 +19,10 @@ export interface TlsMaterial {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-function rsaKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
+function rsaKeyPair(): {
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+} {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const forgeKey = forge.pki.privateKeyFromPem(pem);
@@ -55,9 +58,10 @@ function makeCa(): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey 
   return { cert, key: keys.privateKey };
 }
 
-function makeServerCert(
-  ca: { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey },
-): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+function makeServerCert(ca: { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }): {
+  cert: forge.pki.Certificate;
+  key: forge.pki.rsa.PrivateKey;
+} {
   const keys = rsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;

@@ -16,7 +16,10 @@ export class CookieSigner {
   constructor(private readonly secret: Buffer) {}
 
   private mac(purpose: string, value: string): string {
-    return crypto.createHmac('sha256', this.secret).update(`${purpose}|${value}`).digest('base64url');
+    return crypto
+      .createHmac('sha256', this.secret)
+      .update(`${purpose}|${value}`)
+      .digest('base64url');
   }
 
   private static same(a: string, b: string): boolean {
@@ -26,7 +29,9 @@ export class CookieSigner {
   }
 
   encodeSession(session: WebSession): string {
-    const payload = Buffer.from(JSON.stringify({ e: session.email, x: session.expiresAt })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ e: session.email, x: session.expiresAt }),
+    ).toString('base64url');
     return `${payload}.${this.mac('session', payload)}`;
   }
 
@@ -38,8 +43,12 @@ export class CookieSigner {
     const payload = cookie.slice(0, dot);
     if (!CookieSigner.same(cookie.slice(dot + 1), this.mac('session', payload))) return undefined;
     try {
-      const data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { e?: unknown; x?: unknown };
-      if (typeof data.e !== 'string' || typeof data.x !== 'number' || data.x <= now.getTime()) return undefined;
+      const data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+        e?: unknown;
+        x?: unknown;
+      };
+      if (typeof data.e !== 'string' || typeof data.x !== 'number' || data.x <= now.getTime())
+        return undefined;
       return { email: data.e, expiresAt: data.x };
     } catch {
       return undefined;

@@ -26,7 +26,12 @@ ${body}
 const errorBox = (error?: string): string =>
   error ? `<p class="error" role="alert" id="error">${escapeHtml(error)}</p>` : '';
 
-export function signInPage(p: { csrf: string; code: string; error?: string; email?: string }): string {
+export function signInPage(p: {
+  csrf: string;
+  code: string;
+  error?: string;
+  email?: string;
+}): string {
   return layout(
     'Sign in',
     `${errorBox(p.error)}
@@ -91,13 +96,22 @@ export function confirmPage(p: {
 
 export function donePage(approved: boolean): string {
   return approved
-    ? layout('CLI connected', '<p id="done">You can close this window and return to your terminal.</p>')
-    : layout('Sign-in denied', '<p id="done">The CLI was not connected. You can close this window.</p>');
+    ? layout(
+        'CLI connected',
+        '<p id="done">You can close this window and return to your terminal.</p>',
+      )
+    : layout(
+        'Sign-in denied',
+        '<p id="done">The CLI was not connected. You can close this window.</p>',
+      );
 }
 
 export function messagePage(title: string, message: string): string {
-  return layout(title, `<p class="error" role="alert" id="error">${escapeHtml(message)}</p>
-<p><a href="/device">Start again</a></p>`);
+  return layout(
+    title,
+    `<p class="error" role="alert" id="error">${escapeHtml(message)}</p>
+<p><a href="/device">Start again</a></p>`,
+  );
 }
 
 function signOutForm(csrf: string): string {

@@ -10,7 +10,12 @@ import { z } from 'zod';
 import { AppError } from '@neetodeploy/platform';
 import type { Authenticator } from '../auth/index.js';
 import type { DomainContext } from '../domain/index.js';
-import { approveLoginSession, findPendingLoginSession, formatUserCode, normaliseUserCode } from '../domain/index.js';
+import {
+  approveLoginSession,
+  findPendingLoginSession,
+  formatUserCode,
+  normaliseUserCode,
+} from '../domain/index.js';
 import { EVENTS } from '../events.js';
 import { clientIp } from '../routes/http.js';
 import { CSRF_COOKIE, CookieSigner, SESSION_COOKIE } from './cookies.js';
@@ -29,7 +34,11 @@ const signInForm = z
   .strict();
 const codeForm = z.object({ _csrf: z.string(), user_code: z.string().max(32) }).strict();
 const decisionForm = z
-  .object({ _csrf: z.string(), user_code: z.string().max(32), decision: z.enum(['approve', 'deny']) })
+  .object({
+    _csrf: z.string(),
+    user_code: z.string().max(32),
+    decision: z.enum(['approve', 'deny']),
+  })
   .strict();
 const signOutForm = z.object({ _csrf: z.string() }).strict();
 
@@ -59,8 +68,17 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     return signer.csrfToken(secret);
   };
 
-  const sessionOf = (req: Request): WebSession | undefined =>
-    signer.decodeSession((req.cookies as Record<string, string | undefined>)[SESSION_COOKIE], ctx.clock());
+  const cookieSession = (req: Request): WebSession | undefined =>
+    signer.decodeSession(
+      (req.cookies as Record<string, string | undefined>)[SESSION_COOKIE],
+      ctx.clock(),
+    );
+  /** The signed-in user, if the cookie is valid and the account still exists. */
+  const sessionOf = async (req: Request): Promise<WebSession | undefined> => {
+    const session = cookieSession(req);
+    if (!session) return undefined;
+    return (await authenticator.lookup(session.email)) ? session : undefined;
+  };
 
   /** Parses a form and checks its CSRF token; answers 400/403 itself and returns undefined. */
   const parseForm = <S extends z.ZodType<{ _csrf: string }>>(
@@ -73,7 +91,14 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     const token = (req.body as Record<string, unknown> | undefined)?._csrf;
     if (!signer.checkCsrf(csrfCookie, token)) {
       ctx.metrics.failures.inc({ reason: 'csrf' });
-      html(res, 403, messagePage('Request refused', 'This form expired or did not come from this site. Reload the page and try again.'));
+      html(
+        res,
+        403,
+        messagePage(
+          'Request refused',
+          'This form expired or did not come from this site. Reload the page and try again.',
+        ),
+      );
       return undefined;
     }
     if (!parsed.success) {
@@ -91,7 +116,14 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
       legacyHeaders: false,
       handler: (_req, res) => {
         ctx.metrics.failures.inc({ reason: 'rate_limited' });
-        html(res, 429, messagePage('Too many attempts', `Too many ${what} from this address. Wait a minute and try again.`));
+        html(
+          res,
+          429,
+          messagePage(
+            'Too many attempts',
+            `Too many ${what} from this address. Wait a minute and try again.`,
+          ),
+        );
       },
     });
   const signInLimiter = limiter(ctx.config.limits.signInPerMinute, 'sign-in attempts');
@@ -101,12 +133,12 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     res.type('css').set('Cache-Control', 'public, max-age=3600').send(STYLESHEET);
   });
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const csrf = csrfFor(req, res);
     const raw = typeof req.query.code === 'string' ? req.query.code : '';
     const normalised = normaliseUserCode(raw);
     const code = normalised ? formatUserCode(normalised) : '';
-    const session = sessionOf(req);
+    const session = await sessionOf(req);
     if (!session) {
       html(res, 200, signInPage({ csrf, code }));
       return;
@@ -121,14 +153,27 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     const csrf = csrfFor(req, res);
     if (!user) {
       ctx.metrics.logins.inc({ result: 'sign_in_failed' });
-      ctx.logger.info({ event: EVENTS.signInFailed, email: body.email, clientIp: clientIp(req) }, 'sign-in failed');
-      html(res, 401, signInPage({ csrf, code: body.code, email: body.email, error: 'Wrong email or password.' }));
+      ctx.logger.info(
+        { event: EVENTS.signInFailed, email: body.email, clientIp: clientIp(req) },
+        'sign-in failed',
+      );
+      html(
+        res,
+        401,
+        signInPage({ csrf, code: body.code, email: body.email, error: 'Wrong email or password.' }),
+      );
       return;
     }
-    ctx.logger.info({ event: EVENTS.signedIn, email: user.email, clientIp: clientIp(req) }, 'signed in');
+    ctx.logger.info(
+      { event: EVENTS.signedIn, email: user.email, clientIp: clientIp(req) },
+      'signed in',
+    );
     res.cookie(
       SESSION_COOKIE,
-      signer.encodeSession({ email: user.email, expiresAt: ctx.clock().getTime() + SESSION_TTL_MS }),
+      signer.encodeSession({
+        email: user.email,
+        expiresAt: ctx.clock().getTime() + SESSION_TTL_MS,
+      }),
       { ...cookieOptions, maxAge: SESSION_TTL_MS },
     );
     const code = normaliseUserCode(body.code);
@@ -136,7 +181,7 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
   });
 
   router.post('/code', codeLimiter, form, async (req, res) => {
-    const session = sessionOf(req);
+    const session = await sessionOf(req);
     if (!session) {
       res.redirect(303, '/device');
       return;
@@ -161,12 +206,16 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       ctx.metrics.failures.inc({ reason: err.code });
-      html(res, 400, codePage({ csrf, email: session.email, code: body.user_code, error: err.userMessage }));
+      html(
+        res,
+        400,
+        codePage({ csrf, email: session.email, code: body.user_code, error: err.userMessage }),
+      );
     }
   });
 
   router.post('/decision', codeLimiter, form, async (req, res) => {
-    const session = sessionOf(req);
+    const session = await sessionOf(req);
     if (!session) {
       res.redirect(303, '/device');
       return;
@@ -200,7 +249,10 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
       return;
     }
     const status =
-      err && typeof err === 'object' && 'type' in err && (err as { type?: unknown }).type === 'entity.too.large'
+      err &&
+      typeof err === 'object' &&
+      'type' in err &&
+      (err as { type?: unknown }).type === 'entity.too.large'
         ? 413
         : 400;
     if (!(err && typeof err === 'object' && 'type' in err)) {

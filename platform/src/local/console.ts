@@ -113,6 +113,10 @@ async function spawnPipeConsole(request: SpawnConsoleRequest): Promise<LocalCons
     });
   });
   const killer = makeKiller(pid, request.stopGraceMs, false, done);
+  let finished = false;
+  void done.then(() => {
+    finished = true;
+  });
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -133,12 +137,36 @@ async function spawnPipeConsole(request: SpawnConsoleRequest): Promise<LocalCons
       if (!exited) killGroup(pid, sig);
     },
     kill() {
-      killer();
+      // Once done, the group is gone and its id may be recycled: signal nothing.
+      if (!finished) killer();
       stdin.destroy();
       stdout.destroy();
       stderr.destroy();
     },
   };
+}
+
+/**
+ * Writes to the terminal's descriptor directly, synchronously and non-blocking, instead of
+ * through node-pty's asynchronous queue: that queue keeps retrying after the terminal closed,
+ * and a write in flight on a closed (and possibly reused) descriptor could land in another
+ * file or socket. Undefined when node-pty's internals differ from what this expects.
+ */
+function directPtyWriter(term: IPty): { fd: number; isClosed: () => boolean } | undefined {
+  const internals = term as unknown as { fd?: unknown; _socket?: { destroyed?: unknown } };
+  const fd = internals.fd;
+  const socket = internals._socket;
+  if (typeof fd !== 'number' || !socket || typeof socket.destroyed !== 'boolean') return undefined;
+  try {
+    const flags = /flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    // A blocking descriptor would stall the whole server when a process stops reading.
+    if (!flags?.[1] || (Number.parseInt(flags[1], 8) & fs.constants.O_NONBLOCK) === 0) {
+      return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  return { fd, isClosed: () => socket.destroyed === true };
 }
 
 /** node-pty's write queue, to apply backpressure to stdin; absent in other versions. */
@@ -228,20 +256,56 @@ function spawnPtyConsole(request: SpawnConsoleRequest, ptyRequest: PtyRequest): 
   });
   const done = Promise.all([exited, outputClosed]).then(([status]) => status);
   const killer = makeKiller(pid, request.stopGraceMs, true, done);
+  let finished = false;
+  void done.then(() => {
+    finished = true;
+  });
+
+  const direct = directPtyWriter(term);
+  let retry: NodeJS.Timeout | undefined;
+  /** Hands `chunk` to the terminal, then calls back: one chunk in flight at most. */
+  const writeToPty = (chunk: Buffer, callback: () => void) => {
+    if (!direct) {
+      if (!closed) term.write(chunk);
+      waitForPtyDrain(term, () => closed, callback);
+      return;
+    }
+    let offset = 0;
+    let delay = 1;
+    const attempt = () => {
+      retry = undefined;
+      while (offset < chunk.length) {
+        // Checked right before each write, on the thread that closes the descriptor.
+        if (closed || direct.isClosed()) break;
+        try {
+          offset += fs.writeSync(direct.fd, chunk, offset, chunk.length - offset);
+          delay = 1;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+          // The process is not reading its input: wait instead of queueing more.
+          retry = setTimeout(attempt, delay);
+          retry.unref();
+          delay = Math.min(delay * 2, 50);
+          return;
+        }
+      }
+      callback();
+    };
+    attempt();
+  };
 
   const stdin = new Writable({
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _encoding, callback) {
-      if (closed) {
-        callback();
-        return;
-      }
-      term.write(chunk);
-      waitForPtyDrain(term, () => closed, callback);
+      writeToPty(chunk, callback);
     },
     final(callback) {
-      if (!closed) term.write(PTY_EOF);
-      callback();
+      writeToPty(Buffer.from(PTY_EOF), callback);
+    },
+    destroy(err, callback) {
+      if (retry) clearTimeout(retry);
+      retry = undefined;
+      callback(err);
     },
   });
   stdin.on('error', () => undefined);
@@ -268,7 +332,7 @@ function spawnPtyConsole(request: SpawnConsoleRequest, ptyRequest: PtyRequest): 
       if (!closed) killGroup(pid, sig);
     },
     kill() {
-      killer();
+      if (!finished) killer();
       if (!outputEnded) {
         outputEnded = true;
         stdout.destroy();

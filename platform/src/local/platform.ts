@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { BadRequest, NotFound } from '../errors.js';
+import { BadRequest, NotFound, Unavailable } from '../errors.js';
 import {
   APP_NAME_PATTERN,
   type AppInfo,
@@ -221,7 +221,7 @@ export async function createLocalPlatform(
 
     async openConsole(app: string, options: ConsoleOptions): Promise<Console> {
       await requireApp(app);
-      if (closing.signal.aborted) throw new NotFound('the platform is shutting down');
+      if (closing.signal.aborted) throw new Unavailable('the platform is shutting down');
       const target = options.target;
       let env: Record<string, string>;
       let instance: string | undefined;
@@ -269,10 +269,6 @@ export async function createLocalPlatform(
     },
 
     streamLogs(app: string, options: LogOptions): AsyncIterable<LogLine> {
-      const signal = options.signal
-        ? AbortSignal.any([options.signal, closing.signal])
-        : closing.signal;
-      const logOptions = { ...options, signal };
       const logStore = {
         maxLogFileBytes: config.limits.maxLogFileBytes,
         pollMs: config.limits.logPollMs,
@@ -282,19 +278,42 @@ export async function createLocalPlatform(
         [Symbol.asyncIterator](): AsyncIterator<LogLine> {
           let inner: AsyncIterator<LogLine> | undefined;
           let ended = false;
+          // Ends on the caller's abort or on close(); listeners are removed at the end (no
+          // AbortSignal.any: it leaks on Node 20 with a long-lived signal).
+          const stop = new AbortController();
+          const onAbort = () => stop.abort();
+          const release = () => {
+            ended = true;
+            options.signal?.removeEventListener('abort', onAbort);
+            closing.signal.removeEventListener('abort', onAbort);
+          };
           return {
             async next() {
               if (ended) return { value: undefined, done: true };
               if (!inner) {
-                await requireApp(app);
-                inner = readLogs(paths.appLogDir(app), app, logOptions, logStore, bus)[
-                  Symbol.asyncIterator
-                ]();
+                try {
+                  await requireApp(app);
+                } catch (err) {
+                  release();
+                  throw err;
+                }
+                if (options.signal?.aborted || closing.signal.aborted) stop.abort();
+                options.signal?.addEventListener('abort', onAbort, { once: true });
+                closing.signal.addEventListener('abort', onAbort, { once: true });
+                inner = readLogs(
+                  paths.appLogDir(app),
+                  app,
+                  { ...options, signal: stop.signal },
+                  logStore,
+                  bus,
+                )[Symbol.asyncIterator]();
               }
-              return inner.next();
+              const result = await inner.next();
+              if (result.done) release();
+              return result;
             },
             async return() {
-              ended = true;
+              release();
               await inner?.return?.();
               return { value: undefined, done: true };
             },
@@ -344,7 +363,7 @@ export async function createLocalPlatform(
         } catch (err) {
           logger.warn({ err, app }, EVENTS.logWriteFailed);
         }
-        await supervisor?.configChanged(app, after.version, restart, reason);
+        await supervisor?.configChanged(app, after.version, restart);
       }
       return { vars: after.vars, version: after.version };
     },

@@ -16,7 +16,14 @@ import type { LogLine, ProcessInfo } from '../types.js';
 import type { LocalPlatformConfig } from './config.js';
 import type { ConfigStore } from './config-store.js';
 import { writeFileAtomicSync } from './files.js';
-import { APP_SOURCE, LogWriter, PLATFORM_SOURCE, type LogBus } from './log-store.js';
+import {
+  API_PROCESS,
+  APP_SOURCE,
+  LogWriter,
+  PLATFORM_SOURCE,
+  appendShared,
+  type LogBus,
+} from './log-store.js';
 import type { LocalPaths } from './paths.js';
 import { parseProcfile, type ProcfileEntry } from './procfile.js';
 import { groupExists, killGroup, processExists, signalNameOf } from './signals.js';
@@ -140,8 +147,11 @@ class Instance {
     this.stopping = false;
     this.setState('starting');
     const vars = (await this.app.configStore.get(this.app.name)).vars;
-    if (this.stopping) return;
     this.port = this.port || (await freePort());
+    if (this.stopping) {
+      this.setState('stopped');
+      return;
+    }
     this.env = {
       ...this.app.config.baseEnv,
       ...vars,
@@ -298,9 +308,12 @@ class AppRunner {
     await Promise.all(this.instances.map((i) => i.stop()));
   }
 
-  async restart(procfileText: string, reason: string): Promise<void> {
-    this.platformLine('api', `${reason}; restarting all processes`);
+  /** `apiLine`: an app-wide log line, when no other part logged the cause already. */
+  async restart(procfileText: string, reason: string, apiLine?: string): Promise<void> {
+    if (apiLine) this.platformLine(API_PROCESS, apiLine);
     this.logger.info({ reason }, EVENTS.appRestarting);
+    for (const instance of this.instances)
+      this.platformLine(instance.name, `Restarting (${reason})`);
     await this.stop();
     await this.start(procfileText);
   }
@@ -323,6 +336,10 @@ class AppRunner {
     this.write(instance, [{ time: new Date(), source: PLATFORM_SOURCE, process: instance, line }]);
   }
 
+  private apiLogFile(): string {
+    return path.join(this.paths.appLogDir(this.name), `${API_PROCESS}.log`);
+  }
+
   writeRunFile(): void {
     const records = this.instances.map((i) => i.record());
     try {
@@ -336,6 +353,18 @@ class AppRunner {
   }
 
   private write(instance: string, lines: LogLine[]): void {
+    if (instance === API_PROCESS) {
+      // Other processes on the data dir append to this file too: no cached descriptor.
+      try {
+        for (const line of lines)
+          appendShared(this.apiLogFile(), this.config.limits.maxLogFileBytes, line);
+      } catch (err) {
+        this.logger.warn({ err, process: instance }, EVENTS.logWriteFailed);
+        return;
+      }
+      this.bus.emit('append', this.name);
+      return;
+    }
     let writer = this.writer.get(instance);
     if (!writer) {
       writer = new LogWriter(
@@ -455,13 +484,17 @@ export class Supervisor {
   }
 
   /** After a config change made in this process. */
-  async configChanged(app: string, version: string, restart: boolean, reason: string) {
-    await (this.scanning = this.scanning.then(async () => {
+  async configChanged(app: string, version: string, restart: boolean): Promise<void> {
+    const work = this.scanning.then(async () => {
       const runner = this.apps.get(app);
       if (!runner || this.closed) return;
       runner.configVersion = version;
-      if (restart) await runner.restart(runner.procfileText, reason);
-    }));
+      if (restart) await runner.restart(runner.procfileText, 'config vars changed');
+    });
+    this.scanning = work.catch((err: unknown) => {
+      this.logger.error({ err, app }, EVENTS.scanFailed);
+    });
+    await work;
   }
 
   async close(): Promise<void> {
@@ -516,13 +549,13 @@ export class Supervisor {
         continue;
       }
       if (runner.procfileText !== procfile) {
-        await runner.restart(procfile, 'Procfile changed');
+        await runner.restart(procfile, 'Procfile changed', 'Procfile changed');
         continue;
       }
       const stored = await this.configStore.get(name);
       if (stored.version !== runner.configVersion) {
         runner.configVersion = stored.version;
-        if (stored.restart) await runner.restart(procfile, 'Config vars changed');
+        if (stored.restart) await runner.restart(procfile, 'config vars changed');
       }
     }
     for (const [name, runner] of this.apps) {

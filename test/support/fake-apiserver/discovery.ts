@@ -100,7 +100,9 @@ function openApiGroupVersions(): Map<string, ResourceInfo[]> {
 export function openApiV3Index(): object {
   const paths: Record<string, { serverRelativeURL: string }> = {};
   for (const p of openApiGroupVersions().keys()) {
-    paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${hash(p).replace(/[^A-Za-z0-9]/g, '')}` };
+    paths[p] = {
+      serverRelativeURL: `/openapi/v3/${p}?hash=${hash(p).replace(/[^A-Za-z0-9]/g, '')}`,
+    };
   }
   return { paths };
 }
@@ -132,17 +134,80 @@ export function openApiV3Document(gvPath: string): object | undefined {
     const op = (action: string): object => ({
       operationId: `${action}${r.kind}`,
       parameters: params,
-      responses: { '200': { content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } } },
+      responses: {
+        '200': {
+          content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
+        },
+      },
       'x-kubernetes-action': action,
       'x-kubernetes-group-version-kind': gvk,
     });
     paths[prefix] = { post: op('post') };
-    paths[`${prefix}/{name}`] = { get: op('get'), put: op('put'), patch: op('patch'), delete: op('delete') };
+    paths[`${prefix}/{name}`] = {
+      get: op('get'),
+      put: op('put'),
+      patch: op('patch'),
+      delete: op('delete'),
+    };
   }
   return {
     openapi: '3.0.0',
     info: { title: 'Kubernetes', version: 'v1.35.0' },
     paths,
     components: { schemas },
+  };
+}
+
+export const AGGREGATED_DISCOVERY_TYPE =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** Whether the client asked for aggregated discovery (apidiscovery.k8s.io/v2), as kubectl does. */
+export function wantsAggregatedDiscovery(accept: string | undefined): boolean {
+  return (accept ?? '')
+    .split(',')
+    .some(
+      (part) =>
+        /as=APIGroupDiscoveryList/.test(part) &&
+        /g=apidiscovery\.k8s\.io/.test(part) &&
+        /v=v2(;|$)/.test(part.replace(/\s/g, '')),
+    );
+}
+
+/** `/api` (core) or `/apis` (named groups) as one aggregated `APIGroupDiscoveryList`. */
+export function aggregatedDiscovery(core: boolean): object {
+  const groups = core ? [{ group: '', version: 'v1' }] : apiGroups();
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: 'apidiscovery.k8s.io/v2',
+    metadata: {},
+    items: groups.map(({ group, version }) => ({
+      metadata: { name: group, creationTimestamp: null },
+      versions: [
+        {
+          version,
+          resources: RESOURCES.filter((r) => r.group === group && r.version === version).map(
+            (r) => ({
+              resource: r.plural,
+              responseKind: { group, version, kind: r.kind },
+              scope: r.namespaced ? 'Namespaced' : 'Cluster',
+              singularResource: r.singular,
+              verbs: r.verbs,
+              ...(r.shortNames ? { shortNames: r.shortNames } : {}),
+              ...(r.categories ? { categories: r.categories } : {}),
+              ...(r.subresources.length > 0
+                ? {
+                    subresources: r.subresources.map((s) => ({
+                      subresource: s.name,
+                      responseKind: { group, version, kind: s.kind },
+                      verbs: s.verbs,
+                    })),
+                  }
+                : {}),
+            }),
+          ),
+          freshness: 'Current',
+        },
+      ],
+    })),
   };
 }

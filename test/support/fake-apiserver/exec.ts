@@ -27,11 +27,25 @@ export interface ExecRequest {
   env: Record<string, string>;
 }
 
+/** What a test can see of a running exec session. */
+export interface ExecSessionInfo {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string[];
+  protocol: string;
+  tty: boolean;
+  /** Last terminal size applied (tty only). */
+  size: { cols: number; rows: number } | undefined;
+}
+
 interface Session {
+  info: ExecSessionInfo;
   namespace: string;
   pod: string;
   /** Ends the process (group) now; the session then reports its exit as usual. */
   kill: () => void;
+  forceKill: () => void;
 }
 
 function resolveCommand(cmd: string, env: Record<string, string>, cwd: string): string | undefined {
@@ -98,8 +112,17 @@ export class ExecManager {
     for (const s of this.sessions) if (s.namespace === namespace && s.pod === pod) s.kill();
   }
 
-  killAll(): void {
+  list(): ExecSessionInfo[] {
+    return [...this.sessions].map((s) => structuredClone(s.info));
+  }
+
+  /** Kills every session's processes and waits (up to a second) for them to be reaped. */
+  async killAll(): Promise<void> {
     for (const s of this.sessions) s.kill();
+    const deadline = Date.now() + 1000;
+    while (this.sessions.size > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sessions) s.forceKill();
   }
 
   start(ws: WebSocket, protocol: string, req: ExecRequest): void {
@@ -125,7 +148,21 @@ export class ExecManager {
 
     const program = req.command[0] ?? '';
     const resolved = resolveCommand(program, req.env, req.cwd);
-    const session: Session = { namespace: req.namespace, pod: req.pod, kill: () => undefined };
+    const session: Session = {
+      info: {
+        namespace: req.namespace,
+        pod: req.pod,
+        container: req.container,
+        command: req.command,
+        protocol,
+        tty: req.tty,
+        size: req.tty ? { cols: 80, rows: 24 } : undefined,
+      },
+      namespace: req.namespace,
+      pod: req.pod,
+      kill: () => undefined,
+      forceKill: () => undefined,
+    };
     if (!resolved) {
       finish(notFoundStatus(program));
       return;
@@ -146,6 +183,7 @@ export class ExecManager {
       }
     };
     let killTimer: NodeJS.Timeout | undefined;
+    session.forceKill = () => killGroup('SIGKILL');
     session.kill = () => {
       killGroup('SIGHUP');
       killTimer ??= setTimeout(() => killGroup('SIGKILL'), 500);
@@ -156,7 +194,10 @@ export class ExecManager {
       if (killTimer) clearTimeout(killTimer);
       let rc = code ?? 0;
       if (signal) {
-        const num = typeof signal === 'number' ? signal : (osConstants.signals[signal as NodeJS.Signals] ?? 1);
+        const num =
+          typeof signal === 'number'
+            ? signal
+            : (osConstants.signals[signal as NodeJS.Signals] ?? 1);
         if (num > 0) rc = 128 + num;
       }
       finish(exitStatus(req.command, rc));
@@ -181,7 +222,8 @@ export class ExecManager {
         // The pty may still hold output when the exit is reported: wait until it is quiet.
         const started = Date.now();
         const wait = (): void => {
-          if (Date.now() - lastData >= 40 || Date.now() - started > 1000) onExit(exitCode, signal ?? null);
+          if (Date.now() - lastData >= 40 || Date.now() - started > 1000)
+            onExit(exitCode, signal ?? null);
           else setTimeout(wait, 20);
         };
         setTimeout(wait, 20);
@@ -189,7 +231,10 @@ export class ExecManager {
       writeStdin = (b) => term.write(b.toString('utf8'));
       closeStdin = () => term.write('\x04');
       resize = (cols, rows) => {
-        if (cols > 0 && rows > 0 && !finished) term.resize(cols, rows);
+        if (cols > 0 && rows > 0 && !finished) {
+          term.resize(cols, rows);
+          session.info.size = { cols, rows };
+        }
       };
     } else {
       const child: ChildProcess = spawn(resolved, req.command.slice(1), {
@@ -197,7 +242,11 @@ export class ExecManager {
         env: req.env,
         argv0: program,
         detached: true,
-        stdio: [req.stdin ? 'pipe' : 'ignore', req.stdout ? 'pipe' : 'ignore', req.stderr ? 'pipe' : 'ignore'],
+        stdio: [
+          req.stdin ? 'pipe' : 'ignore',
+          req.stdout ? 'pipe' : 'ignore',
+          req.stderr ? 'pipe' : 'ignore',
+        ],
       });
       pid = child.pid;
       child.stdout?.on('data', (d: Buffer) => send(STDOUT, d));
@@ -212,7 +261,15 @@ export class ExecManager {
       child.on('close', () => {
         if (exited) onExit(exited[0], exited[1]);
       });
-      child.on('error', (err) => finish({ metadata: {}, status: 'Failure', message: err.message, reason: 'InternalError', code: 500 }));
+      child.on('error', (err) =>
+        finish({
+          metadata: {},
+          status: 'Failure',
+          message: err.message,
+          reason: 'InternalError',
+          code: 500,
+        }),
+      );
       writeStdin = (b) => child.stdin?.write(b);
       closeStdin = () => child.stdin?.end();
     }

@@ -6,10 +6,15 @@ import type { KubeStatus } from './types.js';
 
 const MAX_BODY = 3 * 1024 * 1024;
 
-export function sendJson(res: ServerResponse, code: number, body: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  contentType = 'application/json',
+): void {
   const text = JSON.stringify(body);
   res.writeHead(code, {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-cache, private',
   });
@@ -57,6 +62,8 @@ export function decodeBody(body: Buffer, contentType: string | undefined): unkno
     if (ct.includes('yaml')) return parseYaml(text) as unknown;
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw badRequest(`error decoding request body: ${err instanceof Error ? err.message : String(err)}`);
+    throw badRequest(
+      `error decoding request body: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

@@ -4,6 +4,7 @@ export { rbacObjectsFromYaml } from './rbac.js';
 export type {
   FakeApiServer,
   FakeApiServerOptions,
+  ExecSessionInfo,
   FakeLogger,
   KubeletOptions,
   KubeObject,

@@ -14,14 +14,21 @@ export function kubeconfigYaml(opts: {
     clusters: [
       {
         name: 'fake',
-        cluster: { server: opts.server, 'certificate-authority-data': Buffer.from(opts.caPem).toString('base64') },
+        cluster: {
+          server: opts.server,
+          'certificate-authority-data': Buffer.from(opts.caPem).toString('base64'),
+        },
       },
     ],
     users: [{ name: opts.username, user: { token: opts.token } }],
     contexts: [
       {
         name: 'fake',
-        context: { cluster: 'fake', user: opts.username, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
+        context: {
+          cluster: 'fake',
+          user: opts.username,
+          ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        },
       },
     ],
     'current-context': 'fake',

@@ -4,6 +4,7 @@ import type { LogBook } from './logs.js';
 import { resourceByKey } from './resources.js';
 import type { ObjectStore, StoreEvent } from './store.js';
 import type { KubeletOptions, KubeObject, PodPhase, SetPodPhaseOptions } from './types.js';
+import { str } from './json.js';
 
 const PODS = resourceByKey('pods');
 
@@ -13,8 +14,8 @@ const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 export function podContainers(pod: KubeObject): { name: string; image: string }[] {
   const spec = (pod.spec ?? {}) as Rec;
   return ((spec.containers as Rec[] | undefined) ?? []).map((c) => ({
-    name: String(c.name ?? ''),
-    image: String(c.image ?? ''),
+    name: str(c.name),
+    image: str(c.image),
   }));
 }
 
@@ -22,7 +23,9 @@ export function podContainers(pod: KubeObject): { name: string; image: string }[
 export function pendingStatus(pod: KubeObject): Rec {
   return {
     phase: 'Pending',
-    conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }],
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
+    ],
     qosClass: 'BestEffort',
     containerStatuses: podContainers(pod).map((c) => ({
       name: c.name,
@@ -83,7 +86,12 @@ export class Kubelet {
       this.later(this.opts.startDelayMs, () => {
         const pod = this.store.get(PODS, ns, name);
         const phase = (pod?.status as Rec | undefined)?.phase;
-        if (pod && pod.metadata?.uid === uid && phase === 'Pending' && !pod.metadata?.deletionTimestamp) {
+        if (
+          pod &&
+          pod.metadata?.uid === uid &&
+          phase === 'Pending' &&
+          !pod.metadata?.deletionTimestamp
+        ) {
           this.setPhase(ns, name, 'Running');
         }
       });
@@ -96,7 +104,7 @@ export class Kubelet {
 
   private mutate(ns: string, name: string, fn: (pod: KubeObject, status: Rec) => void): KubeObject {
     const pod = this.store.mustGet(PODS, ns, name);
-    const status = ((pod.status as Rec | undefined) ?? {}) as Rec;
+    const status = (pod.status as Rec | undefined) ?? {};
     fn(pod, status);
     pod.status = status;
     return this.store.update(PODS, pod);
@@ -121,7 +129,12 @@ export class Kubelet {
         status.podIPs = [{ ip: status.podIP }];
         status.startTime ??= t;
       }
-      const cond = (type: string, ok: boolean): Rec => ({ type, status: ok ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: t });
+      const cond = (type: string, ok: boolean): Rec => ({
+        type,
+        status: ok ? 'True' : 'False',
+        lastProbeTime: null,
+        lastTransitionTime: t,
+      });
       status.conditions = [
         cond('PodReadyToStartContainers', running || finished),
         cond('Initialized', true),
@@ -129,16 +142,23 @@ export class Kubelet {
         cond('ContainersReady', running),
         cond('PodScheduled', true),
       ];
-      const previous = new Map(((status.containerStatuses as Rec[] | undefined) ?? []).map((c) => [String(c.name), c]));
+      const previous = new Map(
+        ((status.containerStatuses as Rec[] | undefined) ?? []).map((c) => [String(c.name), c]),
+      );
       status.containerStatuses = podContainers(p).map((c) => {
         const prev = previous.get(c.name) ?? {};
-        const startedAt = ((prev.state as Rec | undefined)?.running as Rec | undefined)?.startedAt ?? t;
+        const startedAt =
+          ((prev.state as Rec | undefined)?.running as Rec | undefined)?.startedAt ?? t;
         const exitCode = o.exitCode ?? (phase === 'Failed' ? 1 : 0);
         return {
           name: c.name,
           image: c.image,
-          imageID: running || finished ? `docker.io/library/${c.image}@sha256:${'0'.repeat(64)}` : '',
-          containerID: running || finished ? (prev.containerID ?? `containerd://${randomBytes(32).toString('hex')}`) : undefined,
+          imageID:
+            running || finished ? `docker.io/library/${c.image}@sha256:${'0'.repeat(64)}` : '',
+          containerID:
+            running || finished
+              ? (prev.containerID ?? `containerd://${randomBytes(32).toString('hex')}`)
+              : undefined,
           ready: running,
           started: running,
           restartCount: Number(prev.restartCount ?? 0),
@@ -148,7 +168,12 @@ export class Kubelet {
               ? {
                   terminated: {
                     exitCode,
-                    reason: o.reason === 'DeadlineExceeded' ? 'Error' : exitCode === 0 ? 'Completed' : 'Error',
+                    reason:
+                      o.reason === 'DeadlineExceeded'
+                        ? 'Error'
+                        : exitCode === 0
+                          ? 'Completed'
+                          : 'Error',
                     startedAt,
                     finishedAt: t,
                     containerID: prev.containerID,
@@ -172,7 +197,9 @@ export class Kubelet {
     const ns = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
     const uid = pod.metadata?.uid;
-    const started = Date.parse(String((pod.status as Rec | undefined)?.startTime ?? new Date().toISOString()));
+    const started = Date.parse(
+      str((pod.status as Rec | undefined)?.startTime, new Date().toISOString()),
+    );
     this.later(Math.max(0, started + deadline * 1000 - Date.now()), () => {
       const current = this.store.get(PODS, ns, name);
       if (!current || current.metadata?.uid !== uid) return;
@@ -194,8 +221,17 @@ export class Kubelet {
       const t = now();
       for (const cs of (status.containerStatuses as Rec[] | undefined) ?? []) {
         if (cs.name !== target) continue;
-        const startedAt = ((cs.state as Rec | undefined)?.running as Rec | undefined)?.startedAt ?? t;
-        cs.lastState = { terminated: { exitCode: 1, reason: 'Error', startedAt, finishedAt: t, containerID: cs.containerID } };
+        const startedAt =
+          ((cs.state as Rec | undefined)?.running as Rec | undefined)?.startedAt ?? t;
+        cs.lastState = {
+          terminated: {
+            exitCode: 1,
+            reason: 'Error',
+            startedAt,
+            finishedAt: t,
+            containerID: cs.containerID,
+          },
+        };
         cs.restartCount = Number(cs.restartCount ?? 0) + 1;
         cs.containerID = `containerd://${randomBytes(32).toString('hex')}`;
         cs.state = { running: { startedAt: t } };
@@ -210,7 +246,9 @@ export class Kubelet {
     if (!pod.metadata?.deletionTimestamp) {
       pod.metadata = {
         ...pod.metadata,
-        deletionTimestamp: new Date(Date.now() + graceSeconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+        deletionTimestamp: new Date(Date.now() + graceSeconds * 1000)
+          .toISOString()
+          .replace(/\.\d+Z$/, 'Z'),
         deletionGracePeriodSeconds: graceSeconds,
       };
       const updated = this.store.update(PODS, pod);

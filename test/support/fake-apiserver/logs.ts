@@ -80,7 +80,8 @@ export class LogBook {
 
   forget(ns: string, pod: string): void {
     this.stop(ns, pod);
-    for (const key of [...this.logs.keys()]) if (key.startsWith(`${ns}/${pod}/`)) this.logs.delete(key);
+    for (const key of [...this.logs.keys()])
+      if (key.startsWith(`${ns}/${pod}/`)) this.logs.delete(key);
   }
 
   followers(): number {
@@ -113,7 +114,9 @@ export class LogBook {
     end: () => void,
   ): () => void {
     const l = this.entry(ns, pod, container);
-    let lines = (q.previous ? (l.previous ?? []) : l.current).filter((e) => q.since === undefined || e.time >= q.since);
+    let lines = (q.previous ? (l.previous ?? []) : l.current).filter(
+      (e) => q.since === undefined || e.time >= q.since,
+    );
     if (q.tailLines !== undefined) lines = q.tailLines === 0 ? [] : lines.slice(-q.tailLines);
     let budget = q.limitBytes ?? Infinity;
     let done = false;
@@ -135,7 +138,12 @@ export class LogBook {
       budget -= bytes;
       write(chunk);
     };
-    const follower: Follower = { since: q.since, timestamps: q.timestamps, write: limitedWrite, end: finish };
+    const follower: Follower = {
+      since: q.since,
+      timestamps: q.timestamps,
+      write: limitedWrite,
+      end: finish,
+    };
     for (const e of lines) limitedWrite(render(e, q.timestamps));
     if (!done) {
       if (q.follow && running && !q.previous) l.followers.add(follower);

@@ -88,7 +88,8 @@ function mergeList(current: Json[], patch: Json[], key: string): Json[] {
   const out = structuredClone(current);
   for (const item of patch) {
     if (!isObject(item)) continue;
-    if (item.$patch === 'replace') return patch.filter((i) => !(isObject(i) && i.$patch === 'replace'));
+    if (item.$patch === 'replace')
+      return patch.filter((i) => !(isObject(i) && i.$patch === 'replace'));
     const idx = out.findIndex((c) => isObject(c) && c[key] === item[key]);
     if (item.$patch === 'delete') {
       if (idx >= 0) out.splice(idx, 1);
@@ -116,13 +117,18 @@ function pointer(path: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function parentOf(doc: unknown, parts: string[], path: string): { parent: JsonObject | Json[]; last: string } {
+function parentOf(
+  doc: unknown,
+  parts: string[],
+  path: string,
+): { parent: JsonObject | Json[]; last: string } {
   let cur: unknown = doc;
   for (const p of parts.slice(0, -1)) {
     cur = Array.isArray(cur) ? cur[Number(p)] : isObject(cur) ? cur[p] : undefined;
     if (cur === undefined) throw badRequest(`json patch: path "${path}" does not exist`);
   }
-  if (!isObject(cur) && !Array.isArray(cur)) throw badRequest(`json patch: path "${path}" does not exist`);
+  if (!isObject(cur) && !Array.isArray(cur))
+    throw badRequest(`json patch: path "${path}" does not exist`);
   return { parent: cur, last: parts[parts.length - 1]! };
 }
 
@@ -156,7 +162,11 @@ export function jsonPatch(target: unknown, ops: unknown): unknown {
       }
       const { parent, last } = parentOf(doc, parts, raw.path);
       if (Array.isArray(parent)) {
-        parent.splice(last === '-' ? parent.length : Number(last), 0, structuredClone(value) as Json);
+        parent.splice(
+          last === '-' ? parent.length : Number(last),
+          0,
+          structuredClone(value) as Json,
+        );
       } else parent[last] = structuredClone(value) as Json;
     };
     switch (raw.op) {

@@ -1,4 +1,5 @@
 import { badRequest, unsupportedMediaType } from './status.js';
+import { str } from './json.js';
 
 /**
  * Decoding of the Kubernetes protobuf envelope (`k8s\0` + runtime.Unknown) for the kinds that
@@ -87,10 +88,23 @@ const POLICY_RULE: MessageSchema = {
   4: ['resourceNames', 'repeatedString'],
   5: ['nonResourceURLs', 'repeatedString'],
 };
-const ROLE: MessageSchema = { 1: ['metadata', OBJECT_META], 2: ['rules', { repeated: POLICY_RULE }] };
+const ROLE: MessageSchema = {
+  1: ['metadata', OBJECT_META],
+  2: ['rules', { repeated: POLICY_RULE }],
+};
 const BINDING: MessageSchema = {
   1: ['metadata', OBJECT_META],
-  2: ['subjects', { repeated: { 1: ['kind', 'string'], 2: ['apiGroup', 'string'], 3: ['name', 'string'], 4: ['namespace', 'string'] } }],
+  2: [
+    'subjects',
+    {
+      repeated: {
+        1: ['kind', 'string'],
+        2: ['apiGroup', 'string'],
+        3: ['name', 'string'],
+        4: ['namespace', 'string'],
+      },
+    },
+  ],
   3: ['roleRef', { 1: ['apiGroup', 'string'], 2: ['kind', 'string'], 3: ['name', 'string'] }],
 };
 
@@ -116,11 +130,23 @@ const SCHEMAS: Record<string, MessageSchema> = {
     3: ['binaryData', 'mapStringBytes'],
     4: ['immutable', 'bool'],
   },
-  'v1/Namespace': { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['finalizers', 'repeatedString'] }] },
-  'v1/ServiceAccount': { 1: ['metadata', OBJECT_META], 4: ['automountServiceAccountToken', 'bool'] },
+  'v1/Namespace': {
+    1: ['metadata', OBJECT_META],
+    2: ['spec', { 1: ['finalizers', 'repeatedString'] }],
+  },
+  'v1/ServiceAccount': {
+    1: ['metadata', OBJECT_META],
+    4: ['automountServiceAccountToken', 'bool'],
+  },
   'authorization.k8s.io/v1/SelfSubjectAccessReview': {
     1: ['metadata', OBJECT_META],
-    2: ['spec', { 1: ['resourceAttributes', RESOURCE_ATTRIBUTES], 2: ['nonResourceAttributes', NON_RESOURCE_ATTRIBUTES] }],
+    2: [
+      'spec',
+      {
+        1: ['resourceAttributes', RESOURCE_ATTRIBUTES],
+        2: ['nonResourceAttributes', NON_RESOURCE_ATTRIBUTES],
+      },
+    ],
   },
   'authorization.k8s.io/v1/SubjectAccessReview': {
     1: ['metadata', OBJECT_META],
@@ -203,14 +229,18 @@ function decodeMessage(buf: Buffer, schema: MessageSchema): Record<string, unkno
     const raw = r.bytes();
     if (type === 'string') out[name] = raw.toString('utf8');
     else if (type === 'bytes') out[name] = raw.toString('base64');
-    else if (type === 'repeatedString') out[name] = [...((out[name] as string[] | undefined) ?? []), raw.toString('utf8')];
+    else if (type === 'repeatedString')
+      out[name] = [...((out[name] as string[] | undefined) ?? []), raw.toString('utf8')];
     else if (type === 'mapStringString' || type === 'mapStringBytes') {
       const [k, v] = decodeMapEntry(raw);
       const map = (out[name] as Record<string, string> | undefined) ?? {};
       map[k] = type === 'mapStringString' ? v.toString('utf8') : v.toString('base64');
       out[name] = map;
     } else if ('repeated' in type) {
-      out[name] = [...((out[name] as unknown[] | undefined) ?? []), decodeMessage(raw, type.repeated as MessageSchema)];
+      out[name] = [
+        ...((out[name] as unknown[] | undefined) ?? []),
+        decodeMessage(raw, type.repeated),
+      ];
     } else out[name] = decodeMessage(raw, type);
   }
   return out;
@@ -224,7 +254,8 @@ export function isProtobuf(contentType: string | undefined): boolean {
 
 /** Decodes a protobuf request body into the JSON object it stands for. */
 export function decodeProtobuf(body: Buffer): Record<string, unknown> {
-  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw badRequest('protobuf: missing k8s envelope');
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC))
+    throw badRequest('protobuf: missing k8s envelope');
   const unknown = decodeMessage(body.subarray(4), {
     1: ['typeMeta', { 1: ['apiVersion', 'string'], 2: ['kind', 'string'] }],
     2: ['raw', 'bytes'],
@@ -232,7 +263,11 @@ export function decodeProtobuf(body: Buffer): Record<string, unknown> {
   const typeMeta = (unknown.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
   const key = `${typeMeta.apiVersion ?? ''}/${typeMeta.kind ?? ''}`;
   const schema = SCHEMAS[key];
-  if (!schema) throw unsupportedMediaType(`application/vnd.kubernetes.protobuf (${key} is not decoded by this fake)`, 'application/json, application/yaml');
-  const raw = Buffer.from(String(unknown.raw ?? ''), 'base64');
+  if (!schema)
+    throw unsupportedMediaType(
+      `application/vnd.kubernetes.protobuf (${key} is not decoded by this fake)`,
+      'application/json, application/yaml',
+    );
+  const raw = Buffer.from(str(unknown.raw), 'base64');
   return { apiVersion: typeMeta.apiVersion, kind: typeMeta.kind, ...decodeMessage(raw, schema) };
 }

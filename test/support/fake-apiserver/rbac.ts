@@ -40,10 +40,24 @@ interface Subject {
 }
 
 /** Paths every authenticated user may read (system:discovery, system:public-info-viewer). */
-const DISCOVERY_PATHS = ['/api', '/api/*', '/apis', '/apis/*', '/version', '/version/', '/openapi', '/openapi/*', '/healthz', '/livez', '/readyz'];
+const DISCOVERY_PATHS = [
+  '/api',
+  '/api/*',
+  '/apis',
+  '/apis/*',
+  '/version',
+  '/version/',
+  '/openapi',
+  '/openapi/*',
+  '/healthz',
+  '/livez',
+  '/readyz',
+];
 
 function pathAllowed(patterns: string[], path: string): boolean {
-  return patterns.some((p) => p === '*' || p === path || (p.endsWith('*') && path.startsWith(p.slice(0, -1))));
+  return patterns.some(
+    (p) => p === '*' || p === path || (p.endsWith('*') && path.startsWith(p.slice(0, -1))),
+  );
 }
 
 function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
@@ -72,7 +86,9 @@ function subjectMatches(s: Subject, user: UserInfo, bindingNamespace: string): b
     case 'Group':
       return s.name !== undefined && user.groups.includes(s.name);
     case 'ServiceAccount':
-      return user.username === `system:serviceaccount:${s.namespace ?? bindingNamespace}:${s.name ?? ''}`;
+      return (
+        user.username === `system:serviceaccount:${s.namespace ?? bindingNamespace}:${s.name ?? ''}`
+      );
     default:
       return false;
   }
@@ -104,13 +120,19 @@ export class RbacAuthorizer {
     ) {
       return { allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "system:basic-user"' };
     }
-    const rbac = (plural: string): ResourceInfo => resourceByKey(`${plural}.rbac.authorization.k8s.io`);
-    const clusterRoles = new Map(this.store.list(rbac('clusterroles'), undefined).map((r) => [r.metadata?.name ?? '', r]));
-    const rulesOf = (obj: KubeObject | undefined): PolicyRule[] => (obj?.rules as PolicyRule[] | undefined) ?? [];
+    const rbac = (plural: string): ResourceInfo =>
+      resourceByKey(`${plural}.rbac.authorization.k8s.io`);
+    const clusterRoles = new Map(
+      this.store.list(rbac('clusterroles'), undefined).map((r) => [r.metadata?.name ?? '', r]),
+    );
+    const rulesOf = (obj: KubeObject | undefined): PolicyRule[] =>
+      (obj?.rules as PolicyRule[] | undefined) ?? [];
 
     for (const b of this.store.list(rbac('clusterrolebindings'), undefined)) {
       const ref = b.roleRef as { kind?: string; name?: string } | undefined;
-      const subject = ((b.subjects as Subject[] | undefined) ?? []).find((s) => subjectMatches(s, a.user, ''));
+      const subject = ((b.subjects as Subject[] | undefined) ?? []).find((s) =>
+        subjectMatches(s, a.user, ''),
+      );
       if (!subject || ref?.kind !== 'ClusterRole') continue;
       if (rulesOf(clusterRoles.get(ref.name ?? '')).some((r) => ruleAllows(r, a))) {
         return {
@@ -122,7 +144,9 @@ export class RbacAuthorizer {
     if (a.namespace && a.resourceRequest) {
       for (const b of this.store.list(rbac('rolebindings'), a.namespace)) {
         const ref = b.roleRef as { kind?: string; name?: string } | undefined;
-        const subject = ((b.subjects as Subject[] | undefined) ?? []).find((s) => subjectMatches(s, a.user, a.namespace));
+        const subject = ((b.subjects as Subject[] | undefined) ?? []).find((s) =>
+          subjectMatches(s, a.user, a.namespace),
+        );
         if (!subject || !ref) continue;
         const role =
           ref.kind === 'ClusterRole'
@@ -154,7 +178,14 @@ export function forbiddenFor(a: RequestAttributes, info: ResourceInfo | undefine
   return forbidden(`${subject} is forbidden: ${why}`, info ?? gr, a.name || undefined);
 }
 
-const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding', 'ServiceAccount', 'Namespace']);
+const RBAC_KINDS = new Set([
+  'Role',
+  'ClusterRole',
+  'RoleBinding',
+  'ClusterRoleBinding',
+  'ServiceAccount',
+  'Namespace',
+]);
 
 /**
  * The RBAC objects (and the ServiceAccounts and Namespaces they name) in a multi-document YAML

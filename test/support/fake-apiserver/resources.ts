@@ -141,7 +141,11 @@ export function apiVersionOf(info: Pick<ResourceInfo, 'group' | 'version'>): str
   return info.group ? `${info.group}/${info.version}` : info.version;
 }
 
-export function findResource(group: string, version: string, plural: string): ResourceInfo | undefined {
+export function findResource(
+  group: string,
+  version: string,
+  plural: string,
+): ResourceInfo | undefined {
   return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
 }
 
@@ -151,7 +155,10 @@ export function resourceByKey(key: string): ResourceInfo {
   return info;
 }
 
-export function resourceForObject(apiVersion: string | undefined, kind: string | undefined): ResourceInfo | undefined {
+export function resourceForObject(
+  apiVersion: string | undefined,
+  kind: string | undefined,
+): ResourceInfo | undefined {
   return RESOURCES.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
 }
 

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { TokenAuthenticator } from './auth.js';
 import {
+  AGGREGATED_DISCOVERY_TYPE,
+  aggregatedDiscovery,
+  wantsAggregatedDiscovery,
   apiGroup,
   apiGroupList,
   apiResourceList,
@@ -13,13 +16,19 @@ import {
   openApiV3Index,
   versionInfo,
 } from './discovery.js';
-import { EXEC_PROTOCOLS, type ExecManager } from './exec.js';
+import type { ExecManager } from './exec.js';
 import { decodeBody, readBody, sendJson, sendStatus } from './http.js';
 import { pendingStatus, podContainers, type Kubelet } from './kubelet.js';
 import type { LogBook, LogQuery } from './logs.js';
 import { applyPatch, patchTypeOf } from './patch.js';
 import { forbiddenFor, type RbacAuthorizer, type RequestAttributes } from './rbac.js';
-import { apiVersionOf, findResource, resourceByKey, resourceKey, type ResourceInfo } from './resources.js';
+import {
+  apiVersionOf,
+  findResource,
+  resourceByKey,
+  resourceKey,
+  type ResourceInfo,
+} from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import {
   asStatusError,
@@ -36,6 +45,7 @@ import type { ObjectStore } from './store.js';
 import { toTable, type IncludeObject } from './table.js';
 import type { FakeLogger, KubeObject, RequestRecord, UserInfo } from './types.js';
 import { defaultAndValidate, prepareIncoming } from './validation.js';
+import { str } from './json.js';
 
 type Rec = Record<string, unknown>;
 
@@ -70,14 +80,19 @@ const CONFIGMAPS = resourceByKey('configmaps');
 const SERVICEACCOUNTS = resourceByKey('serviceaccounts');
 const MAX_REQUEST_LOG = 5000;
 
-function parseRoute(segments: string[]): { group: string; version: string; rest: string[] } | undefined {
-  if (segments[0] === 'api' && segments.length >= 2) return { group: '', version: segments[1]!, rest: segments.slice(2) };
-  if (segments[0] === 'apis' && segments.length >= 3) return { group: segments[1]!, version: segments[2]!, rest: segments.slice(3) };
+function parseRoute(
+  segments: string[],
+): { group: string; version: string; rest: string[] } | undefined {
+  if (segments[0] === 'api' && segments.length >= 2)
+    return { group: '', version: segments[1]!, rest: segments.slice(2) };
+  if (segments[0] === 'apis' && segments.length >= 3)
+    return { group: segments[1]!, version: segments[2]!, rest: segments.slice(3) };
   return undefined;
 }
 
 function resolveRoute(group: string, version: string, rest: string[]): Route | undefined {
-  const nsScoped = rest[0] === 'namespaces' && rest.length >= 3 && rest[2] !== 'status' && rest[2] !== 'finalize';
+  const nsScoped =
+    rest[0] === 'namespaces' && rest.length >= 3 && rest[2] !== 'status' && rest[2] !== 'finalize';
   const [plural, name, sub, extra] = nsScoped ? rest.slice(2) : rest;
   if (!plural || extra !== undefined) return undefined;
   const info = findResource(group, version, plural);
@@ -135,7 +150,13 @@ export class ApiHandler {
     return offered.map((p) => p.trim()).find((p) => this.d.execProtocols.includes(p));
   }
 
-  private record(req: IncomingMessage, url: URL, user: UserInfo | undefined, verb: string | undefined, status: number): void {
+  private record(
+    req: IncomingMessage,
+    url: URL,
+    user: UserInfo | undefined,
+    verb: string | undefined,
+    status: number,
+  ): void {
     const r: RequestRecord = {
       method: req.method ?? 'GET',
       path: url.pathname,
@@ -145,7 +166,8 @@ export class ApiHandler {
       status,
     };
     this.d.requests.push(r);
-    if (this.d.requests.length > MAX_REQUEST_LOG) this.d.requests.splice(0, this.d.requests.length - MAX_REQUEST_LOG);
+    if (this.d.requests.length > MAX_REQUEST_LOG)
+      this.d.requests.splice(0, this.d.requests.length - MAX_REQUEST_LOG);
     this.d.logger?.debug({ ...r }, 'request');
   }
 
@@ -157,12 +179,31 @@ export class ApiHandler {
     const run = async (): Promise<void> => {
       user = this.d.auth.authenticate(req.headers.authorization);
       if (!user) throw unauthorized();
-      const segments = url.pathname.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+      const segments = url.pathname
+        .split('/')
+        .filter((s) => s.length > 0)
+        .map(decodeURIComponent);
       const route = parseRoute(segments);
-      const resourceRoute = route && route.rest.length > 0 ? resolveRoute(route.group, route.version, route.rest) : undefined;
+      const resourceRoute =
+        route && route.rest.length > 0
+          ? resolveRoute(route.group, route.version, route.rest)
+          : undefined;
       if (!resourceRoute) {
         verb = (req.method ?? 'GET').toLowerCase();
-        this.authorizeOrThrow({ user, verb, resourceRequest: false, namespace: '', apiGroup: '', resource: '', subresource: '', name: '', path: url.pathname }, undefined);
+        this.authorizeOrThrow(
+          {
+            user,
+            verb,
+            resourceRequest: false,
+            namespace: '',
+            apiGroup: '',
+            resource: '',
+            subresource: '',
+            name: '',
+            path: url.pathname,
+          },
+          undefined,
+        );
         this.serveNonResource(req, res, url, segments);
         return;
       }
@@ -178,7 +219,8 @@ export class ApiHandler {
     };
     run().catch((err: unknown) => {
       const status = asStatusError(err);
-      if (status.code >= 500) this.d.logger?.warn({ err: status.message, path: url.pathname }, 'request failed');
+      if (status.code >= 500)
+        this.d.logger?.warn({ err: status.message, path: url.pathname }, 'request failed');
       sendStatus(res, status);
     });
   }
@@ -205,7 +247,12 @@ export class ApiHandler {
     }
   }
 
-  private attributesFor(user: UserInfo, verb: string, route: Route, q: URLSearchParams): RequestAttributes {
+  private attributesFor(
+    user: UserInfo,
+    verb: string,
+    route: Route,
+    q: URLSearchParams,
+  ): RequestAttributes {
     let name = route.name;
     if ((verb === 'list' || verb === 'watch') && !name) {
       // A list or watch pinned to one name by field selector is authorized for that name.
@@ -229,7 +276,12 @@ export class ApiHandler {
     };
   }
 
-  private serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL, seg: string[]): void {
+  private serveNonResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    seg: string[],
+  ): void {
     if (req.method !== 'GET') throw methodNotAllowed();
     const p = url.pathname.replace(/\/+$/, '') || '/';
     if (p === '/version') return sendJson(res, 200, versionInfo(this.d.gitVersion));
@@ -237,6 +289,9 @@ export class ApiHandler {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('ok');
       return;
+    }
+    if ((p === '/api' || p === '/apis') && wantsAggregatedDiscovery(req.headers.accept)) {
+      return sendJson(res, 200, aggregatedDiscovery(p === '/api'), AGGREGATED_DISCOVERY_TYPE);
     }
     if (p === '/api') return sendJson(res, 200, apiVersions(this.d.serverAddress()));
     if (p === '/apis') return sendJson(res, 200, apiGroupList());
@@ -284,7 +339,16 @@ export class ApiHandler {
       case 'get': {
         const obj = this.d.store.mustGet(info, route.namespace, route.name);
         if (wantsTable(req.headers.accept)) {
-          return sendJson(res, 200, toTable(resourceKey(info), [obj], { resourceVersion: obj.metadata?.resourceVersion ?? '' }, includeObjectOf(q)));
+          return sendJson(
+            res,
+            200,
+            toTable(
+              resourceKey(info),
+              [obj],
+              { resourceVersion: obj.metadata?.resourceVersion ?? '' },
+              includeObjectOf(q),
+            ),
+          );
         }
         return sendJson(res, 200, obj);
       }
@@ -295,7 +359,16 @@ export class ApiHandler {
       case 'create': {
         if (route.name) throw methodNotAllowed();
         const body = decodeBody(await readBody(req), req.headers['content-type']) as KubeObject;
-        return sendJson(res, 201, this.createObject(info, route.namespace, body, boolParam(q, 'dryRun') || q.get('dryRun') === 'All'));
+        return sendJson(
+          res,
+          201,
+          this.createObject(
+            info,
+            route.namespace,
+            body,
+            boolParam(q, 'dryRun') || q.get('dryRun') === 'All',
+          ),
+        );
       }
       case 'update': {
         const body = decodeBody(await readBody(req), req.headers['content-type']) as KubeObject;
@@ -307,8 +380,13 @@ export class ApiHandler {
         const current = this.d.store.mustGet(info, route.namespace, route.name);
         const patched = applyPatch(type, current, patch) as KubeObject;
         const sentRv = patched.metadata?.resourceVersion;
-        if (sentRv && sentRv !== current.metadata?.resourceVersion) throw conflict(info, route.name, STALE_OBJECT);
-        patched.metadata = { ...patched.metadata, name: route.name, resourceVersion: current.metadata?.resourceVersion };
+        if (sentRv && sentRv !== current.metadata?.resourceVersion)
+          throw conflict(info, route.name, STALE_OBJECT);
+        patched.metadata = {
+          ...patched.metadata,
+          name: route.name,
+          resourceVersion: current.metadata?.resourceVersion,
+        };
         if (info.namespaced) patched.metadata.namespace = route.namespace;
         return sendJson(res, 200, this.updateObject(route, patched, q.get('dryRun') === 'All'));
       }
@@ -316,14 +394,31 @@ export class ApiHandler {
         let options: Rec = {};
         const raw = await readBody(req);
         if (raw.length > 0) options = decodeBody(raw, req.headers['content-type']) as Rec;
-        const grace = intParam(q, 'gracePeriodSeconds') ?? (options.gracePeriodSeconds as number | undefined);
-        const rv = (options.preconditions as Rec | undefined)?.resourceVersion as string | undefined;
+        const grace =
+          intParam(q, 'gracePeriodSeconds') ?? (options.gracePeriodSeconds as number | undefined);
+        const rv = (options.preconditions as Rec | undefined)?.resourceVersion as
+          string | undefined;
         return sendJson(res, 200, this.deleteObject(route, grace, rv, q.get('dryRun') === 'All'));
       }
       case 'deletecollection': {
         const items = this.selectItems(route, q);
-        for (const item of items) this.deleteObject({ ...route, namespace: item.metadata?.namespace ?? '', name: item.metadata?.name ?? '' }, 0, undefined, false);
-        return sendJson(res, 200, { kind: `${info.kind}List`, apiVersion: apiVersionOf(info), metadata: { resourceVersion: String(this.d.store.currentRevision()) }, items });
+        for (const item of items)
+          this.deleteObject(
+            {
+              ...route,
+              namespace: item.metadata?.namespace ?? '',
+              name: item.metadata?.name ?? '',
+            },
+            0,
+            undefined,
+            false,
+          );
+        return sendJson(res, 200, {
+          kind: `${info.kind}List`,
+          apiVersion: apiVersionOf(info),
+          metadata: { resourceVersion: String(this.d.store.currentRevision()) },
+          items,
+        });
       }
       default:
         throw methodNotAllowed();
@@ -334,17 +429,25 @@ export class ApiHandler {
     const labels = parseLabelSelector(q.get('labelSelector'));
     const fields = parseFieldSelector(q.get('fieldSelector'), resourceKey(route.info));
     const ns = route.info.namespaced && route.namespace ? route.namespace : undefined;
-    return this.d.store.list(route.info, ns).filter((o) => labels.matches(o.metadata?.labels) && fields.matches(o));
+    return this.d.store
+      .list(route.info, ns)
+      .filter((o) => labels.matches(o.metadata?.labels) && fields.matches(o));
   }
 
-  private serveList(req: IncomingMessage, res: ServerResponse, route: Route, q: URLSearchParams): void {
+  private serveList(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    q: URLSearchParams,
+  ): void {
     const all = this.selectItems(route, q);
     const rv = String(this.d.store.currentRevision());
     let start = 0;
     const cont = q.get('continue');
     if (cont) {
       try {
-        start = (JSON.parse(Buffer.from(cont, 'base64url').toString('utf8')) as { start: number }).start;
+        start = (JSON.parse(Buffer.from(cont, 'base64url').toString('utf8')) as { start: number })
+          .start;
       } catch {
         throw badRequest('continue key is not valid: illegal base64 data');
       }
@@ -358,17 +461,31 @@ export class ApiHandler {
       listMeta.remainingItemCount = String(all.length - end);
     }
     if (wantsTable(req.headers.accept)) {
-      return sendJson(res, 200, toTable(resourceKey(route.info), items, listMeta, includeObjectOf(q)));
+      return sendJson(
+        res,
+        200,
+        toTable(resourceKey(route.info), items, listMeta, includeObjectOf(q)),
+      );
     }
     const meta: Rec = { resourceVersion: rv };
     if (listMeta.continue) {
       meta.continue = listMeta.continue;
       meta.remainingItemCount = all.length - end;
     }
-    sendJson(res, 200, { kind: `${route.info.kind}List`, apiVersion: apiVersionOf(route.info), metadata: meta, items });
+    sendJson(res, 200, {
+      kind: `${route.info.kind}List`,
+      apiVersion: apiVersionOf(route.info),
+      metadata: meta,
+      items,
+    });
   }
 
-  private serveWatch(req: IncomingMessage, res: ServerResponse, route: Route, q: URLSearchParams): void {
+  private serveWatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    q: URLSearchParams,
+  ): void {
     const { info } = route;
     const labels = parseLabelSelector(q.get('labelSelector'));
     const fields = parseFieldSelector(q.get('fieldSelector'), resourceKey(info));
@@ -379,17 +496,35 @@ export class ApiHandler {
     const include = includeObjectOf(q);
     const timeoutSeconds = intParam(q, 'timeoutSeconds');
     const fromRv = rvParam && rvParam !== '0' && !sendInitial ? Number(rvParam) : undefined;
-    if (fromRv !== undefined && !Number.isInteger(fromRv)) throw badRequest(`invalid resource version: "${rvParam}"`);
+    if (fromRv !== undefined && !Number.isInteger(fromRv))
+      throw badRequest(`invalid resource version: "${rvParam}"`);
 
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Cache-Control': 'no-cache, private',
+      'Transfer-Encoding': 'chunked',
+    });
+    // Clients wait for the headers before they consider the watch established.
+    res.flushHeaders();
     this.streams.add(res);
     const render = (obj: KubeObject): unknown =>
-      table ? toTable(resourceKey(info), [obj], { resourceVersion: obj.metadata?.resourceVersion ?? '' }, include) : obj;
+      table
+        ? toTable(
+            resourceKey(info),
+            [obj],
+            { resourceVersion: obj.metadata?.resourceVersion ?? '' },
+            include,
+          )
+        : obj;
     const write = (type: string, object: unknown): void => {
       if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
     };
     const bookmark = (extra: Rec = {}): void => {
-      write('BOOKMARK', { kind: info.kind, apiVersion: apiVersionOf(info), metadata: { resourceVersion: String(this.d.store.currentRevision()), ...extra } });
+      write('BOOKMARK', {
+        kind: info.kind,
+        apiVersion: apiVersionOf(info),
+        metadata: { resourceVersion: String(this.d.store.currentRevision()), ...extra },
+      });
     };
     const filter = {
       key: resourceKey(info),
@@ -400,15 +535,17 @@ export class ApiHandler {
     const timers: NodeJS.Timeout[] = [];
     const cleanup = (): void => {
       stop();
-      for (const t of timers) clearTimeout(t), clearInterval(t);
+      for (const t of timers) clearTimeout(t);
       this.streams.delete(res);
     };
     res.on('close', cleanup);
     req.on('close', cleanup);
     try {
       if (fromRv === undefined) {
-        for (const obj of this.d.store.list(info, filter.namespace)) if (filter.matches(obj)) write('ADDED', render(obj));
-        if (sendInitial && bookmarks) bookmark({ annotations: { 'k8s.io/initial-events-end': 'true' } });
+        for (const obj of this.d.store.list(info, filter.namespace))
+          if (filter.matches(obj)) write('ADDED', render(obj));
+        if (sendInitial && bookmarks)
+          bookmark({ annotations: { 'k8s.io/initial-events-end': 'true' } });
       }
       stop = this.d.store.watch(filter, fromRv, (type, obj) => write(type, render(obj)));
     } catch (err) {
@@ -434,19 +571,31 @@ export class ApiHandler {
   }
 
   /** Creates an object as the API would (also used by the test hooks, bypassing RBAC). */
-  createObject(info: ResourceInfo, namespace: string, body: KubeObject, dryRun = false): KubeObject {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be an object');
+  createObject(
+    info: ResourceInfo,
+    namespace: string,
+    body: KubeObject,
+    dryRun = false,
+  ): KubeObject {
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badRequest('the request body must be an object');
     prepareIncoming(info, body);
     const meta = body.metadata ?? {};
     if (info.namespaced) {
       if (meta.namespace && namespace && meta.namespace !== namespace) {
-        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       }
       meta.namespace = namespace || meta.namespace || 'default';
       const ns = this.d.store.get(NAMESPACES, '', meta.namespace);
       if (!ns) throw notFound(NAMESPACES, meta.namespace);
       if (ns.metadata?.deletionTimestamp) {
-        throw forbidden(`${resourceKey(info)} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`, info, meta.name);
+        throw forbidden(
+          `${resourceKey(info)} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`,
+          info,
+          meta.name,
+        );
       }
     } else delete meta.namespace;
     body.metadata = meta;
@@ -454,51 +603,78 @@ export class ApiHandler {
     if (info.kind === 'Pod') body.status = pendingStatus(body);
     if (dryRun) return body;
     const created = this.d.store.create(info, body);
-    if (info.kind === 'Namespace' && !this.d.store.get(SERVICEACCOUNTS, meta.name ?? '', 'default')) {
+    if (
+      info.kind === 'Namespace' &&
+      !this.d.store.get(SERVICEACCOUNTS, meta.name ?? '', 'default')
+    ) {
       // The service account controller's job on a real cluster.
-      this.d.store.create(SERVICEACCOUNTS, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: meta.name ?? '' } });
+      this.d.store.create(SERVICEACCOUNTS, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'default', namespace: meta.name ?? '' },
+      });
     }
     return created;
   }
 
   private updateObject(route: Route, body: KubeObject, dryRun: boolean): KubeObject {
     const { info } = route;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be an object');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw badRequest('the request body must be an object');
     prepareIncoming(info, body);
     const meta = (body.metadata ??= {});
     if (meta.name !== route.name) {
-      throw badRequest(`the name of the object (${meta.name ?? ''}) does not match the name on the URL (${route.name})`);
+      throw badRequest(
+        `the name of the object (${meta.name ?? ''}) does not match the name on the URL (${route.name})`,
+      );
     }
     if (info.namespaced) {
       if (meta.namespace && meta.namespace !== route.namespace) {
-        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       }
       meta.namespace = route.namespace;
     }
     const current = this.d.store.mustGet(info, route.namespace, route.name);
     let next: KubeObject;
     if (route.subresource === 'status') {
-      next = { ...current, status: body.status, metadata: { ...current.metadata, resourceVersion: meta.resourceVersion } };
+      next = {
+        ...current,
+        status: body.status,
+        metadata: { ...current.metadata, resourceVersion: meta.resourceVersion },
+      };
     } else {
       next = body;
       // The main resource cannot change status (it has its own subresource), as on a cluster.
-      if (info.kind === 'Pod' || info.kind === 'Deployment' || info.kind === 'Namespace') next.status = current.status;
+      if (info.kind === 'Pod' || info.kind === 'Deployment' || info.kind === 'Namespace')
+        next.status = current.status;
       defaultAndValidate(info, next, false);
     }
     const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
     if (dryRun) return next;
-    return this.d.store.update(info, next, { bumpGeneration: specChanged && route.subresource === '' });
+    return this.d.store.update(info, next, {
+      bumpGeneration: specChanged && route.subresource === '',
+    });
   }
 
-  private deleteObject(route: Route, grace: number | undefined, rv: string | undefined, dryRun: boolean): unknown {
+  private deleteObject(
+    route: Route,
+    grace: number | undefined,
+    rv: string | undefined,
+    dryRun: boolean,
+  ): unknown {
     const { info } = route;
     const current = this.d.store.mustGet(info, route.namespace, route.name);
-    if (rv && rv !== current.metadata?.resourceVersion) throw conflict(info, route.name, STALE_OBJECT);
+    if (rv && rv !== current.metadata?.resourceVersion)
+      throw conflict(info, route.name, STALE_OBJECT);
     if (dryRun) return current;
     if (info.kind === 'Pod') {
       const phase = (current.status as Rec | undefined)?.phase;
       const running = phase === 'Running' || phase === 'Pending';
-      const specGrace = Number((current.spec as Rec | undefined)?.terminationGracePeriodSeconds ?? 30);
+      const specGrace = Number(
+        (current.spec as Rec | undefined)?.terminationGracePeriodSeconds ?? 30,
+      );
       const g = grace ?? specGrace;
       if (g > 0 && running) return this.d.kubelet.beginDeletion(route.namespace, route.name, g);
       return this.d.store.delete(info, route.namespace, route.name);
@@ -510,7 +686,12 @@ export class ApiHandler {
       apiVersion: 'v1',
       metadata: {},
       status: 'Success',
-      details: { name: route.name, ...(info.group ? { group: info.group } : {}), kind: info.plural, uid: deleted.metadata?.uid },
+      details: {
+        name: route.name,
+        ...(info.group ? { group: info.group } : {}),
+        kind: info.plural,
+        uid: deleted.metadata?.uid,
+      },
     };
   }
 
@@ -518,11 +699,23 @@ export class ApiHandler {
   private deleteNamespace(name: string): KubeObject {
     const ns = this.d.store.mustGet(NAMESPACES, '', name);
     if (ns.metadata?.deletionTimestamp) return ns;
-    ns.metadata = { ...ns.metadata, deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    ns.metadata = {
+      ...ns.metadata,
+      deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    };
     ns.status = { phase: 'Terminating' };
     const updated = this.d.store.update(NAMESPACES, ns);
     setTimeout(() => {
-      for (const key of ['pods', 'deployments.apps', 'secrets', 'configmaps', 'events', 'serviceaccounts', 'roles.rbac.authorization.k8s.io', 'rolebindings.rbac.authorization.k8s.io']) {
+      for (const key of [
+        'pods',
+        'deployments.apps',
+        'secrets',
+        'configmaps',
+        'events',
+        'serviceaccounts',
+        'roles.rbac.authorization.k8s.io',
+        'rolebindings.rbac.authorization.k8s.io',
+      ]) {
         const info = resourceByKey(key);
         for (const obj of this.d.store.list(info, name)) {
           try {
@@ -545,31 +738,42 @@ export class ApiHandler {
     const spec = (body.spec ?? {}) as Rec;
     let subject: UserInfo = requester;
     if (info.kind === 'SubjectAccessReview') {
-      subject = { username: String(spec.user ?? ''), groups: (spec.groups as string[] | undefined) ?? [], uid: spec.uid as string | undefined };
+      subject = {
+        username: str(spec.user),
+        groups: (spec.groups as string[] | undefined) ?? [],
+        uid: spec.uid as string | undefined,
+      };
     }
     const ra = spec.resourceAttributes as Rec | undefined;
     const nra = spec.nonResourceAttributes as Rec | undefined;
-    if (!ra && !nra) throw badRequest('exactly one of nonResourceAttributes or resourceAttributes must be specified');
-    let resource = String(ra?.resource ?? '');
-    let subresource = String(ra?.subresource ?? '');
-    if (resource.includes('/') && !subresource) [resource, subresource] = resource.split('/', 2) as [string, string];
+    if (!ra && !nra)
+      throw badRequest(
+        'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+      );
+    let resource = str(ra?.resource);
+    let subresource = str(ra?.subresource);
+    if (resource.includes('/') && !subresource)
+      [resource, subresource] = resource.split('/', 2) as [string, string];
     const decision = this.d.rbac.authorize({
       user: subject,
-      verb: String((ra ?? nra)?.verb ?? ''),
+      verb: str((ra ?? nra)?.verb),
       resourceRequest: ra !== undefined,
-      namespace: String(ra?.namespace ?? ''),
-      apiGroup: String(ra?.group ?? ''),
+      namespace: str(ra?.namespace),
+      apiGroup: str(ra?.group),
       resource,
       subresource,
-      name: String(ra?.name ?? ''),
-      path: String(nra?.path ?? ''),
+      name: str(ra?.name),
+      path: str(nra?.path),
     });
     return {
       kind: info.kind,
       apiVersion: apiVersionOf(info),
       metadata: { creationTimestamp: null } as unknown as KubeObject['metadata'],
       spec,
-      status: { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) },
+      status: {
+        allowed: decision.allowed,
+        ...(decision.reason ? { reason: decision.reason } : {}),
+      },
     };
   }
 
@@ -578,48 +782,81 @@ export class ApiHandler {
     const names = podContainers(pod).map((c) => c.name);
     const podName = pod.metadata?.name ?? '';
     if (requested) {
-      if (!names.includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${podName}`);
+      if (!names.includes(requested))
+        throw badRequest(`container ${requested} is not valid for pod ${podName}`);
       return requested;
     }
     const annotated = pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container'];
     if (names.length === 1) return names[0]!;
     if (annotated && names.includes(annotated)) return annotated;
-    throw badRequest(`a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]`);
+    throw badRequest(
+      `a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]`,
+    );
   }
 
-  private containerState(pod: KubeObject, container: string): { waiting?: string; running: boolean } {
-    const cs = (((pod.status as Rec | undefined)?.containerStatuses as Rec[] | undefined) ?? []).find((c) => c.name === container);
+  private containerState(
+    pod: KubeObject,
+    container: string,
+  ): { waiting?: string; running: boolean } {
+    const cs = (
+      ((pod.status as Rec | undefined)?.containerStatuses as Rec[] | undefined) ?? []
+    ).find((c) => c.name === container);
     const state = (cs?.state ?? {}) as Rec;
     if (state.running) return { running: true };
-    if (state.waiting) return { waiting: String((state.waiting as Rec).reason ?? 'ContainerCreating'), running: false };
+    if (state.waiting)
+      return {
+        waiting: str((state.waiting as Rec).reason, 'ContainerCreating'),
+        running: false,
+      };
     if (state.terminated) return { running: false };
     return { waiting: 'ContainerCreating', running: false };
   }
 
-  private serveLog(req: IncomingMessage, res: ServerResponse, route: Route, q: URLSearchParams): void {
+  private serveLog(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    q: URLSearchParams,
+  ): void {
     const pod = this.d.store.mustGet(PODS, route.namespace, route.name);
     const container = this.pickContainer(pod, q.get('container'));
     const previous = boolParam(q, 'previous');
     const state = this.containerState(pod, container);
     if (previous && !this.d.logs.hasPrevious(route.namespace, route.name, container)) {
-      throw badRequest(`previous terminated container "${container}" in pod "${route.name}" not found`);
+      throw badRequest(
+        `previous terminated container "${container}" in pod "${route.name}" not found`,
+      );
     }
     if (!previous && state.waiting !== undefined) {
-      throw badRequest(`container "${container}" in pod "${route.name}" is waiting to start: ${state.waiting}`);
+      throw badRequest(
+        `container "${container}" in pod "${route.name}" is waiting to start: ${state.waiting}`,
+      );
     }
     const sinceSeconds = intParam(q, 'sinceSeconds');
     const sinceTime = q.get('sinceTime');
-    if (sinceSeconds !== undefined && sinceTime) throw badRequest('at most one of `sinceTime` or `sinceSeconds` may be specified');
+    if (sinceSeconds !== undefined && sinceTime)
+      throw badRequest('at most one of `sinceTime` or `sinceSeconds` may be specified');
     const query: LogQuery = {
       follow: boolParam(q, 'follow'),
       previous,
       timestamps: boolParam(q, 'timestamps'),
       tailLines: intParam(q, 'tailLines'),
-      since: sinceSeconds !== undefined ? Date.now() - sinceSeconds * 1000 : sinceTime ? Date.parse(sinceTime) : undefined,
+      since:
+        sinceSeconds !== undefined
+          ? Date.now() - sinceSeconds * 1000
+          : sinceTime
+            ? Date.parse(sinceTime)
+            : undefined,
       limitBytes: intParam(q, 'limitBytes'),
     };
-    if (query.since !== undefined && Number.isNaN(query.since)) throw badRequest(`invalid sinceTime: "${sinceTime ?? ''}"`);
-    res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    if (query.since !== undefined && Number.isNaN(query.since))
+      throw badRequest(`invalid sinceTime: "${sinceTime ?? ''}"`);
+    res.writeHead(200, {
+      'Content-Type': 'text/plain',
+      'Cache-Control': 'no-cache, private',
+      'Transfer-Encoding': 'chunked',
+    });
+    res.flushHeaders();
     this.streams.add(res);
     const cancel = this.d.logs.open(
       route.namespace,
@@ -651,44 +888,82 @@ export class ApiHandler {
     try {
       user = this.d.auth.authenticate(req.headers.authorization);
       if (!user) throw unauthorized();
-      const segments = url.pathname.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+      const segments = url.pathname
+        .split('/')
+        .filter((s) => s.length > 0)
+        .map(decodeURIComponent);
       const r = parseRoute(segments);
       const route = r ? resolveRoute(r.group, r.version, r.rest) : undefined;
-      if (!route || route.info.plural !== 'pods' || !route.name || route.subresource !== 'exec') throw pathNotFound();
+      if (!route || route.info.plural !== 'pods' || !route.name || route.subresource !== 'exec')
+        throw pathNotFound();
       const q = url.searchParams;
       // Since 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) a websocket exec needs
       // `create` on pods/exec in addition to the `get` its GET method maps to.
-      for (const verb of ['get', 'create']) this.authorizeOrThrow(this.attributesFor(user, verb, route, q), route.info);
+      for (const verb of ['get', 'create'])
+        this.authorizeOrThrow(this.attributesFor(user, verb, route, q), route.info);
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-        throw badRequest('unable to upgrade connection: this API server serves exec only over websocket (v5.channel.k8s.io, v4.channel.k8s.io)');
+        throw badRequest(
+          'unable to upgrade connection: this API server serves exec only over websocket (v5.channel.k8s.io, v4.channel.k8s.io)',
+        );
       }
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const offered = str(req.headers['sec-websocket-protocol'])
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const protocol = this.pickProtocol(offered);
       if (!protocol) {
-        throw badRequest(`unable to upgrade connection: requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${this.d.execProtocols.join(' ')}]`);
+        throw badRequest(
+          `unable to upgrade connection: requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${this.d.execProtocols.join(' ')}]`,
+        );
       }
       const pod = this.d.store.mustGet(PODS, route.namespace, route.name);
       const container = this.pickContainer(pod, q.get('container'));
-      const phase = String((pod.status as Rec | undefined)?.phase ?? '');
+      const phase = str((pod.status as Rec | undefined)?.phase);
       if (phase === 'Succeeded' || phase === 'Failed') {
-        throw badRequest(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+        throw badRequest(
+          `cannot exec into a container in a completed pod; current phase is ${phase}`,
+        );
       }
       const state = this.containerState(pod, container);
       if (!state.running) {
         throw badRequest(`unable to upgrade connection: container not found ("${container}")`);
       }
       const command = q.getAll('command');
-      if (command.length === 0) throw badRequest('you must specify at least one command for the container');
-      const wants = { stdin: boolParam(q, 'stdin'), stdout: boolParam(q, 'stdout'), stderr: boolParam(q, 'stderr'), tty: boolParam(q, 'tty') };
-      if (!wants.stdin && !wants.stdout && !wants.stderr) throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
+      if (command.length === 0)
+        throw badRequest('you must specify at least one command for the container');
+      const wants = {
+        stdin: boolParam(q, 'stdin'),
+        stdout: boolParam(q, 'stdout'),
+        stderr: boolParam(q, 'stderr'),
+        tty: boolParam(q, 'tty'),
+      };
+      if (!wants.stdin && !wants.stdout && !wants.stderr)
+        throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
       if (wants.tty && wants.stderr) wants.stderr = false;
       const cwd = this.podDir(route.namespace, route.name);
       const env = this.containerEnv(pod, container, route.namespace);
       const execUser = user;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.record(req, url, execUser, 'create', 101);
-        this.d.logger?.info({ namespace: route.namespace, pod: route.name, container, protocol, user: execUser.username }, 'exec');
-        this.d.execs.start(ws, ws.protocol || protocol, { namespace: route.namespace, pod: route.name, container, command, ...wants, cwd, env });
+        this.d.logger?.info(
+          {
+            namespace: route.namespace,
+            pod: route.name,
+            container,
+            protocol,
+            user: execUser.username,
+          },
+          'exec',
+        );
+        this.d.execs.start(ws, ws.protocol || protocol, {
+          namespace: route.namespace,
+          pod: route.name,
+          container,
+          command,
+          ...wants,
+          cwd,
+          env,
+        });
       });
     } catch (err) {
       reject(err);
@@ -702,9 +977,14 @@ export class ApiHandler {
   }
 
   /** The environment a container would see: env values and envFrom of Secrets/ConfigMaps. */
-  private containerEnv(pod: KubeObject, container: string, namespace: string): Record<string, string> {
+  private containerEnv(
+    pod: KubeObject,
+    container: string,
+    namespace: string,
+  ): Record<string, string> {
     const spec = (pod.spec ?? {}) as Rec;
-    const c = ((spec.containers as Rec[] | undefined) ?? []).find((x) => x.name === container) ?? {};
+    const c =
+      ((spec.containers as Rec[] | undefined) ?? []).find((x) => x.name === container) ?? {};
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: this.podDir(namespace, pod.metadata?.name ?? ''),
@@ -715,17 +995,23 @@ export class ApiHandler {
       const obj = this.d.store.get(kind === 'secret' ? SECRETS : CONFIGMAPS, namespace, name);
       const data = (obj?.data ?? {}) as Record<string, string>;
       if (kind === 'configmap') return data;
-      return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      return Object.fromEntries(
+        Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+      );
     };
     for (const from of (c.envFrom as Rec[] | undefined) ?? []) {
-      const prefix = String(from.prefix ?? '');
+      const prefix = str(from.prefix);
       const secretRef = from.secretRef as Rec | undefined;
       const cmRef = from.configMapRef as Rec | undefined;
-      const data = secretRef ? dataOf('secret', String(secretRef.name)) : cmRef ? dataOf('configmap', String(cmRef.name)) : {};
+      const data = secretRef
+        ? dataOf('secret', String(secretRef.name))
+        : cmRef
+          ? dataOf('configmap', String(cmRef.name))
+          : {};
       for (const [k, v] of Object.entries(data)) env[prefix + k] = v;
     }
     for (const e of (c.env as Rec[] | undefined) ?? []) {
-      const name = String(e.name ?? '');
+      const name = str(e.name);
       if (typeof e.value === 'string') env[name] = e.value;
       const vf = e.valueFrom as Rec | undefined;
       const sk = vf?.secretKeyRef as Rec | undefined;
@@ -745,7 +1031,14 @@ export class ApiHandler {
 
 function httpReason(code: number): string {
   return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' } as Record<number, string>
-  )[code] ?? 'Error';
+    (
+      {
+        400: 'Bad Request',
+        401: 'Unauthorized',
+        403: 'Forbidden',
+        404: 'Not Found',
+        500: 'Internal Server Error',
+      } as Record<number, string>
+    )[code] ?? 'Error'
+  );
 }
-

@@ -14,7 +14,8 @@ export interface LabelSelector {
   matches(labels: Record<string, string> | undefined): boolean;
 }
 
-const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Splits on commas that are not inside parentheses. */
@@ -43,7 +44,9 @@ function checkKey(key: string, term: string): string {
 
 function checkValue(value: string): string {
   if (!VALUE.test(value) || value.length > 63) {
-    throw badRequest(`unable to parse requirement: values[0]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+    throw badRequest(
+      `unable to parse requirement: values[0]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
   }
   return value;
 }
@@ -59,7 +62,8 @@ function parseLabelTerm(term: string): LabelRequirement {
     const op = eq[2] === '!=' ? '!=' : '=';
     return { key: checkKey(eq[1]!, term), op, values: [checkValue(eq[3]!.trim())] };
   }
-  if (term.startsWith('!')) return { key: checkKey(term.slice(1).trim(), term), op: '!exists', values: [] };
+  if (term.startsWith('!'))
+    return { key: checkKey(term.slice(1).trim(), term), op: '!exists', values: [] };
   return { key: checkKey(term, term), op: 'exists', values: [] };
 }
 
@@ -99,7 +103,8 @@ const FIELDS: Record<string, (obj: KubeObject) => string | undefined> = {
 const POD_FIELDS: Record<string, (obj: KubeObject) => string | undefined> = {
   'status.phase': (o) => (o.status as { phase?: string } | undefined)?.phase ?? '',
   'spec.nodeName': (o) => (o.spec as { nodeName?: string } | undefined)?.nodeName ?? '',
-  'spec.restartPolicy': (o) => (o.spec as { restartPolicy?: string } | undefined)?.restartPolicy ?? '',
+  'spec.restartPolicy': (o) =>
+    (o.spec as { restartPolicy?: string } | undefined)?.restartPolicy ?? '',
 };
 const SECRET_FIELDS: Record<string, (obj: KubeObject) => string | undefined> = {
   type: (o) => (o.type as string | undefined) ?? '',
@@ -107,7 +112,7 @@ const SECRET_FIELDS: Record<string, (obj: KubeObject) => string | undefined> = {
 const EVENT_FIELDS: Record<string, (obj: KubeObject) => string | undefined> = Object.fromEntries(
   ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath'].map((f) => [
     `involvedObject.${f}`,
-    (o: KubeObject) => ((o.involvedObject as Record<string, string> | undefined)?.[f] ?? ''),
+    (o: KubeObject) => (o.involvedObject as Record<string, string> | undefined)?.[f] ?? '',
   ]),
 );
 EVENT_FIELDS.reason = (o) => (o.reason as string | undefined) ?? '';
@@ -126,7 +131,10 @@ export interface FieldSelector {
   readonly pinnedName: string | undefined;
 }
 
-export function parseFieldSelector(text: string | null | undefined, resourceKey: string): FieldSelector {
+export function parseFieldSelector(
+  text: string | null | undefined,
+  resourceKey: string,
+): FieldSelector {
   const fields = fieldsFor(resourceKey);
   const terms = (text ? text.split(',') : []).map((t) => t.trim()).filter((t) => t.length > 0);
   const reqs = terms.map((term) => {

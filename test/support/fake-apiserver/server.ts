@@ -13,7 +13,13 @@ import { ApiHandler } from './rest.js';
 import { resourceByKey, resourceForObject } from './resources.js';
 import { ObjectStore } from './store.js';
 import { makeServingCertificate } from './tls.js';
-import type { FakeApiServer, FakeApiServerOptions, KubeletOptions, KubeObject, RequestRecord } from './types.js';
+import type {
+  FakeApiServer,
+  FakeApiServerOptions,
+  KubeletOptions,
+  KubeObject,
+  RequestRecord,
+} from './types.js';
 
 const DEFAULT_KUBELET: KubeletOptions = {
   startDelayMs: 50,
@@ -26,7 +32,9 @@ const DEFAULT_KUBELET: KubeletOptions = {
  * Starts the fake API server on 127.0.0.1 over HTTPS (a CA made at start, embedded in the
  * kubeconfigs it writes), with the `default` namespace and an admin token.
  */
-export async function startFakeApiServer(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
+export async function startFakeApiServer(
+  options: FakeApiServerOptions = {},
+): Promise<FakeApiServer> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'fake-apiserver-'));
   mkdirSync(dataDir, { recursive: true });
@@ -59,12 +67,21 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
 
   const create = (obj: KubeObject): KubeObject => {
     const info = resourceForObject(obj.apiVersion, obj.kind);
-    if (!info) throw new Error(`fake-apiserver: cannot create ${obj.apiVersion ?? '?'}/${obj.kind ?? '?'}`);
+    if (!info)
+      throw new Error(`fake-apiserver: cannot create ${obj.apiVersion ?? '?'}/${obj.kind ?? '?'}`);
     const ns = obj.metadata?.namespace;
     if (info.namespaced && ns && !store.get(resourceByKey('namespaces'), '', ns)) {
-      handler.createObject(resourceByKey('namespaces'), '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      handler.createObject(resourceByKey('namespaces'), '', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: ns },
+      });
     }
-    return handler.createObject(info, info.namespaced ? (ns ?? 'default') : '', structuredClone(obj));
+    return handler.createObject(
+      info,
+      info.namespaced ? (ns ?? 'default') : '',
+      structuredClone(obj),
+    );
   };
   create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
 
@@ -75,15 +92,28 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       const ns = info.namespaced ? (obj.metadata?.namespace ?? 'default') : '';
       const existing = store.get(info, ns, obj.metadata?.name ?? '');
       if (!existing) {
-        create({ ...obj, metadata: { ...obj.metadata, namespace: info.namespaced ? ns : undefined } });
+        create({
+          ...obj,
+          metadata: { ...obj.metadata, namespace: info.namespaced ? ns : undefined },
+        });
       } else {
-        store.update(info, { ...existing, ...obj, metadata: { ...existing.metadata, labels: obj.metadata?.labels, annotations: obj.metadata?.annotations } });
+        store.update(info, {
+          ...existing,
+          ...obj,
+          metadata: {
+            ...existing.metadata,
+            labels: obj.metadata?.labels,
+            annotations: obj.metadata?.annotations,
+          },
+        });
       }
     }
   };
   if (options.rbacYaml) loadRbacYaml(options.rbacYaml);
 
-  const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => handler.handle(req, res));
+  const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) =>
+    handler.handle(req, res),
+  );
   server.on('upgrade', (req, socket, head) => handler.handleUpgrade(req, socket, head));
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {
@@ -107,17 +137,31 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       const existing = kubeconfigs.get(key);
       if (existing) return existing;
       const token = auth.tokenOf(username);
-      if (!token) throw new Error(`fake-apiserver: no token for user ${username}; call addUser or serviceAccountToken first`);
+      if (!token)
+        throw new Error(
+          `fake-apiserver: no token for user ${username}; call addUser or serviceAccountToken first`,
+        );
       const safe = username.replace(/[^A-Za-z0-9_.-]/g, '_');
       const file = path.join(dataDir, `kubeconfig-${safe}${namespace ? `-${namespace}` : ''}.yaml`);
-      writeFileSync(file, kubeconfigYaml({ server: url, caPem: tls.caPem, username, token, ...(namespace ? { namespace } : {}) }), { mode: 0o600 });
+      writeFileSync(
+        file,
+        kubeconfigYaml({
+          server: url,
+          caPem: tls.caPem,
+          username,
+          token,
+          ...(namespace ? { namespace } : {}),
+        }),
+        { mode: 0o600 },
+      );
       kubeconfigs.set(key, file);
       return file;
     },
     addUser: (username, groups) => auth.add(username, groups),
     serviceAccountToken(namespace, name) {
       const sa = resourceByKey('serviceaccounts');
-      if (!store.get(sa, namespace, name)) create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } });
+      if (!store.get(sa, namespace, name))
+        create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } });
       return auth.addServiceAccount(namespace, name);
     },
     loadRbacYaml,
@@ -137,11 +181,14 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     restartContainer: (namespace, name, container) => kl.restart(namespace, name, container),
     appendPodLog(namespace, pod, container, line) {
       const p = store.mustGet(resourceByKey('pods'), namespace, pod);
-      const first = ((p.spec as { containers?: { name?: string }[] } | undefined)?.containers ?? [])[0]?.name ?? '';
+      const first =
+        ((p.spec as { containers?: { name?: string }[] } | undefined)?.containers ?? [])[0]?.name ??
+        '';
       logs.append(namespace, pod, container ?? first, line);
     },
     podWorkDir: (namespace, pod) => handler.podDir(namespace, pod),
     activeExecs: () => execs.active(),
+    execSessions: () => execs.list(),
     activeLogFollows: () => logs.followers(),
     compactWatchHistory: () => store.compact(),
     currentResourceVersion: () => String(store.currentRevision()),
@@ -149,7 +196,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       if (stopped) return;
       stopped = true;
       kl.stop();
-      execs.killAll();
+      await execs.killAll();
       handler.closeStreams();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

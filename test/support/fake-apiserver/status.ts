@@ -44,7 +44,12 @@ function detailsFor(info: Pick<ResourceInfo, 'group' | 'plural'>, name?: string)
 }
 
 export function notFound(info: Pick<ResourceInfo, 'group' | 'plural'>, name: string): StatusError {
-  return failure(404, 'NotFound', `${qualifiedName(info)} "${name}" not found`, detailsFor(info, name));
+  return failure(
+    404,
+    'NotFound',
+    `${qualifiedName(info)} "${name}" not found`,
+    detailsFor(info, name),
+  );
 }
 
 export function alreadyExists(info: ResourceInfo, name: string): StatusError {
@@ -94,12 +99,20 @@ export function unauthorized(): StatusError {
   return failure(401, 'Unauthorized', 'Unauthorized');
 }
 
-export function forbidden(message: string, info?: ResourceInfo | { group: string; plural: string }, name?: string): StatusError {
+export function forbidden(
+  message: string,
+  info?: ResourceInfo | { group: string; plural: string },
+  name?: string,
+): StatusError {
   return failure(403, 'Forbidden', message, info ? detailsFor(info, name) : {});
 }
 
 export function methodNotAllowed(): StatusError {
-  return failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+  return failure(
+    405,
+    'MethodNotAllowed',
+    'the server does not allow this method on the requested resource',
+  );
 }
 
 export function pathNotFound(): StatusError {
@@ -107,14 +120,22 @@ export function pathNotFound(): StatusError {
 }
 
 export function notAcceptable(accept: string): StatusError {
-  return failure(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/yaml (got ${accept})`);
+  return failure(
+    406,
+    'NotAcceptable',
+    `only the following media types are accepted: application/json, application/yaml (got ${accept})`,
+  );
 }
 
 export function unsupportedMediaType(
   contentType: string,
   accepted = 'application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json',
 ): StatusError {
-  return failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted} (got ${contentType})`);
+  return failure(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted} (got ${contentType})`,
+  );
 }
 
 /** What the watch cache sends (as an ERROR event) for a resourceVersion it no longer has. */

@@ -97,7 +97,13 @@ export class ObjectStore {
     if (info.kind === 'Deployment') meta.generation = 1;
     delete meta.deletionTimestamp;
     bucket.set(id, obj);
-    this.emit({ type: 'ADDED', key: resourceKey(info), rv: this.revision, object: obj, previous: undefined });
+    this.emit({
+      type: 'ADDED',
+      key: resourceKey(info),
+      rv: this.revision,
+      object: obj,
+      previous: undefined,
+    });
     return structuredClone(obj);
   }
 
@@ -106,7 +112,11 @@ export class ObjectStore {
    * Conflict otherwise); an empty one is an unconditional update, as the real server allows
    * for these types. `bumpGeneration` is decided by the caller (spec changes only).
    */
-  update(info: ResourceInfo, input: KubeObject, opts: { bumpGeneration?: boolean } = {}): KubeObject {
+  update(
+    info: ResourceInfo,
+    input: KubeObject,
+    opts: { bumpGeneration?: boolean } = {},
+  ): KubeObject {
     const obj = structuredClone(input);
     const meta = (obj.metadata ??= {});
     const name = meta.name ?? '';
@@ -120,7 +130,8 @@ export class ObjectStore {
     // Immutable metadata comes from the stored object whatever the client sent.
     meta.uid = current.metadata?.uid;
     meta.creationTimestamp = current.metadata?.creationTimestamp;
-    if (current.metadata?.deletionTimestamp) meta.deletionTimestamp = current.metadata.deletionTimestamp;
+    if (current.metadata?.deletionTimestamp)
+      meta.deletionTimestamp = current.metadata.deletionTimestamp;
     if (current.metadata?.generation !== undefined) {
       meta.generation = current.metadata.generation + (opts.bumpGeneration ? 1 : 0);
     }
@@ -129,7 +140,13 @@ export class ObjectStore {
     this.revision++;
     meta.resourceVersion = String(this.revision);
     bucket.set(id, obj);
-    this.emit({ type: 'MODIFIED', key: resourceKey(info), rv: this.revision, object: obj, previous: current });
+    this.emit({
+      type: 'MODIFIED',
+      key: resourceKey(info),
+      rv: this.revision,
+      object: obj,
+      previous: current,
+    });
     return structuredClone(obj);
   }
 
@@ -146,7 +163,13 @@ export class ObjectStore {
     this.revision++;
     const obj = structuredClone(current);
     obj.metadata = { ...obj.metadata, resourceVersion: String(this.revision) };
-    this.emit({ type: 'DELETED', key: resourceKey(info), rv: this.revision, object: obj, previous: current });
+    this.emit({
+      type: 'DELETED',
+      key: resourceKey(info),
+      rv: this.revision,
+      object: obj,
+      previous: current,
+    });
     return structuredClone(obj);
   }
 

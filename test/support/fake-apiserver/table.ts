@@ -1,4 +1,5 @@
 import type { KubeObject } from './types.js';
+import { str } from './json.js';
 
 /** kubectl's age format (k8s.io/apimachinery duration.HumanDuration). */
 export function humanDuration(ms: number): string {
@@ -12,7 +13,10 @@ export function humanDuration(ms: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
   if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) return hours % 24 === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${hours % 24}h`;
+  if (hours < 24 * 8)
+    return hours % 24 === 0
+      ? `${Math.floor(hours / 24)}d`
+      : `${Math.floor(hours / 24)}d${hours % 24}h`;
   if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
   const years = Math.floor(hours / 24 / 365);
   const days = Math.floor(hours / 24) % 365;
@@ -49,11 +53,17 @@ const NAME: Column = {
 const AGE: Column = {
   name: 'Age',
   type: 'string',
-  description: 'CreationTimestamp is a timestamp representing the server time when this object was created.',
+  description:
+    'CreationTimestamp is a timestamp representing the server time when this object was created.',
   priority: 0,
   cell: age,
 };
-const col = (name: string, priority: number, cell: Column['cell'], type: Column['type'] = 'string'): Column => ({
+const col = (
+  name: string,
+  priority: number,
+  cell: Column['cell'],
+  type: Column['type'] = 'string',
+): Column => ({
   name,
   type,
   description: name,
@@ -83,7 +93,10 @@ function podReady(o: KubeObject): string {
 }
 
 function podRestarts(o: KubeObject): number {
-  return arr(rec(o.status).containerStatuses).reduce((n, s) => n + (Number(s.restartCount) || 0), 0);
+  return arr(rec(o.status).containerStatuses).reduce(
+    (n, s) => n + (Number(s.restartCount) || 0),
+    0,
+  );
 }
 
 const COLUMNS: Record<string, Column[]> = {
@@ -100,37 +113,65 @@ const COLUMNS: Record<string, Column[]> = {
   ],
   'deployments.apps': [
     NAME,
-    col('Ready', 0, (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}`),
+    col(
+      'Ready',
+      0,
+      (o) => `${Number(rec(o.status).readyReplicas ?? 0)}/${Number(rec(o.spec).replicas ?? 1)}`,
+    ),
     col('Up-to-date', 0, (o) => Number(rec(o.status).updatedReplicas ?? 0), 'integer'),
     col('Available', 0, (o) => Number(rec(o.status).availableReplicas ?? 0), 'integer'),
     AGE,
-    col('Containers', 1, (o) => arr(rec(rec(rec(o.spec).template).spec).containers).map((c) => String(c.name)).join(',')),
-    col('Images', 1, (o) => arr(rec(rec(rec(o.spec).template).spec).containers).map((c) => String(c.image)).join(',')),
+    col('Containers', 1, (o) =>
+      arr(rec(rec(rec(o.spec).template).spec).containers)
+        .map((c) => String(c.name))
+        .join(','),
+    ),
+    col('Images', 1, (o) =>
+      arr(rec(rec(rec(o.spec).template).spec).containers)
+        .map((c) => String(c.image))
+        .join(','),
+    ),
     col('Selector', 1, (o) =>
       Object.entries(rec(rec(rec(o.spec).selector).matchLabels))
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(','),
     ),
   ],
-  namespaces: [NAME, col('Status', 0, (o) => (rec(o.status).phase as string | undefined) ?? 'Active'), AGE],
+  namespaces: [
+    NAME,
+    col('Status', 0, (o) => (rec(o.status).phase as string | undefined) ?? 'Active'),
+    AGE,
+  ],
   secrets: [
     NAME,
     col('Type', 0, (o) => (o.type as string | undefined) ?? 'Opaque'),
     col('Data', 0, (o) => Object.keys(rec(o.data)).length, 'integer'),
     AGE,
   ],
-  configmaps: [NAME, col('Data', 0, (o) => Object.keys(rec(o.data)).length + Object.keys(rec(o.binaryData)).length, 'integer'), AGE],
+  configmaps: [
+    NAME,
+    col(
+      'Data',
+      0,
+      (o) => Object.keys(rec(o.data)).length + Object.keys(rec(o.binaryData)).length,
+      'integer',
+    ),
+    AGE,
+  ],
   serviceaccounts: [NAME, col('Secrets', 0, (o) => arr(o.secrets).length, 'integer'), AGE],
   events: [
     col('Last Seen', 0, (o) => {
-      const t = (o.lastTimestamp as string | undefined) ?? (o.eventTime as string | undefined) ?? o.metadata?.creationTimestamp;
+      const t =
+        (o.lastTimestamp as string | undefined) ??
+        (o.eventTime as string | undefined) ??
+        o.metadata?.creationTimestamp;
       return t ? humanDuration(Date.now() - Date.parse(t)) : '<unknown>';
     }),
     col('Type', 0, (o) => (o.type as string | undefined) ?? ''),
     col('Reason', 0, (o) => (o.reason as string | undefined) ?? ''),
     col('Object', 0, (o) => {
       const io = rec(o.involvedObject);
-      return `${String(io.kind ?? '').toLowerCase()}/${String(io.name ?? '')}`;
+      return `${str(io.kind).toLowerCase()}/${str(io.name)}`;
     }),
     col('Message', 0, (o) => (o.message as string | undefined) ?? ''),
   ],
@@ -175,7 +216,11 @@ export function toTable(
             object:
               include === 'Object'
                 ? obj
-                : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata },
+                : {
+                    kind: 'PartialObjectMetadata',
+                    apiVersion: 'meta.k8s.io/v1',
+                    metadata: obj.metadata,
+                  },
           }),
     })),
   };

@@ -11,7 +11,7 @@ function rsaPair(): { priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicK
   // node:crypto generates the key natively (fast); forge only assembles and signs certificates.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-  const priv = forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey;
+  const priv = forge.pki.privateKeyFromPem(pem);
   const pub = forge.pki.setRsaPublicKey(priv.n, priv.e);
   return { priv, pub, pem };
 }
@@ -23,8 +23,20 @@ function serial(): string {
   return b.toString('hex');
 }
 
-/** A fresh CA and a serving certificate for 127.0.0.1/localhost signed by it. */
+let cached: { cert: ServingCertificate; until: number } | undefined;
+
+/**
+ * A CA and a serving certificate for 127.0.0.1/localhost signed by it. Made once per process
+ * (RSA generation and forge signing take over a second) and shared by every fake started in it.
+ */
 export function makeServingCertificate(): ServingCertificate {
+  if (cached && cached.until > Date.now()) return cached.cert;
+  const cert = createServingCertificate();
+  cached = { cert, until: Date.now() + 12 * 3600_000 };
+  return cert;
+}
+
+function createServingCertificate(): ServingCertificate {
   const now = new Date(Date.now() - 60_000);
   const later = new Date(Date.now() + 24 * 3600_000);
   const ca = rsaPair();
@@ -65,5 +77,9 @@ export function makeServingCertificate(): ServingCertificate {
     },
   ]);
   cert.sign(ca.priv, forge.md.sha256.create());
-  return { caPem: forge.pki.certificateToPem(caCert), certPem: forge.pki.certificateToPem(cert), keyPem: leaf.pem };
+  return {
+    caPem: forge.pki.certificateToPem(caCert),
+    certPem: forge.pki.certificateToPem(cert),
+    keyPem: leaf.pem,
+  };
 }

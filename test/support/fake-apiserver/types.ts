@@ -4,6 +4,10 @@
  * real `kubectl` and `@kubernetes/client-node` cannot tell it from a cluster.
  */
 
+import type { ExecSessionInfo } from './exec.js';
+
+export type { ExecSessionInfo };
+
 /** A Kubernetes object as JSON. Fields are read defensively: the fake stores what it is sent. */
 export interface KubeObject {
   apiVersion?: string;
@@ -156,6 +160,8 @@ export interface FakeApiServer {
   activeLogFollows(): number;
   /** Exec sessions currently running. */
   activeExecs(): number;
+  /** Details of the running exec sessions (command, protocol, terminal size). */
+  execSessions(): ExecSessionInfo[];
   /** Drops the watch history: watches resuming from an older resourceVersion get 410. */
   compactWatchHistory(): void;
   /** Current (latest) resourceVersion. */

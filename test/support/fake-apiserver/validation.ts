@@ -3,6 +3,7 @@ import { badRequest, invalid, type FieldCause } from './status.js';
 import type { ResourceInfo } from './resources.js';
 import { apiVersionOf } from './resources.js';
 import type { KubeObject } from './types.js';
+import { str } from './json.js';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -11,9 +12,16 @@ const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 type Rec = Record<string, unknown>;
 
 function nameCause(info: ResourceInfo, name: string): FieldCause | undefined {
-  if (!name) return { field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' };
+  if (!name)
+    return {
+      field: 'metadata.name',
+      reason: 'FieldValueRequired',
+      message: 'Required value: name or generateName is required',
+    };
   const label = info.plural === 'namespaces';
-  const ok = label ? DNS_LABEL.test(name) && name.length <= 63 : DNS_SUBDOMAIN.test(name) && name.length <= 253;
+  const ok = label
+    ? DNS_LABEL.test(name) && name.length <= 63
+    : DNS_SUBDOMAIN.test(name) && name.length <= 253;
   if (ok) return undefined;
   return {
     field: 'metadata.name',
@@ -28,10 +36,14 @@ function nameCause(info: ResourceInfo, name: string): FieldCause | undefined {
 export function prepareIncoming(info: ResourceInfo, obj: KubeObject): void {
   const apiVersion = apiVersionOf(info);
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
-    throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
+    throw badRequest(
+      `the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`,
+    );
   }
   if (obj.kind !== undefined && obj.kind !== info.kind) {
-    throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${info.kind})`);
+    throw badRequest(
+      `the kind in the data (${obj.kind}) does not match the expected kind (${info.kind})`,
+    );
   }
   obj.apiVersion = apiVersion;
   obj.kind = info.kind;
@@ -55,11 +67,16 @@ export function defaultAndValidate(info: ResourceInfo, obj: KubeObject, creating
     ['metadata.annotations', meta.annotations],
   ] as const) {
     if (map === undefined || map === null) continue;
-    if (typeof map !== 'object') causes.push({ field, reason: 'FieldValueInvalid', message: 'Invalid value: must be a map' });
+    if (typeof map !== 'object')
+      causes.push({ field, reason: 'FieldValueInvalid', message: 'Invalid value: must be a map' });
     else {
       for (const [k, v] of Object.entries(map)) {
         if (typeof v !== 'string') {
-          causes.push({ field: `${field}`, reason: 'FieldValueInvalid', message: `Invalid value: "${k}": value must be a string` });
+          causes.push({
+            field: `${field}`,
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: "${k}": value must be a string`,
+          });
         }
       }
     }
@@ -69,12 +86,29 @@ export function defaultAndValidate(info: ResourceInfo, obj: KubeObject, creating
     case 'Pod': {
       const containers = spec.containers as Rec[] | undefined;
       if (!Array.isArray(containers) || containers.length === 0) {
-        causes.push({ field: 'spec.containers', reason: 'FieldValueRequired', message: 'Required value' });
+        causes.push({
+          field: 'spec.containers',
+          reason: 'FieldValueRequired',
+          message: 'Required value',
+        });
       } else {
         containers.forEach((c, i) => {
-          if (!c.name) causes.push({ field: `spec.containers[${i}].name`, reason: 'FieldValueRequired', message: 'Required value' });
-          if (!c.image) causes.push({ field: `spec.containers[${i}].image`, reason: 'FieldValueRequired', message: 'Required value' });
-          c.imagePullPolicy ??= String(c.image ?? '').endsWith(':latest') || !String(c.image ?? '').includes(':') ? 'Always' : 'IfNotPresent';
+          if (!c.name)
+            causes.push({
+              field: `spec.containers[${i}].name`,
+              reason: 'FieldValueRequired',
+              message: 'Required value',
+            });
+          if (!c.image)
+            causes.push({
+              field: `spec.containers[${i}].image`,
+              reason: 'FieldValueRequired',
+              message: 'Required value',
+            });
+          c.imagePullPolicy ??=
+            str(c.image).endsWith(':latest') || !str(c.image).includes(':')
+              ? 'Always'
+              : 'IfNotPresent';
           c.terminationMessagePath ??= '/dev/termination-log';
           c.terminationMessagePolicy ??= 'File';
           c.resources ??= {};
@@ -97,23 +131,39 @@ export function defaultAndValidate(info: ResourceInfo, obj: KubeObject, creating
     case 'Deployment': {
       const selector = spec.selector as { matchLabels?: Record<string, string> } | undefined;
       const template = (spec.template ?? {}) as Rec;
-      const labels = ((template.metadata as Rec | undefined)?.labels ?? {}) as Record<string, string>;
-      if (!selector) causes.push({ field: 'spec.selector', reason: 'FieldValueRequired', message: 'Required value' });
+      const labels = ((template.metadata as Rec | undefined)?.labels ?? {}) as Record<
+        string,
+        string
+      >;
+      if (!selector)
+        causes.push({
+          field: 'spec.selector',
+          reason: 'FieldValueRequired',
+          message: 'Required value',
+        });
       else if (Object.entries(selector.matchLabels ?? {}).some(([k, v]) => labels[k] !== v)) {
         causes.push({
           field: 'spec.template.metadata.labels',
           reason: 'FieldValueInvalid',
-          message: 'Invalid value: map[string]string{...}: `selector` does not match template `labels`',
+          message:
+            'Invalid value: map[string]string{...}: `selector` does not match template `labels`',
         });
       }
       const podSpec = (template.spec ?? {}) as Rec;
       if (!Array.isArray(podSpec.containers) || podSpec.containers.length === 0) {
-        causes.push({ field: 'spec.template.spec.containers', reason: 'FieldValueRequired', message: 'Required value' });
+        causes.push({
+          field: 'spec.template.spec.containers',
+          reason: 'FieldValueRequired',
+          message: 'Required value',
+        });
       }
       spec.replicas ??= 1;
       spec.revisionHistoryLimit ??= 10;
       spec.progressDeadlineSeconds ??= 600;
-      spec.strategy ??= { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } };
+      spec.strategy ??= {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' },
+      };
       obj.spec = spec;
       obj.status ??= {};
       break;
@@ -122,14 +172,19 @@ export function defaultAndValidate(info: ResourceInfo, obj: KubeObject, creating
       if (!obj.type) obj.type = 'Opaque';
       const stringData = obj.stringData as Record<string, string> | undefined;
       if (stringData && typeof stringData === 'object') {
-        const data = ((obj.data ?? {}) as Record<string, string>);
-        for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(String(v)).toString('base64');
+        const data = (obj.data ?? {}) as Record<string, string>;
+        for (const [k, v] of Object.entries(stringData))
+          data[k] = Buffer.from(String(v)).toString('base64');
         obj.data = data;
       }
       delete obj.stringData;
       for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, unknown>)) {
         if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) {
-          causes.push({ field: `data[${k}]`, reason: 'FieldValueInvalid', message: 'Invalid value: illegal base64 data' });
+          causes.push({
+            field: `data[${k}]`,
+            reason: 'FieldValueInvalid',
+            message: 'Invalid value: illegal base64 data',
+          });
         }
       }
       break;

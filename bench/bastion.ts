@@ -1,0 +1,501 @@
+/**
+ * Bastion benchmarks, each against OpenSSH's sshd in the same run (jump host and target on
+ * loopback). Run: `node --import tsx bench/bastion.ts [--quick]` (root, as sshd needs it).
+ *
+ * 1. 1 GiB through ProxyJump: bastion (-J to its virtual host) vs sshd -J sshd, for
+ *    chacha20-poly1305 and aes128-gcm (stock `ssh` client, same cipher on both hops).
+ * 2. connect + certificate auth + `exec true`, sequential and 16 in parallel (curve25519-sha256).
+ * 3. 1-byte echo round trip in an interactive pty session, direct and through the jump, so the
+ *    latency the jump adds is compared (ssh2 client on both sides, so the client is constant).
+ * 4. Memory per idle jump session: 1,000 on the bastion (its RSS), fewer on sshd (PSS of the
+ *    sshd processes), each holding a `sleep` console.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, readdirSync, closeSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ParsedKey } from 'ssh2';
+import { certificateKey } from '../cli/src/ssh/index.js';
+import { startSshd, type SshdHandle } from '../test/support/openssh.js';
+import { sourceBinArgs } from '../test/support/paths.js';
+import { makeKey, signCert, tempDir, writeSshConfig } from '../test/support/ssh-client.js';
+
+const QUICK = process.argv.includes('--quick');
+const BASTION_NAME = 'bastion.bench';
+const GIB = 1024 * 1024 * 1024;
+
+interface Bastion {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, d = 1) => n.toFixed(d);
+
+async function startBastion(
+  dir: string,
+  userCaPub: string,
+  hostKey: string,
+  hostCert: string,
+): Promise<Bastion> {
+  const file = path.join(dir, 'bastion.yaml');
+  await writeFile(
+    file,
+    [
+      'listen: { host: 127.0.0.1, port: 0 }',
+      `name: ${BASTION_NAME}`,
+      'hostKeys:',
+      `  - { privateKeyFile: ${hostKey}, certificateFile: ${hostCert} }`,
+      `trust: { static: { userCaKeyFiles: [${userCaPub}] } }`,
+      `platform: { type: local, dataDir: ${path.join(dir, 'data')} }`,
+      'limits:',
+      '  maxStartups: { begin: 500, rate: 30, full: 1000 }',
+      '  perIpUnauthenticated: 1000',
+      '  perIpConnections: 5000',
+      '  maxSessionsPerUser: 5000',
+      '  maxChannelsPerConnection: 10',
+      'log: { level: info }',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [...sourceBinArgs('bastion'), '--config', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{"ssh"'));
+      if (line) {
+        child.stdout.off('data', onData);
+        child.stdout.resume(); // audit lines keep coming: drain them
+        resolve((JSON.parse(line) as { ssh: { port: number } }).ssh.port);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`bastion exited ${code}`)));
+  });
+  return {
+    child,
+    port,
+    stop: async () => {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+/** Runs the stock ssh client; stdout goes to /dev/null so the client, not node, reads the stream. */
+function sshTimed(args: string[]): Promise<{ ms: number; code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const devnull = openSync('/dev/null', 'w');
+    const t0 = process.hrtime.bigint();
+    const child = spawn('ssh', args, { stdio: ['ignore', devnull, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => {
+      closeSync(devnull);
+      resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, stderr });
+    });
+  });
+}
+
+async function sshdConfig(
+  file: string,
+  sshd: SshdHandle,
+  identity: string,
+  cert: string,
+  knownHosts: string,
+  extra: string[],
+) {
+  const common = [
+    `  IdentityFile ${identity}`,
+    `  CertificateFile ${cert}`,
+    '  IdentitiesOnly yes',
+    '  IdentityAgent none',
+    `  UserKnownHostsFile ${knownHosts}`,
+    '  GlobalKnownHostsFile /dev/null',
+    '  StrictHostKeyChecking yes',
+    '  UpdateHostKeys no',
+    '  User root',
+    ...extra.map((l) => `  ${l}`),
+  ];
+  await writeFile(
+    file,
+    [
+      'Host sshd-jump',
+      '  HostName 127.0.0.1',
+      `  Port ${sshd.port}`,
+      ...common,
+      'Host sshd-target',
+      '  HostName 127.0.0.1',
+      `  Port ${sshd.port}`,
+      '  ProxyJump sshd-jump',
+      ...common,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+// ---------- ssh2 client helpers (RTT and idle sessions) ----------
+
+interface Target {
+  port: number;
+  username: string;
+  /** For a jump: the host to open direct-tcpip to, and the user on it. */
+  via?: { host: string; port: number; username: string };
+}
+
+function connectClient(
+  key: ParsedKey,
+  opts: { port?: number; sock?: NodeJS.ReadableStream; username: string },
+): Promise<ssh2.Client> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.once('ready', () => resolve(c))
+      .once('error', reject)
+      .connect({
+        host: '127.0.0.1',
+        port: opts.port,
+        sock: opts.sock as never,
+        username: opts.username,
+        authHandler: [
+          { type: 'publickey', username: opts.username, key } as ssh2.PublicKeyAuthMethod,
+        ],
+        hostVerifier: () => true,
+        algorithms: { kex: ['curve25519-sha256'], cipher: ['chacha20-poly1305@openssh.com'] },
+        readyTimeout: 60_000,
+        keepaliveInterval: 0,
+      });
+  });
+}
+
+async function open(
+  key: ParsedKey,
+  t: Target,
+): Promise<{ session: ssh2.Client; all: ssh2.Client[] }> {
+  const outer = await connectClient(key, { port: t.port, username: t.username });
+  if (!t.via) return { session: outer, all: [outer] };
+  const stream = await new Promise<ClientChannel>((resolve, reject) =>
+    outer.forwardOut('127.0.0.1', 0, t.via!.host, t.via!.port, (err, s) =>
+      err ? reject(err) : resolve(s),
+    ),
+  );
+  const inner = await connectClient(key, { sock: stream, username: t.via.username });
+  return { session: inner, all: [inner, outer] };
+}
+
+async function echoRtt(
+  key: ParsedKey,
+  t: Target,
+  n: number,
+  mode: 'pty' | 'pipes',
+): Promise<number> {
+  const { session, all } = await open(key, t);
+  const ch = await new Promise<ClientChannel>((resolve, reject) =>
+    mode === 'pty'
+      ? session.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, s) =>
+          err ? reject(err) : resolve(s),
+        )
+      : session.exec('cat', (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  let buf = '';
+  ch.on('data', (d: Buffer) => (buf += d.toString('latin1')));
+  if (mode === 'pty') ch.write('stty raw -echo; exec cat\n');
+  await sleep(500);
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    buf = '';
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      const onData = () => {
+        if (buf.includes('x')) {
+          ch.off('data', onData);
+          resolve();
+        }
+      };
+      ch.on('data', onData);
+      ch.write('x');
+    });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  ch.close();
+  for (const c of all) c.end();
+  return median(times);
+}
+
+function statusKb(pid: number, field: 'VmRSS'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of PSS of every process named `sshd` (kB): shared pages counted once. */
+function sshdPssKb(): { kb: number; procs: number } {
+  let kb = 0;
+  let procs = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'sshd') continue;
+      const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${d}/smaps_rollup`, 'utf8'));
+      kb += Number(m?.[1] ?? 0);
+      procs++;
+    } catch {
+      // process went away
+    }
+  }
+  return { kb, procs };
+}
+
+async function idleSessions(key: ParsedKey, t: Target, n: number): Promise<ssh2.Client[]> {
+  const clients: ssh2.Client[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const { session, all } = await open(key, t);
+      await new Promise<void>((resolve, reject) =>
+        session.exec('sleep 3600', (err, ch) => {
+          if (err) return reject(err);
+          ch.on('data', () => undefined);
+          ch.stderr.on('data', () => undefined);
+          resolve();
+        }),
+      );
+      clients.push(...all);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return clients;
+}
+
+async function main(): Promise<void> {
+  const tmp = await tempDir('nd-bench-bastion-');
+  const dir = tmp.dir;
+  let bastion: Bastion | undefined;
+  let sshd: SshdHandle | undefined;
+  const results: string[] = [];
+  const say = (line: string) => {
+    results.push(line);
+    process.stdout.write(`${line}\n`);
+  };
+  try {
+    const [userCa, hostCa, hostKey, user] = await Promise.all([
+      makeKey(dir, 'user_ca'),
+      makeKey(dir, 'host_ca'),
+      makeKey(dir, 'host_key'),
+      makeKey(dir, 'id_bench'),
+    ]);
+    const hostCert = await signCert(hostCa, hostKey, {
+      keyId: 'bench',
+      principals: [BASTION_NAME, '*.neetodeploy'],
+      host: true,
+      validity: '-5m:+4h',
+    });
+    const cert = await signCert(userCa, user, {
+      keyId: 'bench@example.com:b1',
+      principals: ['demo'],
+      validity: '-5m:+4h',
+      // sshd needs it to act as a jump host; the bastion serves its virtual hosts without it.
+      options: ['clear', 'permit-pty', 'permit-port-forwarding'],
+    });
+    bastion = await startBastion(dir, `${userCa.file}.pub`, hostKey.file, hostCert);
+    sshd = await startSshd({
+      trustedUserCAKeys: [userCa.publicKey],
+      authorizedPrincipals: ['demo'],
+      extraConfig: ['AllowTcpForwarding yes', 'PermitTTY yes'],
+    });
+    const bastionKnown = path.join(dir, 'known_hosts_bastion');
+    await writeFile(
+      bastionKnown,
+      `@cert-authority ${BASTION_NAME},*.neetodeploy ${hostCa.publicKey}\n`,
+    );
+    const sshdKnown = path.join(dir, 'known_hosts_sshd');
+    await writeFile(sshdKnown, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyLine}\n`);
+    const nativeCrypto = (() => {
+      try {
+        readFileSync(
+          path.join(
+            path.dirname(createRequire(import.meta.url).resolve('ssh2')),
+            'protocol/crypto/build/Release/sshcrypto.node',
+          ),
+        );
+        return 'yes';
+      } catch {
+        return 'NO (chacha20 falls back to JS)';
+      }
+    })();
+    say(
+      `machine: ${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? '?'}, ${os.cpus().length} cores; ssh2 native crypto binding: ${nativeCrypto}`,
+    );
+
+    const configs = async (name: string, extra: string[]) => ({
+      bastion: await writeSshConfig(path.join(dir, `b-${name}.ssh_config`), {
+        port: bastion!.port,
+        identity: user.file,
+        certificate: cert,
+        knownHosts: bastionKnown,
+        bastionName: BASTION_NAME,
+        extra,
+      }),
+      sshd: await sshdConfig(
+        path.join(dir, `s-${name}.ssh_config`),
+        sshd!,
+        user.file,
+        cert,
+        sshdKnown,
+        extra,
+      ),
+    });
+
+    // 1. Throughput through the jump.
+    const size = QUICK ? GIB / 4 : GIB;
+    const reps = QUICK ? 1 : 3;
+    for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) {
+      const cfg = await configs(cipher.split('@')[0]!, [
+        `Ciphers ${cipher}`,
+        'KexAlgorithms curve25519-sha256',
+      ]);
+      const rate = async (config: string, host: string) => {
+        const xs: number[] = [];
+        for (let i = 0; i < reps; i++) {
+          const r = await sshTimed(['-F', config, host, `head -c ${size} /dev/zero`]);
+          if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
+          xs.push(size / 1024 / 1024 / (r.ms / 1000));
+        }
+        return median(xs);
+      };
+      const b = await rate(cfg.bastion, 'demo.neetodeploy');
+      const s = await rate(cfg.sshd, 'sshd-target');
+      say(
+        `throughput ${size / GIB} GiB via jump, ${cipher}: bastion ${fmt(b)} MiB/s, sshd -J ${fmt(s)} MiB/s, ratio ${fmt(b / s, 2)}x`,
+      );
+    }
+
+    // 2. Connection rate, direct, same kex and cipher.
+    const cfg = await configs('rate', [
+      'Ciphers chacha20-poly1305@openssh.com',
+      'KexAlgorithms curve25519-sha256',
+    ]);
+    const seqN = QUICK ? 10 : 40;
+    const rateOf = async (config: string, host: string, parallel: number, total: number) => {
+      let next = 0;
+      const t0 = Date.now();
+      const worker = async () => {
+        while (next < total) {
+          next++;
+          const r = await sshTimed(['-F', config, host, 'true']);
+          if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
+        }
+      };
+      await Promise.all(Array.from({ length: parallel }, worker));
+      return total / ((Date.now() - t0) / 1000);
+    };
+    {
+      const b = await rateOf(cfg.bastion, 'bastion', 1, seqN);
+      const s = await rateOf(cfg.sshd, 'sshd-jump', 1, seqN);
+      say(
+        `connect+auth+exec true, sequential: bastion ${fmt(b)}/s (${fmt(1000 / b, 0)} ms), sshd ${fmt(s)}/s (${fmt(1000 / s, 0)} ms), ratio ${fmt(b / s, 2)}x`,
+      );
+      const pb = await rateOf(cfg.bastion, 'bastion', 16, seqN * 4);
+      const ps = await rateOf(cfg.sshd, 'sshd-jump', 16, seqN * 4);
+      say(
+        `connect+auth+exec true, 16 parallel: bastion ${fmt(pb)}/s, sshd ${fmt(ps)}/s, ratio ${fmt(pb / ps, 2)}x`,
+      );
+    }
+
+    // 3. Echo round trip (ssh2 client on both, pty shell running `cat` in raw mode).
+    const key = certificateKey(await readFile(user.file, 'utf8'), await readFile(cert, 'utf8'));
+    const n = QUICK ? 200 : 1000;
+    for (const mode of ['pty', 'pipes'] as const) {
+      const bDirect = await echoRtt(key, { port: bastion.port, username: 'demo' }, n, mode);
+      const bJump = await echoRtt(
+        key,
+        {
+          port: bastion.port,
+          username: 'demo',
+          via: { host: 'demo.neetodeploy', port: 22, username: 'demo' },
+        },
+        n,
+        mode,
+      );
+      const sDirect = await echoRtt(key, { port: sshd.port, username: 'root' }, n, mode);
+      const sJump = await echoRtt(
+        key,
+        {
+          port: sshd.port,
+          username: 'root',
+          via: { host: '127.0.0.1', port: sshd.port, username: 'root' },
+        },
+        n,
+        mode,
+      );
+      say(
+        `1-byte echo RTT, ${mode === 'pty' ? 'interactive pty shell running cat' : 'exec cat on pipes'} (median of ${n}): ` +
+          `bastion direct ${fmt(bDirect, 3)} ms, via jump ${fmt(bJump, 3)} ms (jump adds ${fmt(bJump - bDirect, 3)} ms); ` +
+          `sshd direct ${fmt(sDirect, 3)} ms, via sshd -J ${fmt(sJump, 3)} ms (jump adds ${fmt(sJump - sDirect, 3)} ms)`,
+      );
+    }
+
+    // 4. Memory per idle jump session.
+    const nb = QUICK ? 200 : 1000;
+    const ns = QUICK ? 50 : 200;
+    await sleep(500);
+    const before = statusKb(bastion.child.pid!, 'VmRSS');
+    const bClients = await idleSessions(
+      key,
+      {
+        port: bastion.port,
+        username: 'demo',
+        via: { host: 'demo.neetodeploy', port: 22, username: 'demo' },
+      },
+      nb,
+    );
+    await sleep(2000);
+    const after = statusKb(bastion.child.pid!, 'VmRSS');
+    const perB = (after - before) / nb;
+    for (const c of bClients) c.end();
+    const sBefore = sshdPssKb();
+    const sClients = await idleSessions(
+      key,
+      {
+        port: sshd.port,
+        username: 'root',
+        via: { host: '127.0.0.1', port: sshd.port, username: 'root' },
+      },
+      ns,
+    );
+    await sleep(2000);
+    const sAfter = sshdPssKb();
+    const perS = (sAfter.kb - sBefore.kb) / ns;
+    for (const c of sClients) c.end();
+    say(
+      `idle jump session memory: bastion ${fmt(perB, 0)} kB/session at ${nb} sessions (RSS ${fmt(before / 1024, 0)} → ${fmt(after / 1024, 0)} MB); ` +
+        `sshd ${fmt(perS, 0)} kB/session at ${ns} sessions (PSS of ${sAfter.procs - sBefore.procs} extra sshd processes), ratio ${fmt(perS / perB, 1)}x less`,
+    );
+  } finally {
+    await bastion?.stop();
+    await sshd?.stop();
+    await tmp.cleanup();
+  }
+  process.stdout.write(`\n${results.map((r) => `- ${r}`).join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,186 @@
+/**
+ * `neetodeploy exec` through a real bastion (ssh2 client presenting the issued certificate) and
+ * stock OpenSSH through the ssh_config of `neetodeploy ssh-config`, against the local platform.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as pty from 'node-pty';
+import { ROOT, sourceBinArgs } from '../support/paths.js';
+import { ALICE, BOB, fakeIo, runBin, startCliEnv } from './harness.js';
+import type { CliEnv } from './harness.js';
+
+function runSsh(args: string[], options: { input?: string; home: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: options.home },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+describe('cli: exec and stock ssh through a real bastion', function () {
+  let env: CliEnv;
+
+  before(async function () {
+    env = await startCliEnv({ bastion: 'pinned' });
+    await env.platform.updateConfigVars('demo', { set: { GREETING: 'hi there' } }, { restart: false });
+  });
+
+  after(async function () {
+    await env?.dispose();
+  });
+
+  it('runs a command with pipes: stdout and stderr apart, the remote exit code returned', async function () {
+    const config = env.config('exec-pipes');
+    await env.loginAs(config, ALICE);
+    const io = fakeIo();
+    const { code } = await env.run(config, ['exec', '-a', 'demo', '--', 'printenv GREETING; echo oops >&2; exit 7'], io);
+    assert.equal(code, 7);
+    assert.equal(io.out(), 'hi there\n');
+    assert.equal(io.err(), 'oops\n');
+  });
+
+  it('streams stdin to the console and closes it (echo ls | neetodeploy exec)', async function () {
+    const config = env.config('exec-stdin');
+    await env.loginAs(config, ALICE);
+    const io = fakeIo();
+    io.stdinStream.end('echo from-stdin\nexit 3\n');
+    const shell = await env.run(config, ['exec', '-a', 'demo'], io);
+    assert.equal(shell.code, 3);
+    assert.equal(io.out(), 'from-stdin\n');
+
+    const io2 = fakeIo();
+    const big = 'x'.repeat(200_000);
+    io2.stdinStream.end(big);
+    const wc = await env.run(config, ['exec', '-a', 'demo', '--', 'wc', '-c'], io2);
+    assert.equal(wc.code, 0);
+    assert.equal(io2.out().trim(), String(big.length));
+  });
+
+  it('refuses apps without access and names the apps you can use', async function () {
+    const config = env.config('exec-denied');
+    await env.loginAs(config, BOB);
+    await assert.rejects(env.run(config, ['exec', '-a', 'demo', '--', 'true']), /you may not open consoles on demo/);
+    const alice = env.config('exec-unknown');
+    await env.loginAs(alice, ALICE);
+    await assert.rejects(env.run(alice, ['exec', '-a', 'nope', '--', 'true']), /unknown app nope.*Apps you can use: demo/);
+  });
+
+  it('the binary exits with the remote code', async function () {
+    const token = await env.ks.token(ALICE);
+    const res = await runBin(['exec', '-a', 'demo', '--', 'echo', 'out;', 'exit', '42'], {
+      HOME: path.join(env.root, 'exec-bin'),
+      NEETODEPLOY_TOKEN: token,
+      NEETODEPLOY_API_URL: env.apiUrl,
+      NEETODEPLOY_CA_FILE: env.caFile,
+    });
+    assert.equal(res.code, 42, res.stderr);
+    assert.equal(res.stdout, 'out\n');
+  });
+
+  it('on a terminal: a shell on a pty, resizes forwarded, the exit code returned', async function () {
+    const token = await env.ks.token(ALICE);
+    const term = pty.spawn(process.execPath, [...sourceBinArgs('cli'), 'exec', '-a', 'demo'], {
+      cols: 80,
+      rows: 24,
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: path.join(env.root, 'pty-home'),
+        TERM: 'xterm',
+        NEETODEPLOY_TOKEN: token,
+        NEETODEPLOY_API_URL: env.apiUrl,
+        NEETODEPLOY_CA_FILE: env.caFile,
+      },
+    });
+    let screen = '';
+    term.onData((d) => (screen += d));
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    const waitFor = async (re: RegExp): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!re.test(screen)) {
+        if (Date.now() > deadline) throw new Error(`no ${String(re)} on the terminal: ${JSON.stringify(screen)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      await waitFor(/[$#] $/);
+      term.write('stty size; tty\r');
+      await waitFor(/24 80\r*\n\/dev\/pts\//);
+      term.resize(100, 30);
+      await new Promise((r) => setTimeout(r, 200));
+      term.write('stty size\r');
+      await waitFor(/30 100/);
+      term.write('exit 3\r');
+      assert.equal(await exited, 3);
+    } finally {
+      term.kill();
+    }
+  });
+
+  it('stock ssh reaches APP.neetodeploy through ProxyJump with the installed ssh_config', async function () {
+    const config = env.config('stock-ssh');
+    await env.loginAs(config, ALICE);
+    fs.mkdirSync(path.join(config.home, '.ssh'), { mode: 0o700 });
+    await env.run(config, ['ssh-config', '--install']);
+    const userConfig = path.join(config.home, '.ssh', 'config');
+    // Certificates are renewed by the Match exec, even when none is there yet.
+    fs.rmSync(config.keysDir, { recursive: true, force: true });
+    const res = await runSsh(['-F', userConfig, '-o', 'BatchMode=yes', 'demo.neetodeploy', 'printenv GREETING; exit 5'], {
+      home: config.home,
+    });
+    assert.equal(res.code, 5, res.stderr);
+    assert.equal(res.stdout, 'hi there\n');
+    const piped = await runSsh(['-F', userConfig, '-o', 'BatchMode=yes', 'demo.neetodeploy', 'cat'], {
+      home: config.home,
+      input: 'through the jump\n',
+    });
+    assert.equal(piped.stdout, 'through the jump\n', piped.stderr);
+  });
+});
+
+describe('cli: a bastion identified by a host CA only', function () {
+  let env: CliEnv;
+
+  before(async function () {
+    env = await startCliEnv({ bastion: 'ca' });
+  });
+
+  after(async function () {
+    await env?.dispose();
+  });
+
+  it('stock ssh checks the host certificate against the @cert-authority line', async function () {
+    const config = env.config('ca-ssh');
+    await env.loginAs(config, ALICE);
+    const { io } = await env.run(config, ['ssh-config']);
+    const file = path.join(env.root, 'ca_ssh_config');
+    fs.writeFileSync(file, io.out(), { mode: 0o600 });
+    assert.match(fs.readFileSync(path.join(config.dir, 'known_hosts'), 'utf8'), /^@cert-authority /);
+    const res = await runSsh(['-F', file, '-o', 'BatchMode=yes', 'demo.neetodeploy', 'echo ok'], { home: config.home });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'ok\n');
+  });
+
+  it('exec refuses a plain host key it cannot check against the CA (no trust on first use)', async function () {
+    const config = env.config('ca-exec');
+    await env.loginAs(config, ALICE);
+    await assert.rejects(
+      env.run(config, ['exec', '-a', 'demo', '--', 'true']),
+      /cannot trust the bastion 127\.0\.0\.1:\d+: the bastion presented a plain host key but only a host CA is trusted/,
+    );
+  });
+});

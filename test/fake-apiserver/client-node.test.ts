@@ -1,0 +1,468 @@
+import assert from 'node:assert/strict';
+import { PassThrough, Readable } from 'node:stream';
+import { request } from 'node:https';
+import {
+  ApiException,
+  AppsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  Exec,
+  KubeConfig,
+  Log,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+  type V1Status,
+} from '@kubernetes/client-node';
+import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver/index.js';
+import { waitFor } from './helpers.js';
+
+function kubeConfig(fake: FakeApiServer, user?: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(fake.kubeconfigPath(user));
+  return kc;
+}
+
+interface WatchEvent {
+  type: string;
+  object: {
+    metadata?: { name?: string; resourceVersion?: string; annotations?: Record<string, string> };
+    code?: number;
+    reason?: string;
+    kind?: string;
+  };
+}
+
+/** Collects watch events until `stop()`; `done` settles when the server ends the stream. */
+async function collectWatch(kc: KubeConfig, path: string, query: Record<string, string | boolean>) {
+  const events: WatchEvent[] = [];
+  let finished: (err: unknown) => void = () => undefined;
+  const done = new Promise<unknown>((resolve) => (finished = resolve));
+  const controller = await new Watch(kc).watch(
+    path,
+    query,
+    (type, object) => events.push({ type, object: object as WatchEvent['object'] }),
+    (err) => finished(err),
+  );
+  return { events, done, stop: () => controller.abort() };
+}
+
+function collectStream(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (d: Buffer) => (text += d.toString()));
+  return { stream, text: () => text };
+}
+
+async function runExec(
+  kc: KubeConfig,
+  ns: string,
+  pod: string,
+  command: string[],
+  stdinText?: string,
+): Promise<{ stdout: string; stderr: string; status: V1Status; protocol: string }> {
+  const out = collectStream();
+  const err = collectStream();
+  const stdin = stdinText === undefined ? null : Readable.from([Buffer.from(stdinText)]);
+  let statusResolve: (s: V1Status) => void = () => undefined;
+  const status = new Promise<V1Status>((resolve) => (statusResolve = resolve));
+  const ws = await new Exec(kc).exec(
+    ns,
+    pod,
+    'app',
+    command,
+    out.stream,
+    err.stream,
+    stdin,
+    false,
+    (s) => statusResolve(s),
+  );
+  const st = await status;
+  await new Promise((r) => setTimeout(r, 20));
+  return { stdout: out.text(), stderr: err.text(), status: st, protocol: ws.protocol };
+}
+
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+describe('fake API server: @kubernetes/client-node 1.4.0', function () {
+  this.timeout(20_000);
+  let fake: FakeApiServer;
+  let kc: KubeConfig;
+  let core: CoreV1Api;
+  const ns = 'cn';
+
+  before(async () => {
+    fake = await startFakeApiServer({ kubelet: { startDelayMs: 20 }, bookmarkIntervalMs: 100 });
+    kc = kubeConfig(fake);
+    core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'web', labels: { app: 'demo' } },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'busybox',
+              env: [
+                { name: 'FROM_SECRET', valueFrom: { secretKeyRef: { name: 'env', key: 'TOKEN' } } },
+              ],
+            },
+          ],
+        },
+      },
+    });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'env' }, stringData: { TOKEN: 's3cret' } },
+    });
+    await waitFor(
+      () =>
+        (fake.get('pods', ns, 'web')?.status &&
+          (fake.get('pods', ns, 'web')!.status as { phase: string }).phase === 'Running') ||
+        undefined,
+      'pod running',
+    );
+  });
+  after(async () => {
+    await fake?.stop();
+  });
+
+  it('loads the kubeconfig it writes and talks TLS with the CA in it', async () => {
+    const list = await core.listNamespace();
+    assert.deepEqual(list.items.map((n) => n.metadata?.name).sort(), [ns, 'default']);
+    assert.match(list.metadata?.resourceVersion ?? '', /^\d+$/);
+    assert.equal(kc.getCurrentCluster()?.server, fake.url);
+  });
+
+  it('rejects unknown tokens with a 401 Status', async () => {
+    const res = await new Promise<{ code: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${fake.url}/api/v1/namespaces`,
+        { ca: fake.caPem, headers: { Authorization: 'Bearer not-a-token' } },
+        (r) => {
+          let body = '';
+          r.on('data', (d: Buffer) => (body += d.toString()));
+          r.on('end', () => resolve({ code: r.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res.code, 401);
+    assert.deepEqual(JSON.parse(res.body), {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
+  });
+
+  it('SubjectAccessReview answers for another user; SelfSubjectAccessReview for the caller', async () => {
+    fake.addUser('ops@example.com', ['ops']);
+    fake.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'ops-view' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view-pods' },
+      subjects: [{ kind: 'Group', name: 'ops', apiGroup: 'rbac.authorization.k8s.io' }],
+    });
+    fake.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'view-pods' },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+      ],
+    });
+    const authz = kc.makeApiClient(AuthorizationV1Api);
+    const review = (verb: string, resource: string, subresource?: string) =>
+      authz.createSubjectAccessReview({
+        body: {
+          spec: {
+            user: 'ops@example.com',
+            groups: ['ops'],
+            resourceAttributes: {
+              namespace: ns,
+              verb,
+              resource,
+              ...(subresource ? { subresource } : {}),
+            },
+          },
+        },
+      });
+    const yes = await review('list', 'pods');
+    assert.equal(yes.status?.allowed, true);
+    assert.match(
+      yes.status?.reason ?? '',
+      /ClusterRoleBinding "ops-view" of ClusterRole "view-pods" to Group "ops"/,
+    );
+    assert.equal((await review('get', 'pods', 'log')).status?.allowed, true);
+    assert.equal((await review('create', 'pods', 'exec')).status?.allowed, false);
+    const opsKc = kubeConfig(fake, 'ops@example.com');
+    const self = await opsKc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+      body: { spec: { resourceAttributes: { namespace: ns, verb: 'delete', resource: 'pods' } } },
+    });
+    assert.equal(self.status?.allowed, false);
+    await assert.rejects(
+      opsKc.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+        body: { spec: { user: 'x', resourceAttributes: { verb: 'get', resource: 'pods' } } },
+      }),
+      (err: unknown) => err instanceof ApiException && err.code === 403,
+    );
+    await assert.rejects(
+      opsKc.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'web', namespace: ns }),
+      (err: unknown) => {
+        assert.ok(err instanceof ApiException);
+        assert.equal(err.code, 403);
+        assert.equal(
+          JSON.parse(err.body as string).message,
+          `pods "web" is forbidden: User "ops@example.com" cannot delete resource "pods" in API group "" in the namespace "${ns}"`,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('update with a stale resourceVersion gets 409 Conflict; not found and exists are Status objects', async () => {
+    const cm = await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'cfg' }, data: { a: '1' } },
+    });
+    const first = await core.replaceNamespacedConfigMap({
+      name: 'cfg',
+      namespace: ns,
+      body: { ...cm, data: { a: '2' } },
+    });
+    assert.notEqual(first.metadata?.resourceVersion, cm.metadata?.resourceVersion);
+    await assert.rejects(
+      core.replaceNamespacedConfigMap({
+        name: 'cfg',
+        namespace: ns,
+        body: { ...cm, data: { a: '3' } },
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof ApiException);
+        assert.equal(err.code, 409);
+        assert.deepEqual(JSON.parse(err.body as string), {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message:
+            'Operation cannot be fulfilled on configmaps "cfg": the object has been modified; please apply your changes to the latest version and try again',
+          reason: 'Conflict',
+          details: { name: 'cfg', kind: 'configmaps' },
+          code: 409,
+        });
+        return true;
+      },
+    );
+    assert.deepEqual((await core.readNamespacedConfigMap({ name: 'cfg', namespace: ns })).data, {
+      a: '2',
+    });
+    await assert.rejects(
+      core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'cfg' } } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ApiException);
+        assert.equal(err.code, 409);
+        assert.equal(JSON.parse(err.body as string).reason, 'AlreadyExists');
+        return true;
+      },
+    );
+    const apps = kc.makeApiClient(AppsV1Api);
+    await assert.rejects(
+      apps.readNamespacedDeployment({ name: 'nope', namespace: ns }),
+      (err: unknown) => {
+        assert.ok(err instanceof ApiException);
+        assert.deepEqual(JSON.parse(err.body as string), {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: 'deployments.apps "nope" not found',
+          reason: 'NotFound',
+          details: { name: 'nope', group: 'apps', kind: 'deployments' },
+          code: 404,
+        });
+        return true;
+      },
+    );
+  });
+
+  it('list + watch from the list resourceVersion sees every later change, selector enter/leave included', async () => {
+    const list = await core.listNamespacedConfigMap({
+      namespace: ns,
+      labelSelector: 'watched=yes',
+    });
+    const w = await collectWatch(kc, `/api/v1/namespaces/${ns}/configmaps`, {
+      resourceVersion: list.metadata!.resourceVersion!,
+      labelSelector: 'watched=yes',
+    });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'w1', labels: { watched: 'yes' } } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'w2', labels: { watched: 'no' } } },
+    });
+    await core.patchNamespacedConfigMap(
+      { name: 'w1', namespace: ns, body: { data: { k: 'v' } } },
+      merge,
+    );
+    await core.patchNamespacedConfigMap(
+      { name: 'w2', namespace: ns, body: { metadata: { labels: { watched: 'yes' } } } },
+      strategic,
+    );
+    await core.patchNamespacedConfigMap(
+      { name: 'w1', namespace: ns, body: { metadata: { labels: { watched: 'no' } } } },
+      merge,
+    );
+    await core.deleteNamespacedConfigMap({ name: 'w2', namespace: ns });
+    await waitFor(() => w.events.length >= 5 || undefined, 'watch events');
+    w.stop();
+    assert.deepEqual(
+      w.events.map((e) => `${e.type} ${e.object.metadata?.name ?? ''}`),
+      ['ADDED w1', 'MODIFIED w1', 'ADDED w2', 'DELETED w1', 'DELETED w2'],
+    );
+    const rvs = w.events.map((e) => Number(e.object.metadata?.resourceVersion));
+    assert.deepEqual(
+      [...rvs].sort((a, b) => a - b),
+      rvs,
+      'resourceVersions increase',
+    );
+    assert.ok(rvs[0]! > Number(list.metadata!.resourceVersion));
+  });
+
+  it('watch sends bookmarks and the initial-events-end bookmark, and 410 Expired for a compacted resourceVersion', async () => {
+    const w = await collectWatch(kc, `/api/v1/namespaces/${ns}/pods`, {
+      allowWatchBookmarks: true,
+      sendInitialEvents: true,
+      resourceVersionMatch: 'NotOlderThan',
+    });
+    await waitFor(
+      () => w.events.filter((e) => e.type === 'BOOKMARK').length >= 2 || undefined,
+      'bookmarks',
+    );
+    w.stop();
+    assert.equal(w.events[0]!.type, 'ADDED');
+    assert.equal(w.events[0]!.object.metadata?.name, 'web');
+    assert.equal(w.events[1]!.type, 'BOOKMARK');
+    assert.equal(w.events[1]!.object.metadata?.annotations?.['k8s.io/initial-events-end'], 'true');
+    assert.equal(w.events[1]!.object.kind, 'Pod');
+
+    const old = (await core.listNamespacedPod({ namespace: ns })).metadata!.resourceVersion!;
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'after-compaction' } },
+    });
+    fake.compactWatchHistory();
+    const expired = await collectWatch(kc, `/api/v1/namespaces/${ns}/configmaps`, {
+      resourceVersion: old,
+    });
+    await expired.done;
+    assert.equal(expired.events.length, 1);
+    assert.equal(expired.events[0]!.type, 'ERROR');
+    assert.equal(expired.events[0]!.object.code, 410);
+    assert.equal(expired.events[0]!.object.reason, 'Expired');
+  });
+
+  it('exec over v5.channel.k8s.io: stdout, stderr, stdin close, env from secrets, exit codes', async () => {
+    const ok = await runExec(
+      kc,
+      ns,
+      'web',
+      ['sh', '-c', 'cat; echo "token=$FROM_SECRET"; echo oops >&2'],
+      'from stdin\n',
+    );
+    assert.equal(ok.protocol, 'v5.channel.k8s.io');
+    assert.equal(ok.stdout, 'from stdin\ntoken=s3cret\n');
+    assert.equal(ok.stderr, 'oops\n');
+    assert.deepEqual(ok.status, { metadata: {}, status: 'Success' });
+    const failed = await runExec(kc, ns, 'web', ['sh', '-c', 'exit 42']);
+    assert.equal(failed.status.status, 'Failure');
+    assert.equal(failed.status.reason, 'NonZeroExitCode');
+    assert.deepEqual(failed.status.details?.causes, [{ reason: 'ExitCode', message: '42' }]);
+    await waitFor(() => fake.activeExecs() === 0 || undefined, 'exec sessions to end');
+  });
+
+  it('exec over v4.channel.k8s.io when the server only offers v4', async () => {
+    const v4 = await startFakeApiServer({
+      execProtocols: ['v4.channel.k8s.io'],
+      kubelet: { startDelayMs: 0 },
+    });
+    try {
+      v4.create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: 'default' },
+        spec: { containers: [{ name: 'app', image: 'x' }] },
+      });
+      await waitFor(
+        () =>
+          (v4.get('pods', 'default', 'p')?.status as { phase?: string }).phase === 'Running' ||
+          undefined,
+        'pod running',
+      );
+      const r = await runExec(kubeConfig(v4), 'default', 'p', ['sh', '-c', 'echo v4 here; exit 3']);
+      assert.equal(r.protocol, 'v4.channel.k8s.io');
+      assert.equal(r.stdout, 'v4 here\n');
+      assert.deepEqual(r.status.details?.causes, [{ reason: 'ExitCode', message: '3' }]);
+    } finally {
+      await v4.stop();
+    }
+  });
+
+  it('logs follow: lines written after the request arrive; the stream ends when the container stops', async () => {
+    fake.appendPodLog(ns, 'web', 'app', 'before');
+    const out = collectStream();
+    const ended = new Promise((resolve) => out.stream.on('end', resolve));
+    await new Log(kc).log(ns, 'web', 'app', out.stream, { follow: true, timestamps: false });
+    await waitFor(() => out.text() === 'before\n' || undefined, 'first line');
+    fake.appendPodLog(ns, 'web', 'app', 'after');
+    await waitFor(() => out.text() === 'before\nafter\n' || undefined, 'followed line');
+    fake.setPodPhase(ns, 'web', 'Succeeded');
+    await ended;
+    assert.equal(out.text(), 'before\nafter\n');
+    await assert.rejects(
+      new Log(kc).log(ns, 'web', 'other', new PassThrough(), {}),
+      (err: unknown) => err instanceof ApiException && err.code === 400,
+    );
+  });
+
+  it('a pod deleted with grace turns Terminating, then goes away (DELETED), killing its execs', async () => {
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'short' }, spec: { containers: [{ name: 'app', image: 'x' }] } },
+    });
+    await waitFor(
+      () =>
+        (fake.get('pods', ns, 'short')?.status as { phase?: string }).phase === 'Running' ||
+        undefined,
+      'pod running',
+    );
+    const w = await collectWatch(kc, `/api/v1/namespaces/${ns}/pods`, {
+      fieldSelector: 'metadata.name=short',
+      resourceVersion: fake.currentResourceVersion(),
+    });
+    const sleeping = runExec(kc, ns, 'short', ['sleep', '30']);
+    await waitFor(() => fake.activeExecs() === 1 || undefined, 'exec running');
+    const deleted = await core.deleteNamespacedPod({ name: 'short', namespace: ns });
+    assert.ok(deleted.metadata?.deletionTimestamp, 'the returned pod is Terminating');
+    const r = await sleeping;
+    assert.equal(r.status.status, 'Failure', 'the exec ends when the pod goes away');
+    await waitFor(() => w.events.some((e) => e.type === 'DELETED') || undefined, 'DELETED event');
+    w.stop();
+    assert.deepEqual(
+      w.events.map((e) => e.type),
+      ['MODIFIED', 'DELETED'],
+    );
+    assert.equal(fake.get('pods', ns, 'short'), undefined);
+  });
+});
