@@ -11,8 +11,19 @@ export {
   fingerprint,
   publicKeyFromKeyObject,
 } from './public-key.js';
-export { generatePrivateKey, parsePrivateKey, encodePrivateKey } from './private-key.js';
-export { signData, verifySignature, parseSignature } from './signature.js';
+export {
+  generatePrivateKey,
+  parsePrivateKey,
+  encodePrivateKey,
+  type GenerateOptions,
+} from './private-key.js';
+export {
+  signData,
+  verifySignature,
+  parseSignature,
+  type ParsedSignature,
+  type VerifySignatureOptions,
+} from './signature.js';
 export {
   signCertificate,
   parseCertificate,

@@ -35,7 +35,10 @@ export type CertType = 'user' | 'host';
 export interface PublicKey {
   readonly type: KeyType;
   readonly blob: Buffer;
-  /** For verification with node:crypto; built once at parse time. */
+  /**
+   * For verification with node:crypto. Built once: at parse time by parsePublicKey(Text), on
+   * first use for the keys inside a parsed certificate (an invalid key then throws SshCertError).
+   */
   readonly keyObject: KeyObject;
   /** RSA modulus size or the curve size in bits (256 for ed25519). */
   readonly bits: number;

@@ -14,18 +14,39 @@ import type { CliEnv } from './harness.js';
 
 describe('cli: config dir resolution', function () {
   it('prefers NEETODEPLOY_CONFIG_DIR, then XDG_CONFIG_HOME, then ~/.config', function () {
-    assert.equal(resolveConfigDir({ NEETODEPLOY_CONFIG_DIR: '/a/b', XDG_CONFIG_HOME: '/x' }, '/home/u'), '/a/b');
+    assert.equal(
+      resolveConfigDir({ NEETODEPLOY_CONFIG_DIR: '/a/b', XDG_CONFIG_HOME: '/x' }, '/home/u'),
+      '/a/b',
+    );
     assert.equal(resolveConfigDir({ XDG_CONFIG_HOME: '/x' }, '/home/u'), '/x/neetodeploy');
     assert.equal(resolveConfigDir({}, '/home/u'), '/home/u/.config/neetodeploy');
-    assert.equal(resolveConfigDir({ NEETODEPLOY_CONFIG_DIR: '', XDG_CONFIG_HOME: '' }, '/h'), '/h/.config/neetodeploy');
+    assert.equal(
+      resolveConfigDir({ NEETODEPLOY_CONFIG_DIR: '', XDG_CONFIG_HOME: '' }, '/h'),
+      '/h/.config/neetodeploy',
+    );
   });
 
   it('reads .env files with quotes, comments and export', function () {
     const vars = parseDotenv(
-      ['# comment', 'export A=1', "B='it''s'", 'C="two\\nlines"', 'D=plain value # note', '', 'E="multi', 'line"'].join('\n'),
+      [
+        '# comment',
+        'export A=1',
+        "B='it''s'",
+        'C="two\\nlines"',
+        'D=plain value # note',
+        '',
+        'E="multi',
+        'line"',
+      ].join('\n'),
       '.env',
     );
-    assert.deepEqual(vars, { A: '1', B: 'it', C: 'two\nlines', D: 'plain value', E: 'multi\nline' });
+    assert.deepEqual(vars, {
+      A: '1',
+      B: 'it',
+      C: 'two\nlines',
+      D: 'plain value',
+      E: 'multi\nline',
+    });
     assert.throws(() => parseDotenv('1BAD=x', '.env'), UsageError);
   });
 });
@@ -46,10 +67,18 @@ describe('cli: commands against a real keys-service', function () {
     const io = fakeIo({
       onOpenBrowser: async (url) => {
         const code = new URL(url).searchParams.get('code') ?? '';
-        await approveLoginSession(env.ks.service.context, { userCode: code, email: ALICE, decision: 'approve' });
+        await approveLoginSession(env.ks.service.context, {
+          userCode: code,
+          email: ALICE,
+          decision: 'approve',
+        });
       },
     });
-    const { code } = await env.run(config, ['login', '--api', env.apiUrl, '--ca-file', env.caFile], io);
+    const { code } = await env.run(
+      config,
+      ['login', '--api', env.apiUrl, '--ca-file', env.caFile],
+      io,
+    );
     assert.equal(code, 0);
     assert.equal(io.opened.length, 1);
     assert.match(io.err(), /open this page/);
@@ -73,14 +102,21 @@ describe('cli: commands against a real keys-service', function () {
   it('login with --no-browser only prints the URL; a denial is an error', async function () {
     const config = env.config('login-denied');
     const io = fakeIo();
-    const running = env.run(config, ['login', '--api', env.apiUrl, '--ca-file', env.caFile, '--no-browser'], io);
+    const running = env.run(
+      config,
+      ['login', '--api', env.apiUrl, '--ca-file', env.caFile, '--no-browser'],
+      io,
+    );
     let userCode: string | undefined;
     while (!userCode) {
       await new Promise((r) => setTimeout(r, 20));
       userCode = /code ([B-Z]{4}-[B-Z]{4})/.exec(io.err())?.[1];
     }
     await approveLoginSession(env.ks.service.context, { userCode, email: ALICE, decision: 'deny' });
-    await assert.rejects(running, (err: unknown) => err instanceof CliError && /denied/.test(err.message));
+    await assert.rejects(
+      running,
+      (err: unknown) => err instanceof CliError && /denied/.test(err.message),
+    );
     assert.equal(io.opened.length, 0);
     assert.equal(fs.existsSync(credentialsPath(config)), false);
   });
@@ -88,10 +124,17 @@ describe('cli: commands against a real keys-service', function () {
   it('Ctrl-C during login cancels it', async function () {
     const config = env.config('login-cancel');
     const io = fakeIo();
-    const running = env.run(config, ['login', '--api', env.apiUrl, '--ca-file', env.caFile, '--no-browser'], io);
+    const running = env.run(
+      config,
+      ['login', '--api', env.apiUrl, '--ca-file', env.caFile, '--no-browser'],
+      io,
+    );
     while (!/Waiting/.test(io.err())) await new Promise((r) => setTimeout(r, 20));
     io.interrupt();
-    await assert.rejects(running, (err: unknown) => err instanceof CliError && err.kind === 'cancelled');
+    await assert.rejects(
+      running,
+      (err: unknown) => err instanceof CliError && err.kind === 'cancelled',
+    );
   });
 
   it('without credentials commands say to log in', async function () {
@@ -111,43 +154,81 @@ describe('cli: commands against a real keys-service', function () {
     assert.match(table.io.out(), /demo\s+exec,logs,config:read,config:write\s+web/);
     const json = await env.run(config, ['apps', '--json']);
     const apps = JSON.parse(json.io.out()) as { name: string; permissions: string[] }[];
-    assert.deepEqual(
-      apps.find((a) => a.name === 'demo')?.permissions,
-      ['exec', 'logs', 'config:read', 'config:write'],
-    );
+    assert.deepEqual(apps.find((a) => a.name === 'demo')?.permissions, [
+      'exec',
+      'logs',
+      'config:read',
+      'config:write',
+    ]);
   });
 
   it('config:set, config:get, config and config:unset round-trip through the local platform', async function () {
     const config = env.config('config');
     await env.loginAs(config, ALICE);
     const tricky = `it's "quoted" $HOME \\ ünï`;
-    const set = await env.run(config, ['config:set', '-a', 'demo', 'GREETING=hello world', `TRICKY=${tricky}`, 'EMPTY=', '--no-restart']);
+    const set = await env.run(config, [
+      'config:set',
+      '-a',
+      'demo',
+      'GREETING=hello world',
+      `TRICKY=${tricky}`,
+      'EMPTY=',
+      '--no-restart',
+    ]);
     assert.equal(set.code, 0);
     assert.match(set.io.err(), /Setting GREETING, TRICKY and EMPTY on demo\.\.\. done/);
     assert.equal((await env.platform.getConfigVars('demo')).vars.GREETING, 'hello world');
 
-    assert.equal((await env.run(config, ['config:get', '-a', 'demo', 'TRICKY'])).io.out(), `${tricky}\n`);
+    assert.equal(
+      (await env.run(config, ['config:get', '-a', 'demo', 'TRICKY'])).io.out(),
+      `${tricky}\n`,
+    );
     const json = await env.run(config, ['config', '-a', 'demo', '--json']);
-    assert.deepEqual(JSON.parse(json.io.out()), { EMPTY: '', GREETING: 'hello world', TRICKY: tricky });
+    assert.deepEqual(JSON.parse(json.io.out()), {
+      EMPTY: '',
+      GREETING: 'hello world',
+      TRICKY: tricky,
+    });
     const shell = await env.run(config, ['config', '-a', 'demo', '--shell']);
-    assert.equal(shell.io.out(), `EMPTY=''\nGREETING='hello world'\nTRICKY='it'\\''s "quoted" $HOME \\ ünï'\n`);
+    assert.equal(
+      shell.io.out(),
+      `EMPTY=''\nGREETING='hello world'\nTRICKY='it'\\''s "quoted" $HOME \\ ünï'\n`,
+    );
     const human = await env.run(config, ['config', '-a', 'demo']);
     assert.match(human.io.err(), /=== demo Config Vars/);
     assert.match(human.io.out(), /^GREETING: hello world$/m);
 
     const envFile = path.join(env.root, 'vars.env');
     fs.writeFileSync(envFile, 'FROM_FILE="a b"\nGREETING=from-file\n');
-    await env.run(config, ['config:set', '-a', 'demo', '--file', envFile, 'GREETING=cli-wins', '--no-restart']);
+    await env.run(config, [
+      'config:set',
+      '-a',
+      'demo',
+      '--file',
+      envFile,
+      'GREETING=cli-wins',
+      '--no-restart',
+    ]);
     const after = (await env.platform.getConfigVars('demo')).vars;
     assert.equal(after.FROM_FILE, 'a b');
     assert.equal(after.GREETING, 'cli-wins');
 
-    const unset = await env.run(config, ['config:unset', '-a', 'demo', 'GREETING', 'FROM_FILE', '--no-restart']);
+    const unset = await env.run(config, [
+      'config:unset',
+      '-a',
+      'demo',
+      'GREETING',
+      'FROM_FILE',
+      '--no-restart',
+    ]);
     assert.match(unset.io.err(), /Unsetting GREETING and FROM_FILE/);
     const left = (await env.platform.getConfigVars('demo')).vars;
     assert.equal(left.GREETING, undefined);
     assert.equal(left.TRICKY, tricky);
-    await assert.rejects(env.run(config, ['config:get', '-a', 'demo', 'GREETING']), /GREETING is not set on demo/);
+    await assert.rejects(
+      env.run(config, ['config:get', '-a', 'demo', 'GREETING']),
+      /GREETING is not set on demo/,
+    );
   });
 
   it('two concurrent config:set on the same app both land', async function () {
@@ -180,7 +261,10 @@ describe('cli: commands against a real keys-service', function () {
     await env.loginAs(alice, ALICE);
     await assert.rejects(env.run(alice, ['config', '-a', 'nosuchapp']), (err: unknown) => {
       assert.ok(err instanceof ApiError);
-      assert.match(err.message, /unknown app nosuchapp, or you have no access to it\. Apps you can use: demo/);
+      assert.match(
+        err.message,
+        /unknown app nosuchapp, or you have no access to it\. Apps you can use: demo/,
+      );
       return true;
     });
     const bob = env.config('errors-bob');

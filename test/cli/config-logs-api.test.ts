@@ -30,7 +30,9 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
     // Enough lines for the tail tests.
     await waitUntil(async () => {
       const res = await env.ks.client.request('/api/v1/apps/ticker/logs?tail=10', { token: alice });
-      return res.status === 200 && res.text.split('\n').filter((l) => / tick /.test(l)).length >= 10;
+      return (
+        res.status === 200 && res.text.split('\n').filter((l) => / tick /.test(l)).length >= 10
+      );
     });
   });
 
@@ -91,14 +93,28 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
       assert.equal((await patch({ set: { A: 'x' }, extra: true })).status, 400);
       const denied = await patch({ set: { A: 'x' } }, bob);
       assert.equal(denied.status, 403);
-      assert.equal((await env.ks.client.request('/api/v1/apps/demo/config', { token: bob })).status, 403);
+      assert.equal(
+        (await env.ks.client.request('/api/v1/apps/demo/config', { token: bob })).status,
+        403,
+      );
       assert.equal((await env.ks.client.request('/api/v1/apps/demo/config')).status, 401);
       assert.equal(
-        (await env.ks.client.request('/api/v1/apps/demo/config', { method: 'PATCH', body: { set: { A: 'x' } } })).status,
+        (
+          await env.ks.client.request('/api/v1/apps/demo/config', {
+            method: 'PATCH',
+            body: { set: { A: 'x' } },
+          })
+        ).status,
         401,
       );
-      assert.equal((await env.ks.client.request('/api/v1/apps/nosuch/config', { token: alice })).status, 404);
-      assert.equal((await env.ks.client.request('/api/v1/apps/Bad_Name/config', { token: alice })).status, 400);
+      assert.equal(
+        (await env.ks.client.request('/api/v1/apps/nosuch/config', { token: alice })).status,
+        404,
+      );
+      assert.equal(
+        (await env.ks.client.request('/api/v1/apps/Bad_Name/config', { token: alice })).status,
+        400,
+      );
     });
   });
 
@@ -116,7 +132,10 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
         headers: { accept: 'application/x-ndjson' },
       });
       assert.match(String(nd.headers['content-type']), /^application\/x-ndjson/);
-      const objects = nd.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      const objects = nd.text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string>);
       assert.equal(objects.length, 3);
       for (const o of objects) {
         assert.equal(o.source, 'app');
@@ -125,7 +144,11 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
         assert.ok(!Number.isNaN(Date.parse(o.time ?? '')));
       }
       const times = objects.map((o) => Date.parse(o.time ?? ''));
-      assert.deepEqual(times, [...times].sort((a, b) => a - b), 'in time order');
+      assert.deepEqual(
+        times,
+        [...times].sort((a, b) => a - b),
+        'in time order',
+      );
     });
 
     it('refuses bad parameters and callers without the logs permission', async function () {
@@ -147,22 +170,28 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
       const url = new URL('/api/v1/apps/ticker/logs?tail=0&follow=true', env.apiUrl);
       const received: string[] = [];
       await new Promise<void>((resolve, reject) => {
-        const req = https.get(url, { ca: env.ks.ca, headers: { authorization: `Bearer ${alice}` } }, (res) => {
-          assert.equal(res.statusCode, 200);
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            received.push(...chunk.split('\n').filter((l) => l !== ''));
-            if (received.length >= 3) {
-              req.destroy();
-              resolve();
-            }
-          });
-        });
+        const req = https.get(
+          url,
+          { ca: env.ks.ca, headers: { authorization: `Bearer ${alice}` } },
+          (res) => {
+            assert.equal(res.statusCode, 200);
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              received.push(...chunk.split('\n').filter((l) => l !== ''));
+              if (received.length >= 3) {
+                req.destroy();
+                resolve();
+              }
+            });
+          },
+        );
         req.on('error', (err) => (received.length >= 3 ? resolve() : reject(err)));
       });
       for (const l of received) assert.match(l, LINE);
       // The server notices the close and keeps serving others.
-      const after = await env.ks.client.request('/api/v1/apps/ticker/logs?tail=1', { token: alice });
+      const after = await env.ks.client.request('/api/v1/apps/ticker/logs?tail=1', {
+        token: alice,
+      });
       assert.equal(after.status, 200);
     });
   });
@@ -175,8 +204,21 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
       const lines = io.out().trimEnd().split('\n');
       assert.equal(lines.length, 5);
       for (const l of lines) assert.match(l, LINE);
-      const json = await env.run(config, ['logs', '-a', 'ticker', '-n', '2', '--json', '-p', 'web']);
-      const objects = json.io.out().trimEnd().split('\n').map((l) => JSON.parse(l) as { line: string });
+      const json = await env.run(config, [
+        'logs',
+        '-a',
+        'ticker',
+        '-n',
+        '2',
+        '--json',
+        '-p',
+        'web',
+      ]);
+      const objects = json.io
+        .out()
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { line: string });
       assert.equal(objects.length, 2);
       assert.match(objects[0]?.line ?? '', /^tick \d+$/);
     });
@@ -187,21 +229,33 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
       const io = fakeIo();
       const started = Date.now();
       const running = env.run(config, ['logs', '-a', 'ticker', '--tail', '-n', '0'], io);
-      await waitUntil(() => io.out().split('\n').filter((l) => l !== '').length >= 3);
+      await waitUntil(
+        () =>
+          io
+            .out()
+            .split('\n')
+            .filter((l) => l !== '').length >= 3,
+      );
       io.interrupt();
       const { code } = await running;
       assert.equal(code, 0);
       const lines = io.out().trimEnd().split('\n');
       for (const l of lines) {
         assert.match(l, LINE);
-        assert.ok(Date.parse(l.slice(0, 24)) >= started - 1000, 'a line written after the command started');
+        assert.ok(
+          Date.parse(l.slice(0, 24)) >= started - 1000,
+          'a line written after the command started',
+        );
       }
     });
 
     it('an unknown app lists the apps you can use', async function () {
       const config = env.config('logs-unknown');
       await env.loginAs(config, ALICE);
-      await assert.rejects(env.run(config, ['logs', '-a', 'nope']), /unknown app nope.*Apps you can use: demo, ticker/);
+      await assert.rejects(
+        env.run(config, ['logs', '-a', 'nope']),
+        /unknown app nope.*Apps you can use: demo, ticker/,
+      );
     });
   });
 });

@@ -59,7 +59,9 @@ export interface FakeIo extends Io {
   readonly opened: string[];
 }
 
-export function fakeIo(options: { onOpenBrowser?: (url: string) => Promise<void>; sleepScale?: number } = {}): FakeIo {
+export function fakeIo(
+  options: { onOpenBrowser?: (url: string) => Promise<void>; sleepScale?: number } = {},
+): FakeIo {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = new PassThrough();
@@ -108,7 +110,11 @@ export interface CliEnv {
   readonly caFile: string;
   readonly apiUrl: string;
   /** With `bastion` in the options: a real bastion in front of the same platform. */
-  readonly bastion?: { readonly server: Bastion; readonly port: number; readonly hostPublicKey: string };
+  readonly bastion?: {
+    readonly server: Bastion;
+    readonly port: number;
+    readonly hostPublicKey: string;
+  };
   /** A fresh CLI config dir under a fresh home. */
   config(name: string, overrides?: CliConfig['overrides']): CliConfig;
   /** Stores credentials for `email` (token minted in the store) in that config. */

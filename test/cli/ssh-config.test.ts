@@ -13,7 +13,10 @@ import type { CliEnv } from './harness.js';
 
 const execFileP = promisify(execFile);
 
-async function sshG(args: string[], env: Record<string, string> = {}): Promise<Map<string, string[]>> {
+async function sshG(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Map<string, string[]>> {
   const { stdout } = await execFileP('ssh', ['-G', ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     timeout: 30_000,
@@ -100,7 +103,10 @@ describe('cli: ssh-config and ssh-cert with real OpenSSH', function () {
     const text = fs.readFileSync(userConfig, 'utf8');
     const ours = path.join(config.dir, 'ssh_config');
     assert.equal(text.split('\n').filter((l) => l.startsWith('Include ')).length, 1);
-    assert.match(text, new RegExp(`^# Added by .*\\nInclude "${ours.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"\\n`));
+    assert.match(
+      text,
+      new RegExp(`^# Added by .*\\nInclude "${ours.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"\\n`),
+    );
     assert.match(text, /Host example\.org\n {2}User someone\n$/);
     assert.equal(fs.statSync(ours).mode & 0o777, 0o600);
     const viaUserConfig = await sshG(['-F', userConfig, 'demo.neetodeploy']);
@@ -121,7 +127,9 @@ describe('cli: ssh-config and ssh-cert with real OpenSSH', function () {
     const renewed = fs.readFileSync(certFile, 'utf8');
     assert.notEqual(renewed, first);
     assert.ok(
-      parseCertificateText(renewed).publicKey.blob.equals(parseCertificateText(first).publicKey.blob),
+      parseCertificateText(renewed).publicKey.blob.equals(
+        parseCertificateText(first).publicKey.blob,
+      ),
       'the key is kept, only the certificate renewed',
     );
     const bad = await env.run(config, ['ssh-cert', 'example.org']);

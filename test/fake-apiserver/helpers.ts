@@ -78,7 +78,7 @@ export function run(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${path.basename(bin)} ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, opts.timeoutMs ?? 15_000);
+    }, opts.timeoutMs ?? 30_000);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -95,7 +95,7 @@ export function run(
 export async function waitFor<T>(
   fn: () => T | undefined | Promise<T | undefined>,
   what: string,
-  timeoutMs = 5000,
+  timeoutMs = 15_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -614,6 +614,23 @@ describe('local platform', function () {
       }
     });
 
+    it('KILLs a console that ignores TERM after the grace period', async () => {
+      for (const pty of [undefined, { term: 'xterm', cols: 80, rows: 24 }]) {
+        const console = await open(platform, 'box', {
+          command: "trap '' TERM HUP; echo ready; while :; do sleep 0.05; done",
+          ...(pty ? { pty } : {}),
+        });
+        console.stderr.resume();
+        await waitForOutput(console.stdout, /ready/);
+        const started = Date.now();
+        console.kill();
+        const status = await within(3000, console.done, 'done after KILL');
+        assert.deepEqual(status, { signal: 'KILL' });
+        // stopGraceMs is 500 here.
+        assert.ok(Date.now() - started >= 450, `ended after ${Date.now() - started} ms`);
+      }
+    });
+
     it('does not start a console whose request was aborted', async () => {
       const controller = new AbortController();
       controller.abort(new Error('client gone'));

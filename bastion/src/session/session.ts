@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AcceptConnection, RejectConnection, ServerChannel, Session } from 'ssh2';
 import { AppError } from '@neetodeploy/platform';
 import type { Console, ExitStatus, PtyRequest } from '@neetodeploy/platform';
+import { parseUsername } from '../auth/username.js';
 import { EVENTS } from '../events.js';
 import type { AuthenticatedConnection } from '../types.js';
 import { envAllowed, pump } from './flow.js';
@@ -127,7 +128,7 @@ export function handleSession(
     };
     if (!conn.target) {
       finishEarly(
-        `neetodeploy: certificate does not grant access to app \`${conn.username}\` (it grants: ${conn.identity.principals.join(', ')}): run \`neetodeploy apps\` to see the apps you can use`,
+        `neetodeploy: certificate does not grant access to app \`${parseUsername(conn.username)?.app ?? conn.username}\` (it grants: ${conn.identity.principals.join(', ')}): run \`neetodeploy apps\` to see the apps you can use`,
         1,
       );
       return;

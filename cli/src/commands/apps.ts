@@ -15,7 +15,10 @@ export async function runApps(options: AppsOptions, deps: Deps): CommandResult {
     return;
   }
   if (apps.length === 0) {
-    await write(deps.io.stderr, 'You have access to no app yet: ask an administrator to grant you one.\n');
+    await write(
+      deps.io.stderr,
+      'You have access to no app yet: ask an administrator to grant you one.\n',
+    );
     return;
   }
   const rows = [

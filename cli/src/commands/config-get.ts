@@ -14,7 +14,9 @@ export async function runConfigGet(options: ConfigGetOptions, deps: Deps): Comma
   const config = await withAppHint(client, options.app, () => client.getConfig(options.app));
   const value = config.vars[options.key];
   if (value === undefined) {
-    throw new CliError(`${options.key} is not set on ${options.app} (see \`neetodeploy config -a ${options.app}\`)`);
+    throw new CliError(
+      `${options.key} is not set on ${options.app} (see \`neetodeploy config -a ${options.app}\`)`,
+    );
   }
   await write(deps.io.stdout, `${value}\n`);
 }

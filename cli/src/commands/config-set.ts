@@ -67,5 +67,6 @@ export async function runConfigSet(options: ConfigSetOptions, deps: Deps): Comma
     throw err;
   }
   await write(deps.io.stderr, `done (version ${result.version})\n`);
-  if (options.json) await write(deps.io.stdout, json({ app: options.app, set: keys, version: result.version }));
+  if (options.json)
+    await write(deps.io.stdout, json({ app: options.app, set: keys, version: result.version }));
 }

@@ -16,7 +16,8 @@ export async function runConfigUnset(options: ConfigUnsetOptions, deps: Deps): C
   const keys = [...new Set(options.keys)];
   if (keys.length === 0) throw new UsageError('nothing to unset: give the KEYs to remove');
   for (const key of keys) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`${JSON.stringify(key)} is not a config var name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      throw new UsageError(`${JSON.stringify(key)} is not a config var name`);
   }
   const { client } = await deps.api.session();
   await write(
@@ -33,5 +34,6 @@ export async function runConfigUnset(options: ConfigUnsetOptions, deps: Deps): C
     throw err;
   }
   await write(deps.io.stderr, `done (version ${result.version})\n`);
-  if (options.json) await write(deps.io.stdout, json({ app: options.app, unset: keys, version: result.version }));
+  if (options.json)
+    await write(deps.io.stdout, json({ app: options.app, unset: keys, version: result.version }));
 }

@@ -21,14 +21,23 @@ export async function runConfig(options: ConfigOptions, deps: Deps): CommandResu
     return;
   }
   if (options.shell) {
-    await write(deps.io.stdout, keys.map((k) => `${k}=${shellQuote(config.vars[k] ?? '')}\n`).join(''));
+    await write(
+      deps.io.stdout,
+      keys.map((k) => `${k}=${shellQuote(config.vars[k] ?? '')}\n`).join(''),
+    );
     return;
   }
   await write(deps.io.stderr, `=== ${options.app} Config Vars\n`);
   if (keys.length === 0) {
-    await write(deps.io.stderr, 'No config vars are set. Set one with `neetodeploy config:set -a APP KEY=value`.\n');
+    await write(
+      deps.io.stderr,
+      'No config vars are set. Set one with `neetodeploy config:set -a APP KEY=value`.\n',
+    );
     return;
   }
   const width = Math.max(...keys.map((k) => k.length)) + 1;
-  await write(deps.io.stdout, keys.map((k) => `${`${k}:`.padEnd(width)} ${config.vars[k] ?? ''}\n`).join(''));
+  await write(
+    deps.io.stdout,
+    keys.map((k) => `${`${k}:`.padEnd(width)} ${config.vars[k] ?? ''}\n`).join(''),
+  );
 }

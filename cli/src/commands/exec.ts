@@ -73,7 +73,11 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
       }
     });
   });
-  const auth: PublicKeyAuthMethod = { type: 'publickey', username, key: certificateKey(key, issued.certificate) };
+  const auth: PublicKeyAuthMethod = {
+    type: 'publickey',
+    username,
+    key: certificateKey(key, issued.certificate),
+  };
   conn.connect({
     host,
     port,
@@ -89,7 +93,9 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
   });
   // Nagle delays small interactive packets (keystrokes) by up to an RTT.
   conn.once('connect', () => {
-    (conn as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(true);
+    (conn as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(
+      true,
+    );
   });
 
   try {

@@ -38,19 +38,29 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
   }
   const apiUrl = originOf(given);
   const caFile =
-    options.caFile ?? config.overrides.caFile ?? (stored && originOf(stored.apiUrl) === apiUrl ? stored.caFile : undefined);
+    options.caFile ??
+    config.overrides.caFile ??
+    (stored && originOf(stored.apiUrl) === apiUrl ? stored.caFile : undefined);
   const client = await api.anonymous(apiUrl, caFile);
 
-  const session = await client.createLoginSession({ hostname: io.hostname, clientVersion: config.version });
+  const session = await client.createLoginSession({
+    hostname: io.hostname,
+    clientVersion: config.version,
+  });
   const url = session.verification_uri_complete ?? session.verification_uri;
   await write(
     io.stderr,
     `To sign in, open this page and check that it shows the code ${session.user_code}:\n\n  ${url}\n\n`,
   );
   if (options.browser && io.canOpenBrowser) {
-    await io.openBrowser(url).catch(() => write(io.stderr, 'Could not open a browser: open the page yourself.\n'));
+    await io
+      .openBrowser(url)
+      .catch(() => write(io.stderr, 'Could not open a browser: open the page yourself.\n'));
   }
-  await write(io.stderr, 'Waiting for you to approve this sign-in in the browser (Ctrl-C to cancel)...\n');
+  await write(
+    io.stderr,
+    'Waiting for you to approve this sign-in in the browser (Ctrl-C to cancel)...\n',
+  );
 
   const abort = new AbortController();
   const stopListening = io.onInterrupt(() => abort.abort(new CancelledError('login cancelled')));
@@ -60,7 +70,9 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
     for (;;) {
       await io.sleep(interval * 1000, abort.signal);
       if (Date.now() > deadline + interval * 1000) {
-        throw new CliError('the sign-in expired before it was approved: run `neetodeploy login` again');
+        throw new CliError(
+          'the sign-in expired before it was approved: run `neetodeploy login` again',
+        );
       }
       let token;
       try {
@@ -73,9 +85,12 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
           continue;
         }
         if (err.code === 'expired_token') {
-          throw new CliError('the sign-in expired before it was approved: run `neetodeploy login` again');
+          throw new CliError(
+            'the sign-in expired before it was approved: run `neetodeploy login` again',
+          );
         }
-        if (err.code === 'access_denied') throw new CliError('the sign-in was denied in the browser');
+        if (err.code === 'access_denied')
+          throw new CliError('the sign-in was denied in the browser');
         throw err;
       }
       let keptCa: string | undefined;
@@ -96,7 +111,10 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
       });
       await write(io.stderr, `Logged in as ${token.email} on ${apiUrl}\n`);
       if (config.overrides.token !== undefined) {
-        await write(io.stderr, 'Note: NEETODEPLOY_TOKEN is set and takes precedence over this login.\n');
+        await write(
+          io.stderr,
+          'Note: NEETODEPLOY_TOKEN is set and takes precedence over this login.\n',
+        );
       }
       return;
     }

@@ -19,12 +19,18 @@ export interface LogsOptions {
   readonly json?: boolean;
 }
 
-const lineSchema = z.object({ time: z.string(), source: z.string(), process: z.string(), line: z.string() });
+const lineSchema = z.object({
+  time: z.string(),
+  source: z.string(),
+  process: z.string(),
+  line: z.string(),
+});
 
 export async function runLogs(options: LogsOptions, deps: Deps): CommandResult {
   let tail: number | undefined;
   if (options.num !== undefined) {
-    if (!/^\d{1,5}$/.test(options.num)) throw new UsageError('-n/--num takes a whole number of lines');
+    if (!/^\d{1,5}$/.test(options.num))
+      throw new UsageError('-n/--num takes a whole number of lines');
     tail = Number(options.num);
   }
   if (options.since !== undefined && !/^(\d+[smhd]|\d{4}-\d{2}-\d{2}T.+)$/.test(options.since)) {
@@ -62,10 +68,14 @@ export async function runLogs(options: LogsOptions, deps: Deps): CommandResult {
         } catch {
           continue;
         }
-        await write(deps.io.stdout, `${parsed.time} ${parsed.source}[${parsed.process}]: ${parsed.line}\n`);
+        await write(
+          deps.io.stdout,
+          `${parsed.time} ${parsed.source}[${parsed.process}]: ${parsed.line}\n`,
+        );
       }
     } catch (err) {
-      if (!abort.signal.aborted) throw new CliError(`the log stream broke: ${(err as Error).message}`);
+      if (!abort.signal.aborted)
+        throw new CliError(`the log stream broke: ${(err as Error).message}`);
     }
     if (!abort.signal.aborted && options.tail && !ended) {
       throw new CliError('the log stream was cut: run the command again');

@@ -20,7 +20,10 @@ export async function runSshCert(options: SshCertOptions, deps: Deps): CommandRe
       ...(options.force ? { force: true } : {}),
     });
   } catch (err) {
-    await write(deps.io.stderr, `neetodeploy: no certificate for ${options.host}: ${(err as Error).message}\n`);
+    await write(
+      deps.io.stderr,
+      `neetodeploy: no certificate for ${options.host}: ${(err as Error).message}\n`,
+    );
   }
   return 0;
 }

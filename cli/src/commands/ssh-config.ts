@@ -26,7 +26,8 @@ export const JUMP_USER = 'neetodeploy-jump';
 
 /** ssh_config arguments: `%` is a token there, and quotes protect spaces. */
 function sshConfigPath(p: string, tokenSuffix = ''): string {
-  if (p.includes('"')) throw new CliError(`cannot use a path with a double quote in ssh_config: ${p}`);
+  if (p.includes('"'))
+    throw new CliError(`cannot use a path with a double quote in ssh_config: ${p}`);
   return `"${p.replace(/%/g, '%%')}${tokenSuffix}"`;
 }
 
@@ -114,11 +115,16 @@ export async function runSshConfig(options: SshConfigOptions, deps: Deps): Comma
   const apps = await client.apps();
   const app = apps.find((a) => a.permissions.includes('exec'));
   if (!app) {
-    throw new CliError('you may open consoles on no app, so ssh has nothing to reach: ask for the exec permission');
+    throw new CliError(
+      'you may open consoles on no app, so ssh has nothing to reach: ask for the exec permission',
+    );
   }
   // One certificate tells where the bastion is and how it identifies itself.
   const host = `${app.name}${VHOST_SUFFIX}`;
-  const { issued } = await ensureAppCertificate(client, config, host, { now: new Date(), force: true });
+  const { issued } = await ensureAppCertificate(client, config, host, {
+    now: new Date(),
+    force: true,
+  });
   if (!issued) throw new CliError('the keys-service issued no certificate');
   const text = renderSshConfig({
     bastionHost: issued.bastion.host,

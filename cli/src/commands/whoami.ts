@@ -13,7 +13,12 @@ export async function runWhoami(options: WhoamiOptions, deps: Deps): CommandResu
   if (options.json) {
     await write(
       deps.io.stdout,
-      json({ email: me.email, groups: me.groups, api_url: session.client.apiUrl, token_expires_at: me.token?.expires_at ?? null }),
+      json({
+        email: me.email,
+        groups: me.groups,
+        api_url: session.client.apiUrl,
+        token_expires_at: me.token?.expires_at ?? null,
+      }),
     );
     return;
   }

@@ -265,6 +265,11 @@ export async function createLocalPlatform(
         console.kill();
         throw abortError(options.signal);
       }
+      if (closing.signal.aborted) {
+        // close() ran while this console was starting and did not see it.
+        console.kill();
+        throw new Unavailable('the platform is shutting down');
+      }
       return console;
     },
 
@@ -375,9 +380,15 @@ export async function createLocalPlatform(
           c.kill();
           return c.done;
         });
-        await supervisor?.close();
-        releaseSupervisor?.();
-        await Promise.all(ending);
+        // The KILL timers are unref'd; a shutting-down server must stay up until they fired.
+        const keepAlive = setInterval(() => undefined, 1000);
+        try {
+          await supervisor?.close();
+          releaseSupervisor?.();
+          await Promise.all(ending);
+        } finally {
+          clearInterval(keepAlive);
+        }
         logger.info(EVENTS.closed);
       })();
       return closed;

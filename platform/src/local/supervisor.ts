@@ -175,7 +175,12 @@ class Instance {
         this.onExit(child, startedAt, code, signal);
         resolve();
       };
-      child.once('close', finish);
+      // The instance ends with its main process (as a dyno does), even if something it
+      // started still holds its output open: that is told to stop too.
+      child.once('exit', (code, signal) => {
+        if (child.pid !== undefined) killGroup(child.pid, 'SIGTERM');
+        finish(code, signal);
+      });
       child.once('error', (err) => {
         this.app.logger.error({ err, process: this.name }, EVENTS.processSpawnFailed);
         finish(127, null);

@@ -213,22 +213,10 @@ export class ExecManager {
         encoding: null,
       });
       pid = term.pid;
-      let lastData = Date.now();
-      term.onData((d: string | Buffer) => {
-        lastData = Date.now();
-        send(STDOUT, typeof d === 'string' ? Buffer.from(d) : d);
-      });
-      term.onExit(({ exitCode, signal }) => {
-        // The pty may still hold output when the exit is reported: wait until it is quiet.
-        const started = Date.now();
-        const wait = (): void => {
-          if (Date.now() - lastData >= 40 || Date.now() - started > 1000)
-            onExit(exitCode, signal ?? null);
-          else setTimeout(wait, 20);
-        };
-        setTimeout(wait, 20);
-      });
-      writeStdin = (b) => term.write(b.toString('utf8'));
+      term.onData((d: string | Buffer) => send(STDOUT, typeof d === 'string' ? Buffer.from(d) : d));
+      // node-pty reports the exit only once the terminal's output has been read to the end.
+      term.onExit(({ exitCode, signal }) => onExit(exitCode, signal ?? null));
+      writeStdin = (b) => term.write(b);
       closeStdin = () => term.write('\x04');
       resize = (cols, rows) => {
         if (cols > 0 && rows > 0 && !finished) {
@@ -255,8 +243,9 @@ export class ExecManager {
       let exited: [number | null, NodeJS.Signals | null] | undefined;
       child.on('exit', (code, signal) => {
         exited = [code, signal];
-        // A background grandchild may keep stdout open; the exec ends with the main process.
-        setTimeout(() => onExit(code, signal), 300).unref();
+        // Output is complete when the pipes close; a background grandchild holding them open
+        // must not hang the session forever, so the main process's exit wins after a while.
+        setTimeout(() => onExit(code, signal), 2000).unref();
       });
       child.on('close', () => {
         if (exited) onExit(exited[0], exited[1]);

@@ -1,0 +1,195 @@
+/**
+ * values.schema.json and the template checks reject bad values; the server config files the
+ * chart renders are accepted by the servers' own zod schemas and point at what is mounted.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { z } from 'zod';
+import { bastionConfigSchema } from '@neetodeploy/bastion';
+import { Policy, keysServiceConfigSchema } from '@neetodeploy/keys-service';
+import { helmBinary, templateChart, type K8sObject } from '../support/chart.js';
+import {
+  NAMESPACE,
+  VALUE_SETS,
+  byKind,
+  component,
+  droppedKeys,
+  renderSet,
+  serverConfig,
+  type Json,
+} from './helpers.js';
+
+/**
+ * Cluster mode needs fields the servers' schemas do not have yet (the Kubernetes platform and
+ * store arrive with their own issue). These extensions are exactly the additions the chart
+ * renders; everything else is checked by the real schemas as they are.
+ */
+const kubernetesPlatform = z
+  .object({ type: z.literal('kubernetes'), namespaces: z.array(z.string().min(1)).min(1) })
+  .strict();
+const bastionClusterSchema = bastionConfigSchema.extend({ platform: kubernetesPlatform });
+const keysServiceClusterSchema = keysServiceConfigSchema.extend({
+  platform: kubernetesPlatform,
+  storage: z.object({ type: z.literal('kubernetes'), namespace: z.string().min(1) }).strict(),
+});
+
+interface BadCase {
+  readonly what: string;
+  readonly values?: object;
+  readonly set?: string[];
+  readonly namespace?: string;
+  readonly error: RegExp;
+}
+
+const BAD: readonly BadCase[] = [
+  { what: 'zero bastion replicas', set: ['bastion.replicas=0'], error: /bastion\/replicas/ },
+  { what: 'an unknown key (typo)', set: ['bastion.replica=2'], error: /additional properties 'replica'/ },
+  {
+    what: 'an unknown externalTrafficPolicy',
+    set: ['bastion.service.externalTrafficPolicy=Sometimes'],
+    error: /externalTrafficPolicy/,
+  },
+  { what: 'no app namespace', values: { appNamespaces: [] }, error: /appNamespaces/ },
+  {
+    what: 'an invalid namespace name',
+    values: { appNamespaces: [{ name: 'Bad_Name' }] },
+    error: /appNamespaces\/0\/name/,
+  },
+  { what: 'a privileged container port', set: ['bastion.containerPort=22'], error: /containerPort/ },
+  { what: 'a string where a number goes', set: ['bastion.drain.timeoutSeconds=soon'], error: /timeoutSeconds/ },
+  {
+    what: 'a certificate TTL above the maximum',
+    set: ['keysService.certificates.ttlSeconds=7200'],
+    error: /ttlSeconds must not exceed/,
+  },
+  { what: 'in-cluster TLS without its Secret', set: ['keysService.tls.enabled=true'], error: /secretName/ },
+  { what: 'an Ingress without a host', set: ['keysService.ingress.enabled=true'], error: /host/ },
+  {
+    what: 'Ingress TLS without a certificate Secret',
+    set: ['keysService.ingress.enabled=true', 'keysService.ingress.host=keys.example.com'],
+    error: /ingress.tls.secretName is required/,
+  },
+  {
+    what: 'a wildcard verb in the bastion extra rules',
+    values: { bastion: { extraRules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['*'] }] } },
+    error: /extraRules/,
+  },
+  {
+    what: 'an unknown policy permission',
+    values: { keysService: { policy: { rules: [{ users: ['a@b.c'], apps: ['x'], permissions: ['root'] }] } } },
+    error: /permissions/,
+  },
+  { what: 'an API server address without a prefix', values: { networkPolicy: { apiServerCidrs: ['10.0.0.1'] } }, error: /apiServerCidrs/ },
+  { what: 'a bad key type', set: ['keysService.ca.keyType=dsa'], error: /keyType/ },
+  { what: 'maxStartups full below begin', set: ['bastion.limits.maxStartupsFull=5'], error: /maxStartupsFull/ },
+  {
+    what: 'the release namespace as an app namespace',
+    values: { appNamespaces: [{ name: NAMESPACE }] },
+    error: /release namespace/,
+  },
+];
+
+function volumeMountDirs(objects: readonly K8sObject[], comp: string): Map<string, Json> {
+  const d = objects.find((o) => o.kind === 'Deployment' && component(o) === comp) as Json;
+  const pod = d.spec.template.spec;
+  const volumes = new Map((pod.volumes as Json[]).map((v) => [v.name as string, v]));
+  return new Map(
+    (pod.containers[0].volumeMounts as Json[]).map((m) => [m.mountPath as string, volumes.get(m.name)]),
+  );
+}
+
+/** The volume a file path lives on (longest mount path that contains it). */
+function volumeOf(mounts: Map<string, Json>, file: string): Json {
+  const dir = [...mounts.keys()]
+    .filter((m) => file.startsWith(`${m}/`))
+    .sort((a, b) => b.length - a.length)[0];
+  assert.ok(dir, `${file} is on a mounted volume`);
+  return mounts.get(dir);
+}
+
+describe('helm chart values and rendered server configs', function () {
+  this.timeout(60_000);
+
+  before(async () => {
+    await helmBinary();
+  });
+
+  describe('bad values fail helm template with a message naming the problem', () => {
+    for (const bad of BAD) {
+      it(`rejects ${bad.what}`, async () => {
+        const run = await templateChart(bad.values, bad.set ?? [], { namespace: bad.namespace });
+        assert.notEqual(run.code, 0, `rendered anyway:\n${run.stdout.slice(0, 400)}`);
+        assert.match(run.stderr, bad.error);
+      });
+    }
+  });
+
+  for (const set of VALUE_SETS) {
+    describe(`values: ${set.name}`, () => {
+      let objects: K8sObject[];
+      before(async () => {
+        objects = await renderSet(set);
+      });
+
+      it('renders a bastion config the bastion schema accepts, with files on mounted volumes', () => {
+        const raw = serverConfig(objects, 'bastion');
+        const parsed = bastionClusterSchema.parse(raw);
+        assert.deepEqual(droppedKeys(raw, parsed), [], 'no config key is silently ignored');
+        const mounts = volumeMountDirs(objects, 'bastion');
+        for (const key of parsed.hostKeys) {
+          assert.ok(volumeOf(mounts, key.privateKeyFile).secret, 'host key from a Secret');
+          if (key.certificateFile) assert.ok(volumeOf(mounts, key.certificateFile).secret);
+        }
+        const url = new URL(parsed.trust.keysService!.url);
+        const keysSvc = byKind(objects, 'Service').find(
+          (s) => component(s) === 'keys-service',
+        ) as Json;
+        assert.equal(url.hostname, `${keysSvc.metadata.name}.${NAMESPACE}.svc`);
+        assert.equal(Number(url.port || (url.protocol === 'https:' ? 443 : 80)), keysSvc.spec.ports[0].port);
+        if (parsed.trust.keysService!.caFile) {
+          assert.equal(url.protocol, 'https:');
+          assert.ok(volumeOf(mounts, parsed.trust.keysService!.caFile).secret.items);
+        }
+        const deploy = objects.find((o) => o.kind === 'Deployment' && component(o) === 'bastion') as Json;
+        const ports = Object.fromEntries(
+          (deploy.spec.template.spec.containers[0].ports as Json[]).map((p) => [p.name, p.containerPort]),
+        );
+        assert.equal(parsed.listen.port, ports.ssh);
+        assert.equal(parsed.listen.host, '0.0.0.0');
+        assert.equal(parsed.metrics?.port, ports.metrics);
+        assert.deepEqual(
+          parsed.platform.namespaces,
+          byKind(objects, 'Role').filter((r) => component(r) === 'bastion').map((r) => r.metadata.namespace),
+        );
+      });
+
+      it('renders a keys-service config its schema accepts, with files on mounted volumes', () => {
+        const raw = serverConfig(objects, 'keys-service');
+        const parsed = keysServiceClusterSchema.parse(raw);
+        assert.deepEqual(droppedKeys(raw, parsed), []);
+        const mounts = volumeMountDirs(objects, 'keys-service');
+        const ca = volumeOf(mounts, parsed.ca.userKeyFile!);
+        assert.ok(ca.secret);
+        assert.equal(volumeOf(mounts, parsed.ca.hostKeyFile!), ca);
+        assert.ok(volumeOf(mounts, parsed.policyFile!).configMap);
+        // The data dir must be writable under a read-only root filesystem.
+        assert.ok(mounts.get(parsed.dataDir)?.emptyDir, 'dataDir is an emptyDir');
+        if (parsed.tls.mode === 'files') {
+          assert.ok(volumeOf(mounts, parsed.tls.certFile).secret);
+          assert.ok(volumeOf(mounts, parsed.tls.keyFile).secret);
+        } else {
+          assert.equal(parsed.tls.mode, 'none');
+        }
+        assert.equal(parsed.storage.namespace, NAMESPACE);
+        assert.equal(path.posix.isAbsolute(parsed.dataDir), true);
+      });
+
+      it('renders a policy the keys-service parses', () => {
+        const cm = objects.find(
+          (o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-policy'),
+        ) as Json;
+        assert.ok(Policy.parse(cm.data['policy.yaml']));
+      });
+    });
+  }
+});
