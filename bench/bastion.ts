@@ -8,7 +8,7 @@
  * 3. 1-byte echo round trip in an interactive pty session, direct and through the jump, so the
  *    latency the jump adds is compared (ssh2 client on both sides, so the client is constant).
  * 4. Memory per idle jump session: 1,000 on the bastion (its RSS), fewer on sshd (PSS of the
- *    sshd processes), each holding a `sleep` console.
+ *    sshd processes), each holding a `cat` console.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, readdirSync, closeSync } from 'node:fs';
@@ -266,7 +266,8 @@ async function idleSessions(key: ParsedKey, t: Target, n: number): Promise<ssh2.
       next++;
       const { session, all } = await open(key, t);
       await new Promise<void>((resolve, reject) =>
-        session.exec('sleep 3600', (err, ch) => {
+        // `cat` ends when the connection closes its stdin; sshd leaves a `sleep` running forever.
+        session.exec('cat', (err, ch) => {
           if (err) return reject(err);
           ch.on('data', () => undefined);
           ch.stderr.on('data', () => undefined);

@@ -9,6 +9,13 @@ import YAML from 'yaml';
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
+
+const DEFAULT_ENV_ALLOW = ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ'];
+const DEFAULT_SUBSYSTEMS: Record<string, string> = {
+  sftp:
+    'for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/libexec/sftp-server /usr/lib/ssh/sftp-server; ' +
+    'do [ -x "$p" ] && exec "$p"; done; echo "neetodeploy: this console has no sftp-server" >&2; exit 127',
+};
 const ms = z.number().int().positive();
 
 const hostKeySchema = z.object({
@@ -101,9 +108,17 @@ export const bastionConfigSchema = z.object({
   session: z
     .object({
       /** Client env variables passed to consoles; `*` at the end matches a prefix. */
-      envAllow: z.array(z.string().min(1)).default(['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']),
+      envAllow: z.array(z.string().min(1)).default(DEFAULT_ENV_ALLOW),
+      /**
+       * Subsystems served, as the command the console runs for each (`sh -c`); any other is
+       * refused. The default maps `sftp` (used by OpenSSH's `scp` and `sftp`) to the console's
+       * own sftp-server when it has one.
+       */
+      subsystems: z
+        .record(z.string().regex(/^[a-z0-9@._-]+$/), z.string().min(1))
+        .default(DEFAULT_SUBSYSTEMS),
     })
-    .default({ envAllow: ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ'] }),
+    .default({ envAllow: DEFAULT_ENV_ALLOW, subsystems: DEFAULT_SUBSYSTEMS }),
   drain: z.object({ timeoutMs: ms.default(30_000) }).default({ timeoutMs: 30_000 }),
   /** Prometheus metrics, /healthz and /readyz on their own port; omit to disable. */
   metrics: z

@@ -2,3 +2,4 @@ export type * from './types.js';
 export { APP_NAME_PATTERN } from './types.js';
 export * from './errors.js';
 export * from './local/index.js';
+export * from './kubernetes/index.js';

@@ -79,6 +79,26 @@ export class SshCertificate implements Certificate {
   toString(): string {
     return `[${this.certType} certificate ${JSON.stringify(this.keyId)} serial ${this.serial}]`;
   }
+
+  /**
+   * What a logger may record: the identity, never the certificate body (and no bigint, which
+   * JSON.stringify cannot write).
+   */
+  toJSON(): Record<string, unknown> {
+    return {
+      type: this.type,
+      certType: this.certType,
+      keyId: this.keyId,
+      serial: this.serial.toString(),
+      principals: this.principals,
+      validAfter: this.validAfter.toString(),
+      validBefore: this.validBefore.toString(),
+      criticalOptions: { ...this.criticalOptions },
+      extensions: { ...this.extensions },
+      publicKey: this.publicKey.toJSON(),
+      signatureKey: this.signatureKey.toJSON(),
+    };
+  }
 }
 
 function readOptions(r: WireReader, what: string): Record<string, string> {

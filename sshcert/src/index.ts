@@ -1,6 +1,8 @@
 /**
  * Public surface of @neetodeploy/sshcert. The contract lives in ./types.ts; each module below
- * has one job. (Being implemented under issue 2: see the module list in README.md.)
+ * has one job: errors, public keys (wire, text, fingerprints), private keys (openssh-key-v1 and
+ * PEM), SSH signatures, certificates (PROTOCOL.certkeys), pure verification, source-address
+ * lists, and KRLs (PROTOCOL.krl). The wire reader every parser uses is in ./wire.ts.
  */
 export type * from './types.js';
 export { SshCertError, type SshCertErrorCode } from './errors.js';

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SshCertError, malformed } from './errors.js';
 import type { KeyType, PublicKey } from './types.js';
-import { WireReader, WireWriter, decodeBase64Strict, decodeCString } from './wire.js';
+import { WireReader, WireWriter, decodeBase64Strict } from './wire.js';
 
 export const MIN_RSA_BITS = 2048;
 /** OpenSSH's own upper bound (SSH_RSA_MAXIMUM_MODULUS_SIZE). */
@@ -135,6 +135,11 @@ export class SshPublicKey implements PublicKey {
   toString(): string {
     return `[${this.type} public key ${fingerprint(this)}]`;
   }
+
+  /** Loggers get the fingerprint, not the key material. */
+  toJSON(): { type: KeyType; fingerprint: string } {
+    return { type: this.type, fingerprint: fingerprint(this) };
+  }
 }
 
 function makeKeyObject(fields: KeyFields): KeyObject {
@@ -248,7 +253,9 @@ export function decodeLossy(b: Buffer): string {
 
 /** Parses a public key from its SSH wire blob; the KeyObject is built (and validated) here. */
 export function parsePublicKey(blob: Buffer, comment?: string): PublicKey {
-  const key = parsePublicKeyLazy(blob, comment);
+  const r = new WireReader(blob);
+  const key = parsePublicKeyLazy(blob, comment, r);
+  r.done('public key');
   void key.keyObject;
   return key;
 }
@@ -375,9 +382,4 @@ export function publicKeyFromKeyObject(keyObject: KeyObject, comment?: string): 
     }
   }
   return comment === undefined ? key : key.withComment(comment);
-}
-
-/** @internal */
-export function decodeComment(b: Buffer): string {
-  return decodeCString(b, 'comment');
 }

@@ -96,6 +96,35 @@ describe('bastion with the real OpenSSH client', function () {
         }
       });
 
+      it('serves scp (sftp subsystem) both ways', async () => {
+        const t = await tempDir();
+        try {
+          const data = randomBytes(200_000);
+          await writeFile(path.join(t.dir, 'up.bin'), data);
+          const remote = `/tmp/nd-scp-${via}-${process.pid}.bin`;
+          const up = await run('scp', [
+            '-q',
+            '-F',
+            config,
+            path.join(t.dir, 'up.bin'),
+            `${host}:${remote}`,
+          ]);
+          assert.equal(up.code, 0, up.stderr);
+          const down = await run('scp', [
+            '-q',
+            '-F',
+            config,
+            `${host}:${remote}`,
+            path.join(t.dir, 'down.bin'),
+          ]);
+          assert.equal(down.code, 0, down.stderr);
+          assert.ok((await readFile(path.join(t.dir, 'down.bin'))).equals(data));
+          await ssh(config, [host, `rm -f ${remote}`]);
+        } finally {
+          await t.cleanup();
+        }
+      });
+
       it('delivers large output intact (sha256)', async () => {
         const r = await ssh(
           config,

@@ -288,6 +288,13 @@ describe('bastion refusals with the real OpenSSH client', function () {
       });
     }
 
+    it('subsystems other than sftp are refused', async () => {
+      const r = await ssh(config, ['-s', 'bastion', 'netconf']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /subsystem request failed/);
+      assert.ok((await metric(h, /refused_requests_total\{type="subsystem:netconf"\}/)) >= 1);
+    });
+
     it('-A (agent forwarding) is refused', async () => {
       const agent = await run('ssh-agent', ['-s']);
       const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent.stdout.toString())?.[1];

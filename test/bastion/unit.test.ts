@@ -27,6 +27,7 @@ describe('bastion units', () => {
       assert.equal(c.limits.maxAuthTries, 6);
       assert.equal(c.virtualHostSuffix, '.neetodeploy');
       assert.deepEqual(c.session.envAllow, ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']);
+      assert.deepEqual(Object.keys(c.session.subsystems), ['sftp']);
     });
     it('reports errors with their path', () => {
       assert.throws(

@@ -4,6 +4,7 @@
  * the bastion might create or delete: a proper console pod is admitted, and each way of
  * stepping outside it is refused by the validation meant for it.
  */
+/* eslint-disable @typescript-eslint/no-unsafe-return -- rendered manifests are untyped JSON (see helpers.ts Json) */
 import assert from 'node:assert/strict';
 import { evaluate } from '@marcbachmann/cel-js';
 import { helmBinary, serviceAccountNames, type K8sObject } from '../support/chart.js';
@@ -38,10 +39,15 @@ function admit(
     object: celValue(object),
     oldObject: celValue(oldObject),
     params: celValue(params),
-    request: { operation: request.operation, namespace: request.namespace, userInfo: { username: request.username } },
+    request: {
+      operation: request.operation,
+      namespace: request.namespace,
+      userInfo: { username: request.username },
+    },
   };
   for (const condition of (policy.spec.matchConditions ?? []) as Json[]) {
-    if (evaluate(condition.expression as string, context) !== true) return { matched: false, failures: [] };
+    if (evaluate(condition.expression as string, context) !== true)
+      return { matched: false, failures: [] };
   }
   const variables: Record<string, unknown> = {};
   context.variables = variables;
@@ -95,27 +101,68 @@ function consolePod(namespace: string, image: string): Json {
 }
 
 const MUTATIONS: readonly { what: string; change: (pod: Json) => void; refusal: RegExp }[] = [
-  { what: 'no console label', change: (p) => delete p.metadata.labels['neetodeploy.com/console'], refusal: /neetodeploy.com\/console=true/ },
-  { what: 'console label "false"', change: (p) => (p.metadata.labels['neetodeploy.com/console'] = 'false'), refusal: /neetodeploy.com\/console=true/ },
-  { what: 'no labels at all', change: (p) => delete p.metadata.labels, refusal: /neetodeploy.com\/console=true/ },
-  { what: 'no session label', change: (p) => delete p.metadata.labels['neetodeploy.com/session'], refusal: /neetodeploy.com\/session/ },
-  { what: 'a foreign image', change: (p) => (p.spec.containers[0].image = 'docker.io/evil/miner:latest'), refusal: /images allowed/ },
   {
-    what: 'an init container with a foreign image',
-    change: (p) => (p.spec.initContainers = [{ ...p.spec.containers[0], name: 'init', image: 'busybox' }]),
+    what: 'no console label',
+    change: (p) => delete p.metadata.labels['neetodeploy.com/console'],
+    refusal: /neetodeploy.com\/console=true/,
+  },
+  {
+    what: 'console label "false"',
+    change: (p) => (p.metadata.labels['neetodeploy.com/console'] = 'false'),
+    refusal: /neetodeploy.com\/console=true/,
+  },
+  {
+    what: 'no labels at all',
+    change: (p) => delete p.metadata.labels,
+    refusal: /neetodeploy.com\/console=true/,
+  },
+  {
+    what: 'no session label',
+    change: (p) => delete p.metadata.labels['neetodeploy.com/session'],
+    refusal: /neetodeploy.com\/session/,
+  },
+  {
+    what: 'a foreign image',
+    change: (p) => (p.spec.containers[0].image = 'docker.io/evil/miner:latest'),
     refusal: /images allowed/,
   },
-  { what: 'an automounted token', change: (p) => (p.spec.automountServiceAccountToken = true), refusal: /automountServiceAccountToken/ },
-  { what: 'automount left to the default', change: (p) => delete p.spec.automountServiceAccountToken, refusal: /automountServiceAccountToken/ },
-  { what: 'a hostPath volume', change: (p) => p.spec.volumes.push({ name: 'root', hostPath: { path: '/' } }), refusal: /host paths/ },
+  {
+    what: 'an init container with a foreign image',
+    change: (p) =>
+      (p.spec.initContainers = [{ ...p.spec.containers[0], name: 'init', image: 'busybox' }]),
+    refusal: /images allowed/,
+  },
+  {
+    what: 'an automounted token',
+    change: (p) => (p.spec.automountServiceAccountToken = true),
+    refusal: /automountServiceAccountToken/,
+  },
+  {
+    what: 'automount left to the default',
+    change: (p) => delete p.spec.automountServiceAccountToken,
+    refusal: /automountServiceAccountToken/,
+  },
+  {
+    what: 'a hostPath volume',
+    change: (p) => p.spec.volumes.push({ name: 'root', hostPath: { path: '/' } }),
+    refusal: /host paths/,
+  },
   {
     what: 'a projected service account token',
-    change: (p) => p.spec.volumes.push({ name: 'tok', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } }),
+    change: (p) =>
+      p.spec.volumes.push({
+        name: 'tok',
+        projected: { sources: [{ serviceAccountToken: { path: 't' } }] },
+      }),
     refusal: /service account tokens/,
   },
   { what: 'hostNetwork', change: (p) => (p.spec.hostNetwork = true), refusal: /host's network/ },
   { what: 'hostPID', change: (p) => (p.spec.hostPID = true), refusal: /host's network, PID/ },
-  { what: 'a privileged container', change: (p) => (p.spec.containers[0].securityContext.privileged = true), refusal: /unprivileged/ },
+  {
+    what: 'a privileged container',
+    change: (p) => (p.spec.containers[0].securityContext.privileged = true),
+    refusal: /unprivileged/,
+  },
   {
     what: 'privilege escalation left allowed',
     change: (p) => delete p.spec.containers[0].securityContext.allowPrivilegeEscalation,
@@ -126,14 +173,35 @@ const MUTATIONS: readonly { what: string; change: (pod: Json) => void; refusal: 
     change: (p) => (p.spec.containers[0].securityContext.capabilities = { add: ['NET_ADMIN'] }),
     refusal: /no added capabilities/,
   },
-  { what: 'no runAsNonRoot anywhere', change: (p) => delete p.spec.securityContext.runAsNonRoot, refusal: /non-root/ },
-  { what: 'no container securityContext', change: (p) => delete p.spec.containers[0].securityContext, refusal: /non-root/ },
-  { what: 'no activeDeadlineSeconds', change: (p) => delete p.spec.activeDeadlineSeconds, refusal: /activeDeadlineSeconds/ },
-  { what: 'a too long activeDeadlineSeconds', change: (p) => (p.spec.activeDeadlineSeconds = 10 ** 7), refusal: /activeDeadlineSeconds/ },
-  { what: 'a Secret volume', change: (p) => p.spec.volumes.push({ name: 's', secret: { secretName: 'other-app' } }), refusal: /Secret volumes/ },
+  {
+    what: 'no runAsNonRoot anywhere',
+    change: (p) => delete p.spec.securityContext.runAsNonRoot,
+    refusal: /non-root/,
+  },
+  {
+    what: 'no container securityContext',
+    change: (p) => delete p.spec.containers[0].securityContext,
+    refusal: /non-root/,
+  },
+  {
+    what: 'no activeDeadlineSeconds',
+    change: (p) => delete p.spec.activeDeadlineSeconds,
+    refusal: /activeDeadlineSeconds/,
+  },
+  {
+    what: 'a too long activeDeadlineSeconds',
+    change: (p) => (p.spec.activeDeadlineSeconds = 10 ** 7),
+    refusal: /activeDeadlineSeconds/,
+  },
+  {
+    what: 'a Secret volume',
+    change: (p) => p.spec.volumes.push({ name: 's', secret: { secretName: 'other-app' } }),
+    refusal: /Secret volumes/,
+  },
   {
     what: 'a projected Secret',
-    change: (p) => p.spec.volumes.push({ name: 's', projected: { sources: [{ secret: { name: 'x' } }] } }),
+    change: (p) =>
+      p.spec.volumes.push({ name: 's', projected: { sources: [{ secret: { name: 'x' } }] } }),
     refusal: /Secret volumes/,
   },
 ];
@@ -158,13 +226,22 @@ describe('helm chart admission policy (CEL)', function () {
       (b) => (b as Json).spec.policyName === createPolicy.metadata.name,
     ) as Json;
     params = objects.find(
-      (o) => o.kind === 'ConfigMap' && o.metadata.name === binding.spec.paramRef.name && o.metadata.namespace === ns,
+      (o) =>
+        o.kind === 'ConfigMap' &&
+        o.metadata.name === binding.spec.paramRef.name &&
+        o.metadata.namespace === ns,
     );
     assert.ok(params, 'the binding names a parameter ConfigMap rendered in the namespace');
   });
 
   const create = (pod: Json, p: unknown = params, username = BASTION_USER) =>
-    admit(createPolicy, { operation: 'CREATE', username, namespace: pod.metadata.namespace }, pod, null, p);
+    admit(
+      createPolicy,
+      { operation: 'CREATE', username, namespace: pod.metadata.namespace },
+      pod,
+      null,
+      p,
+    );
 
   it('admits a proper console pod with an allowed image', () => {
     assert.deepEqual(create(consolePod(ns, goodImage)), { matched: true, failures: [] });
@@ -199,7 +276,9 @@ describe('helm chart admission policy (CEL)', function () {
     assert.match(create(consolePod(ns, goodImage), noData).failures.join(), /images allowed/);
     const defaults = VALUE_SETS.find((s) => s.name === 'defaults')!;
     return renderSet(defaults).then((objs) => {
-      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-console-images')) as Json;
+      const cm = objs.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-console-images'),
+      ) as Json;
       assert.deepEqual(cm.data, {});
       assert.match(create(consolePod('apps', goodImage), cm).failures.join(), /images allowed/);
     });
@@ -214,7 +293,13 @@ describe('helm chart admission policy (CEL)', function () {
 
   it('lets the bastion delete console pods only', () => {
     const del = (pod: Json) =>
-      admit(deletePolicy, { operation: 'DELETE', username: BASTION_USER, namespace: ns }, null, pod, null);
+      admit(
+        deletePolicy,
+        { operation: 'DELETE', username: BASTION_USER, namespace: ns },
+        null,
+        pod,
+        null,
+      );
     assert.deepEqual(del(consolePod(ns, goodImage)), { matched: true, failures: [] });
     const appPod = consolePod(ns, goodImage);
     delete appPod.metadata.labels['neetodeploy.com/console'];

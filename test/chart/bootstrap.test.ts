@@ -5,6 +5,7 @@
  * CA and host-key Secrets once (checked with the real ssh-keygen), never regenerates them, and
  * certifies a new host key with a CA that already exists.
  */
+/* eslint-disable @typescript-eslint/no-unsafe-return -- rendered manifests are untyped JSON (see helpers.ts Json) */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chartRbacYaml, helmBinary, renderChart, serviceAccountNames } from '../support/chart.js';
-import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/fake-apiserver/index.js';
+import {
+  startFakeApiServer,
+  type FakeApiServer,
+  type KubeObject,
+} from '../support/fake-apiserver/index.js';
 import { ROOT } from '../support/paths.js';
 import { NAMESPACE, type Json } from './helpers.js';
 
@@ -45,7 +50,9 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
       (container.env as Json[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
     );
     assert.deepEqual(
-      (container.env as Json[]).filter((e) => e.valueFrom).map((e) => e.valueFrom.fieldRef.fieldPath),
+      (container.env as Json[])
+        .filter((e) => e.valueFrom)
+        .map((e) => e.valueFrom.fieldRef.fieldPath),
       ['metadata.namespace'],
     );
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nda-bootstrap-'));
@@ -59,7 +66,10 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
     server.loadRbacYaml(await chartRbacYaml(VALUES, [], { includeHooks: true }));
     const saDir = path.join(dir, 'serviceaccount');
     fs.mkdirSync(saDir);
-    fs.writeFileSync(path.join(saDir, 'token'), server.serviceAccountToken(NAMESPACE, SA.bootstrap));
+    fs.writeFileSync(
+      path.join(saDir, 'token'),
+      server.serviceAccountToken(NAMESPACE, SA.bootstrap),
+    );
     fs.writeFileSync(path.join(saDir, 'ca.crt'), server.caPem);
     jobEnv.SERVICE_ACCOUNT_DIR = saDir;
   });
@@ -128,11 +138,20 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
     });
     assert.equal(
       derived.trim().split(' ').slice(0, 2).join(' '),
-      fs.readFileSync(host['ssh_host_ed25519_key.pub']!, 'utf8').trim().split(' ').slice(0, 2).join(' '),
+      fs
+        .readFileSync(host['ssh_host_ed25519_key.pub']!, 'utf8')
+        .trim()
+        .split(' ')
+        .slice(0, 2)
+        .join(' '),
     );
-    const listing = execFileSync('ssh-keygen', ['-L', '-f', host['ssh_host_ed25519_key-cert.pub']!], {
-      encoding: 'utf8',
-    });
+    const listing = execFileSync(
+      'ssh-keygen',
+      ['-L', '-f', host['ssh_host_ed25519_key-cert.pub']!],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.match(listing, /Type: ssh-ed25519-cert-v01@openssh.com host certificate/);
     assert.match(listing, /Principals: \n\s+ssh\.example\.com\n\s+\*\.neetodeploy\n/);
     const ca = secretFiles(caSecret);
@@ -152,21 +171,31 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
       assert.match(derived, /^ssh-ed25519 /);
     }
     checkHostKey(jobEnv.HOST_KEY_SECRET!, jobEnv.CA_SECRET!);
-    const byJob = server.requests.filter((r) => r.user === `system:serviceaccount:${NAMESPACE}:${SA.bootstrap}`);
+    const byJob = server.requests.filter(
+      (r) => r.user === `system:serviceaccount:${NAMESPACE}:${SA.bootstrap}`,
+    );
     assert.ok(byJob.length >= 4);
-    assert.deepEqual(byJob.filter((r) => r.status === 403), []);
+    assert.deepEqual(
+      byJob.filter((r) => r.status === 403),
+      [],
+    );
     assert.deepEqual([...new Set(byJob.map((r) => r.verb))].sort(), ['create', 'get']);
-    for (const r of byJob) assert.match(r.path, new RegExp(`^/api/v1/namespaces/${NAMESPACE}/secrets`));
+    for (const r of byJob)
+      assert.match(r.path, new RegExp(`^/api/v1/namespaces/${NAMESPACE}/secrets`));
     assert.doesNotMatch(run.stdout + run.stderr, /BEGIN OPENSSH PRIVATE KEY/, 'never logs a key');
   });
 
   it('never regenerates: a second run leaves both Secrets untouched', async () => {
-    const before = [jobEnv.CA_SECRET!, jobEnv.HOST_KEY_SECRET!].map((n) => JSON.stringify(secret(n)));
+    const before = [jobEnv.CA_SECRET!, jobEnv.HOST_KEY_SECRET!].map((n) =>
+      JSON.stringify(secret(n)),
+    );
     const run = await runJob();
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /CA secret exists; not regenerating/);
     assert.match(run.stdout, /host key secret exists; not regenerating/);
-    const after = [jobEnv.CA_SECRET!, jobEnv.HOST_KEY_SECRET!].map((n) => JSON.stringify(secret(n)));
+    const after = [jobEnv.CA_SECRET!, jobEnv.HOST_KEY_SECRET!].map((n) =>
+      JSON.stringify(secret(n)),
+    );
     assert.deepEqual(after, before);
   });
 

@@ -25,8 +25,23 @@ interface Stage {
 }
 
 const KEYWORDS = new Set([
-  'FROM', 'RUN', 'COPY', 'ADD', 'ENV', 'ARG', 'WORKDIR', 'USER', 'EXPOSE',
-  'ENTRYPOINT', 'CMD', 'LABEL', 'HEALTHCHECK', 'STOPSIGNAL', 'SHELL', 'VOLUME', 'ONBUILD',
+  'FROM',
+  'RUN',
+  'COPY',
+  'ADD',
+  'ENV',
+  'ARG',
+  'WORKDIR',
+  'USER',
+  'EXPOSE',
+  'ENTRYPOINT',
+  'CMD',
+  'LABEL',
+  'HEALTHCHECK',
+  'STOPSIGNAL',
+  'SHELL',
+  'VOLUME',
+  'ONBUILD',
 ]);
 
 /** Splits a Dockerfile into instructions (comments dropped, `\` continuations joined). */
@@ -78,7 +93,7 @@ function execForm(ins: Instruction): string[] {
     Array.isArray(value) && value.every((v) => typeof v === 'string'),
     `${ins.keyword} uses the exec (JSON array) form, so signals reach node`,
   );
-  return value as string[];
+  return value;
 }
 
 /** `.dockerignore` semantics: globs with `**`, `!` exceptions, last match wins, parents count. */
@@ -174,7 +189,10 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
       const final = stages[stages.length - 1]!;
       const all = (s: Stage, kw: string) => s.instructions.filter((i) => i.keyword === kw);
       const resolve = (image: string) =>
-        image.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => args.get((a ?? b)!) ?? '');
+        image.replace(
+          /\$\{(\w+)\}|\$(\w+)/g,
+          (_, a?: string, b?: string) => args.get((a ?? b)!) ?? '',
+        );
 
       it('is multi-stage with named stages that COPY --from only earlier ones', () => {
         assert.ok(stages.length >= 3, `${stages.length} stages`);
@@ -183,7 +201,8 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
           assert.ok(stage.name, `stage FROM ${stage.from} is named`);
           for (const copy of all(stage, 'COPY')) {
             const from = /--from=(\S+)/.exec(copy.args)?.[1];
-            if (from) assert.ok(names.includes(from), `line ${copy.line}: --from=${from} is earlier`);
+            if (from)
+              assert.ok(names.includes(from), `line ${copy.line}: --from=${from} is earlier`);
           }
           assert.ok(
             names.includes(stage.from) || /^(\$\{?\w+\}?|node:)/.test(stage.from),
@@ -195,8 +214,14 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
 
       it('builds with npm ci and tsc -b, and installs production dependencies of its workspace', () => {
         const runs = stages.flatMap((s) => all(s, 'RUN').map((r) => r.args));
-        assert.ok(runs.some((r) => /^npm ci(\s|$)/.test(r)), 'npm ci');
-        assert.ok(runs.some((r) => /tsc -b tsconfig\.build\.json/.test(r)), 'tsc -b');
+        assert.ok(
+          runs.some((r) => /^npm ci(\s|$)/.test(r)),
+          'npm ci',
+        );
+        assert.ok(
+          runs.some((r) => /tsc -b tsconfig\.build\.json/.test(r)),
+          'tsc -b',
+        );
         const prod = runs.find((r) => /npm ci\b.*--omit=dev/.test(r));
         assert.ok(prod, 'npm ci --omit=dev');
         assert.match(prod, new RegExp(`--workspace=${pkg}\\b`));
@@ -210,12 +235,16 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
       it('copies into the deps stage every workspace manifest npm ci needs', () => {
         const deps = stages.find((s) => all(s, 'RUN').some((r) => /--omit=dev/.test(r.args)))!;
         const copied = all(deps, 'COPY').flatMap((c) =>
-          c.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1),
+          c.args
+            .split(/\s+/)
+            .filter((a) => !a.startsWith('--'))
+            .slice(0, -1),
         );
         for (const ws of readJson('package.json').workspaces as string[]) {
           assert.ok(copied.includes(`${ws}/package.json`), `${ws}/package.json`);
         }
-        for (const f of ['package.json', 'package-lock.json', 'patches']) assert.ok(copied.includes(f), f);
+        for (const f of ['package.json', 'package-lock.json', 'patches'])
+          assert.ok(copied.includes(f), f);
         for (const src of copied) assert.ok(fs.existsSync(path.join(ROOT, src)), `${src} exists`);
       });
 
@@ -228,7 +257,10 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
         assert.notEqual(Number(uid), 0);
         assert.equal(uid, CHART_UID);
         assert.notEqual(Number(gid ?? uid), 0);
-        assert.deepEqual(all(final, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)), [...ports]);
+        assert.deepEqual(
+          all(final, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)),
+          [...ports],
+        );
       });
 
       it('names an entry point the TypeScript build produces, with the built workspaces copied', () => {
@@ -240,7 +272,10 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
         assert.equal(repoPath, `${pkg}/dist/main.js`);
         assert.equal(emittedMain(pkg), repoPath, 'tsc -b emits src/main.ts there');
         const bin = Object.values(readJson(`${pkg}/package.json`).bin as Record<string, string>);
-        assert.deepEqual(bin.map((b) => path.posix.normalize(`${pkg}/${b}`)), [repoPath]);
+        assert.deepEqual(
+          bin.map((b) => path.posix.normalize(`${pkg}/${b}`)),
+          [repoPath],
+        );
         assert.ok(
           fs.existsSync(path.join(ROOT, repoPath)),
           `${repoPath} exists in the build output (npm run build)`,
@@ -293,20 +328,31 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
     });
 
     it('keeps every file the image builds need', () => {
-      const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
-        cwd: ROOT,
-        encoding: 'utf8',
-      })
+      const listed = execFileSync(
+        'git',
+        ['ls-files', '--cached', '--others', '--exclude-standard'],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+        },
+      )
         .split('\n')
         .filter(Boolean);
       const workspaces = readJson('package.json').workspaces as string[];
       const needed = listed.filter(
         (f) =>
-          ['package.json', 'package-lock.json', 'tsconfig.base.json', 'tsconfig.build.json'].includes(f) ||
+          [
+            'package.json',
+            'package-lock.json',
+            'tsconfig.base.json',
+            'tsconfig.build.json',
+          ].includes(f) ||
           f.startsWith('patches/') ||
           workspaces.some(
             (ws) =>
-              f === `${ws}/package.json` || f === `${ws}/tsconfig.json` || f.startsWith(`${ws}/src/`),
+              f === `${ws}/package.json` ||
+              f === `${ws}/tsconfig.json` ||
+              f.startsWith(`${ws}/src/`),
           ),
       );
       assert.ok(needed.length > 50, `${needed.length} files`);

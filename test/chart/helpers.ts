@@ -1,6 +1,7 @@
 /** Shared by the chart tests: the documented value sets, pod-spec walking, schema validation. */
 import fs from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 import {
   CHART_DIR,
   configMapYaml,
@@ -9,6 +10,7 @@ import {
   type K8sObject,
   type RenderOptions,
 } from '../support/chart.js';
+import { ROOT } from '../support/paths.js';
 
 /** The default values plus every documented value set in `ci/` (also linted by the tests). */
 export interface ValueSet {
@@ -78,7 +80,9 @@ export function selects(matchLabels: Record<string, string>, labels: Record<stri
 /** Where the Kubernetes models live: `kubernetes-models/<group>/<version>/<Kind>`. */
 function modelModule(apiVersion: string, kind: string): string {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  return group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
+  return group
+    ? `kubernetes-models/${group}/${version}/${kind}`
+    : `kubernetes-models/${version}/${kind}`;
 }
 
 interface ModelClass {
@@ -123,7 +127,10 @@ export function droppedKeys(input: unknown, output: unknown, at = ''): string[] 
 }
 
 /** A server's config file as rendered into its ConfigMap (`bastion.yaml`, `keys-service.yaml`). */
-export function serverConfig(objects: readonly K8sObject[], comp: 'bastion' | 'keys-service'): Json {
+export function serverConfig(
+  objects: readonly K8sObject[],
+  comp: 'bastion' | 'keys-service',
+): Json {
   const cm = objects.find(
     (o) =>
       o.kind === 'ConfigMap' &&
@@ -133,4 +140,57 @@ export function serverConfig(objects: readonly K8sObject[], comp: 'bastion' | 'k
   );
   if (!cm) throw new Error(`no ${comp} config ConfigMap`);
   return configMapYaml(cm, `${comp}.yaml`);
+}
+
+/**
+ * Strict field validation, as the API server does with `fieldValidation=Strict`: each object
+ * becomes a TypeScript object literal typed with its kubernetes-models interface, so the type
+ * checker reports unknown (e.g. misspelt) fields at any depth and wrong types. Returns one
+ * message per problem, naming the object.
+ */
+export function kubernetesFieldErrors(objects: readonly K8sObject[]): string[] {
+  const file = path.join(ROOT, 'test', 'chart', '__rendered_manifests__.ts');
+  const imports = new Map<string, string>();
+  const declarations: string[] = [];
+  const names: string[] = [];
+  for (const o of objects) {
+    if (o.apiVersion.startsWith('monitoring.coreos.com/')) continue;
+    const mod = modelModule(o.apiVersion, o.kind);
+    let alias = imports.get(mod);
+    if (!alias) {
+      alias = `T${imports.size}`;
+      imports.set(mod, alias);
+    }
+    names.push(`${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+    declarations.push(`export const o${declarations.length}: ${alias} = ${JSON.stringify(o)};`);
+  }
+  const importLines = [...imports].map(([mod, alias]) => {
+    const kind = mod.slice(mod.lastIndexOf('/') + 1);
+    return `import type { I${kind} as ${alias} } from '${mod}';`;
+  });
+  const source = [...importLines, ...declarations].join('\n');
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    types: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (name, language, ...rest) =>
+    name === file
+      ? ts.createSourceFile(name, source, language)
+      : getSourceFile(name, language, ...rest);
+  const fileExists = host.fileExists.bind(host);
+  host.fileExists = (name) => name === file || fileExists(name);
+  const program = ts.createProgram([file], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (d.file?.fileName !== file || d.start === undefined) return text;
+    const line = d.file.getLineAndCharacterOfPosition(d.start).line - importLines.length;
+    return `${names[line] ?? 'imports'}: ${text}`;
+  });
 }

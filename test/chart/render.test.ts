@@ -3,6 +3,7 @@
  * and every documented value set (ci/*.yaml): the manifests validate against the Kubernetes
  * schemas, and the security properties the chart promises hold in each of them.
  */
+/* eslint-disable @typescript-eslint/no-unsafe-return -- rendered manifests are untyped JSON (see helpers.ts Json) */
 import assert from 'node:assert/strict';
 import { helmBinary, lintChart, serviceAccountNames, type K8sObject } from '../support/chart.js';
 import {
@@ -10,6 +11,7 @@ import {
   VALUE_SETS,
   byKind,
   component,
+  kubernetesFieldErrors,
   podSpecs,
   renderSet,
   selects,
@@ -76,6 +78,16 @@ describe('helm chart neetodeploy-access', function () {
     await helmBinary();
   });
 
+  it('uses only fields the Kubernetes API knows, with the right types (strict field validation)', async () => {
+    const all = (await Promise.all(VALUE_SETS.map((s) => renderSet(s)))).flat();
+    // One misspelt field deep in a pod spec, to show the check catches exactly that.
+    const typo = structuredClone(all.find((o) => o.kind === 'Deployment')!) as Json;
+    typo.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+    const errors = kubernetesFieldErrors([...all, typo]);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0]!, /Deployment .*readOnlyRootFileSystem.*does not exist/);
+  });
+
   for (const set of VALUE_SETS) {
     describe(`values: ${set.name}`, () => {
       let objects: K8sObject[];
@@ -101,7 +113,9 @@ describe('helm chart neetodeploy-access', function () {
           assert.equal(sm.kind, 'ServiceMonitor');
           assert.ok(((sm as Json).spec.endpoints as Json[]).length > 0);
         }
-        const names = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+        const names = objects.map(
+          (o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
+        );
         assert.equal(new Set(names).size, names.length, 'no object is rendered twice');
         for (const o of objects) assert.ok(o.metadata.name.length <= 63, o.metadata.name);
       });
@@ -153,8 +167,14 @@ describe('helm chart neetodeploy-access', function () {
             continue;
           }
           const byResource = (res: string) => rules.filter((r) => r.resources.includes(res));
-          assert.deepEqual(byResource('pods/log').map((r) => r.verbs), [['get']]);
-          assert.deepEqual(byResource('pods').map((r) => r.verbs), [['get', 'list', 'watch']]);
+          assert.deepEqual(
+            byResource('pods/log').map((r) => r.verbs),
+            [['get']],
+          );
+          assert.deepEqual(
+            byResource('pods').map((r) => r.verbs),
+            [['get', 'list', 'watch']],
+          );
           assert.deepEqual(
             byResource('deployments').map((r) => [r.apiGroups, r.verbs]),
             [[['apps'], ['get', 'list', 'patch']]],
@@ -169,10 +189,12 @@ describe('helm chart neetodeploy-access', function () {
             assert.equal(r.resourceNames, undefined);
           }
           const all = rules.flatMap((r) => r.resources as string[]);
-          assert.deepEqual(
-            [...new Set(all)].sort(),
-            ['deployments', 'pods', 'pods/log', 'secrets'],
-          );
+          assert.deepEqual([...new Set(all)].sort(), [
+            'deployments',
+            'pods',
+            'pods/log',
+            'secrets',
+          ]);
         }
       });
 
@@ -183,7 +205,8 @@ describe('helm chart neetodeploy-access', function () {
           const where = `${owner.kind}/${owner.metadata.name}`;
           assert.equal(spec.securityContext?.runAsNonRoot, true, where);
           assert.ok(!spec.hostNetwork && !spec.hostPID && !spec.hostIPC, where);
-          for (const v of (spec.volumes ?? []) as Json[]) assert.equal(v.hostPath, undefined, where);
+          for (const v of (spec.volumes ?? []) as Json[])
+            assert.equal(v.hostPath, undefined, where);
           const containers = [...spec.containers, ...(spec.initContainers ?? [])] as Json[];
           for (const c of containers) {
             const sc = c.securityContext ?? {};
@@ -237,7 +260,9 @@ describe('helm chart neetodeploy-access', function () {
               (v.projected?.sources ?? []).some((s: Json) => s.secret?.name === caSecret),
           );
           const env = (spec.containers as Json[]).flatMap((c) => [
-            ...((c.env ?? []) as Json[]).filter((e) => e.valueFrom?.secretKeyRef?.name === caSecret),
+            ...((c.env ?? []) as Json[]).filter(
+              (e) => e.valueFrom?.secretKeyRef?.name === caSecret,
+            ),
             ...((c.envFrom ?? []) as Json[]).filter((e) => e.secretRef?.name === caSecret),
           ]);
           if (owner === keys) assert.equal(refs.length, 1);
@@ -329,10 +354,13 @@ describe('helm chart neetodeploy-access', function () {
           assert.deepEqual(hooks, [], 'no hook when both Secrets are supplied');
           return;
         }
-        assert.deepEqual(
-          hooks.map((h) => h.kind).sort(),
-          ['ConfigMap', 'Job', 'Role', 'RoleBinding', 'ServiceAccount'],
-        );
+        assert.deepEqual(hooks.map((h) => h.kind).sort(), [
+          'ConfigMap',
+          'Job',
+          'Role',
+          'RoleBinding',
+          'ServiceAccount',
+        ]);
         for (const h of hooks) {
           assert.equal(h.metadata.annotations!['helm.sh/hook'], 'pre-install', h.kind);
           assert.match(h.metadata.annotations!['helm.sh/hook-delete-policy']!, /hook-succeeded/);
@@ -399,8 +427,17 @@ describe('helm chart neetodeploy-access', function () {
         const ingress = keysPolicy.spec.ingress as Json[];
         assert.equal(ingress.length, 1);
         const from = ingress[0].from as Json[];
-        assert.ok(from.some((f) => f.namespaceSelector && !f.podSelector?.matchLabels?.['app.kubernetes.io/component']));
-        assert.ok(from.some((f) => f.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'bastion'));
+        assert.ok(
+          from.some(
+            (f) =>
+              f.namespaceSelector && !f.podSelector?.matchLabels?.['app.kubernetes.io/component'],
+          ),
+        );
+        assert.ok(
+          from.some(
+            (f) => f.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'bastion',
+          ),
+        );
         assert.deepEqual(ingress[0].ports, [{ protocol: 'TCP', port: keysPort }]);
         for (const rule of keysPolicy.spec.egress as Json[]) assert.ok(rule.to?.length > 0);
       });
@@ -417,9 +454,10 @@ describe('helm chart neetodeploy-access', function () {
         for (const policy of policies) {
           assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
           assert.equal(policy.spec.failurePolicy, 'Fail');
-          assert.deepEqual(policy.spec.matchConditions.map((m: Json) => m.expression), [
-            `request.userInfo.username == "${BASTION_USER}"`,
-          ]);
+          assert.deepEqual(
+            policy.spec.matchConditions.map((m: Json) => m.expression),
+            [`request.userInfo.username == "${BASTION_USER}"`],
+          );
           const binding = bindings.find((b) => b.spec.policyName === policy.metadata.name);
           assert.ok(binding, `binding of ${policy.metadata.name}`);
           assert.deepEqual(binding.spec.validationActions, ['Deny']);
@@ -428,10 +466,16 @@ describe('helm chart neetodeploy-access', function () {
             namespaces,
           );
         }
-        const create = policies.find((p) => p.spec.matchConstraints.resourceRules[0].operations[0] === 'CREATE');
+        const create = policies.find(
+          (p) => p.spec.matchConstraints.resourceRules[0].operations[0] === 'CREATE',
+        );
         const binding = bindings.find((b) => b.spec.policyName === create.metadata.name);
         assert.equal(binding.spec.paramRef.parameterNotFoundAction, 'Deny');
-        assert.equal(binding.spec.paramRef.namespace, undefined, 'params come from the pod namespace');
+        assert.equal(
+          binding.spec.paramRef.namespace,
+          undefined,
+          'params come from the pod namespace',
+        );
         for (const ns of namespaces) {
           const params = objects.find(
             (o) =>
@@ -449,7 +493,10 @@ describe('helm chart neetodeploy-access', function () {
           assert.deepEqual(namespaces, []);
           return;
         }
-        assert.deepEqual(namespaces.map((n) => n.metadata.name).sort(), appNamespaces(objects).sort());
+        assert.deepEqual(
+          namespaces.map((n) => n.metadata.name).sort(),
+          appNamespaces(objects).sort(),
+        );
         for (const ns of namespaces) {
           assert.equal(ns.metadata.labels!['pod-security.kubernetes.io/enforce'], 'restricted');
           assert.equal(ns.metadata.annotations!['helm.sh/resource-policy'], 'keep');

@@ -43,7 +43,11 @@ interface BadCase {
 
 const BAD: readonly BadCase[] = [
   { what: 'zero bastion replicas', set: ['bastion.replicas=0'], error: /bastion\/replicas/ },
-  { what: 'an unknown key (typo)', set: ['bastion.replica=2'], error: /additional properties 'replica'/ },
+  {
+    what: 'an unknown key (typo)',
+    set: ['bastion.replica=2'],
+    error: /additional properties 'replica'/,
+  },
   {
     what: 'an unknown externalTrafficPolicy',
     set: ['bastion.service.externalTrafficPolicy=Sometimes'],
@@ -55,14 +59,26 @@ const BAD: readonly BadCase[] = [
     values: { appNamespaces: [{ name: 'Bad_Name' }] },
     error: /appNamespaces\/0\/name/,
   },
-  { what: 'a privileged container port', set: ['bastion.containerPort=22'], error: /containerPort/ },
-  { what: 'a string where a number goes', set: ['bastion.drain.timeoutSeconds=soon'], error: /timeoutSeconds/ },
+  {
+    what: 'a privileged container port',
+    set: ['bastion.containerPort=22'],
+    error: /containerPort/,
+  },
+  {
+    what: 'a string where a number goes',
+    set: ['bastion.drain.timeoutSeconds=soon'],
+    error: /timeoutSeconds/,
+  },
   {
     what: 'a certificate TTL above the maximum',
     set: ['keysService.certificates.ttlSeconds=7200'],
     error: /ttlSeconds must not exceed/,
   },
-  { what: 'in-cluster TLS without its Secret', set: ['keysService.tls.enabled=true'], error: /secretName/ },
+  {
+    what: 'in-cluster TLS without its Secret',
+    set: ['keysService.tls.enabled=true'],
+    error: /secretName/,
+  },
   { what: 'an Ingress without a host', set: ['keysService.ingress.enabled=true'], error: /host/ },
   {
     what: 'Ingress TLS without a certificate Secret',
@@ -71,17 +87,31 @@ const BAD: readonly BadCase[] = [
   },
   {
     what: 'a wildcard verb in the bastion extra rules',
-    values: { bastion: { extraRules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['*'] }] } },
+    values: {
+      bastion: { extraRules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['*'] }] },
+    },
     error: /extraRules/,
   },
   {
     what: 'an unknown policy permission',
-    values: { keysService: { policy: { rules: [{ users: ['a@b.c'], apps: ['x'], permissions: ['root'] }] } } },
+    values: {
+      keysService: {
+        policy: { rules: [{ users: ['a@b.c'], apps: ['x'], permissions: ['root'] }] },
+      },
+    },
     error: /permissions/,
   },
-  { what: 'an API server address without a prefix', values: { networkPolicy: { apiServerCidrs: ['10.0.0.1'] } }, error: /apiServerCidrs/ },
+  {
+    what: 'an API server address without a prefix',
+    values: { networkPolicy: { apiServerCidrs: ['10.0.0.1'] } },
+    error: /apiServerCidrs/,
+  },
   { what: 'a bad key type', set: ['keysService.ca.keyType=dsa'], error: /keyType/ },
-  { what: 'maxStartups full below begin', set: ['bastion.limits.maxStartupsFull=5'], error: /maxStartupsFull/ },
+  {
+    what: 'maxStartups full below begin',
+    set: ['bastion.limits.maxStartupsFull=5'],
+    error: /maxStartupsFull/,
+  },
   {
     what: 'the release namespace as an app namespace',
     values: { appNamespaces: [{ name: NAMESPACE }] },
@@ -94,14 +124,17 @@ function volumeMountDirs(objects: readonly K8sObject[], comp: string): Map<strin
   const pod = d.spec.template.spec;
   const volumes = new Map((pod.volumes as Json[]).map((v) => [v.name as string, v]));
   return new Map(
-    (pod.containers[0].volumeMounts as Json[]).map((m) => [m.mountPath as string, volumes.get(m.name)]),
+    (pod.containers[0].volumeMounts as Json[]).map((m) => [
+      m.mountPath as string,
+      volumes.get(m.name),
+    ]),
   );
 }
 
 /** The volume a file path lives on (longest mount path that contains it). */
 function volumeOf(mounts: Map<string, Json>, file: string): Json {
   const dir = [...mounts.keys()]
-    .filter((m) => file.startsWith(`${m}/`))
+    .filter((m) => file === m || file.startsWith(`${m}/`))
     .sort((a, b) => b.length - a.length)[0];
   assert.ok(dir, `${file} is on a mounted volume`);
   return mounts.get(dir);
@@ -145,21 +178,31 @@ describe('helm chart values and rendered server configs', function () {
           (s) => component(s) === 'keys-service',
         ) as Json;
         assert.equal(url.hostname, `${keysSvc.metadata.name}.${NAMESPACE}.svc`);
-        assert.equal(Number(url.port || (url.protocol === 'https:' ? 443 : 80)), keysSvc.spec.ports[0].port);
+        assert.equal(
+          Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+          keysSvc.spec.ports[0].port,
+        );
         if (parsed.trust.keysService!.caFile) {
           assert.equal(url.protocol, 'https:');
           assert.ok(volumeOf(mounts, parsed.trust.keysService!.caFile).secret.items);
         }
-        const deploy = objects.find((o) => o.kind === 'Deployment' && component(o) === 'bastion') as Json;
+        const deploy = objects.find(
+          (o) => o.kind === 'Deployment' && component(o) === 'bastion',
+        ) as Json;
         const ports = Object.fromEntries(
-          (deploy.spec.template.spec.containers[0].ports as Json[]).map((p) => [p.name, p.containerPort]),
+          (deploy.spec.template.spec.containers[0].ports as Json[]).map((p) => [
+            p.name,
+            p.containerPort,
+          ]),
         );
         assert.equal(parsed.listen.port, ports.ssh);
         assert.equal(parsed.listen.host, '0.0.0.0');
         assert.equal(parsed.metrics?.port, ports.metrics);
         assert.deepEqual(
           parsed.platform.namespaces,
-          byKind(objects, 'Role').filter((r) => component(r) === 'bastion').map((r) => r.metadata.namespace),
+          byKind(objects, 'Role')
+            .filter((r) => component(r) === 'bastion')
+            .map((r) => r.metadata.namespace),
         );
       });
 
@@ -174,6 +217,14 @@ describe('helm chart values and rendered server configs', function () {
         assert.ok(volumeOf(mounts, parsed.policyFile!).configMap);
         // The data dir must be writable under a read-only root filesystem.
         assert.ok(mounts.get(parsed.dataDir)?.emptyDir, 'dataDir is an emptyDir');
+        // The login pages' cookie key (<dataDir>/web-secret) is one Secret for all replicas.
+        const web = volumeOf(mounts, path.posix.join(parsed.dataDir, 'web-secret'));
+        const webSecret = objects.find(
+          (o) => o.kind === 'Secret' && o.metadata.name === web.secret?.secretName,
+        ) as Json;
+        assert.ok(webSecret, 'the cookie key Secret is rendered');
+        assert.ok(Buffer.from(webSecret.data['web-secret'], 'base64').length >= 32);
+        assert.equal(webSecret.metadata.annotations['helm.sh/resource-policy'], 'keep');
         if (parsed.tls.mode === 'files') {
           assert.ok(volumeOf(mounts, parsed.tls.certFile).secret);
           assert.ok(volumeOf(mounts, parsed.tls.keyFile).secret);

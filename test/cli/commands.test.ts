@@ -9,6 +9,7 @@ import { approveLoginSession } from '@neetodeploy/keys-service';
 import { resolveConfigDir, credentialsPath, loadCredentials } from '../../cli/src/config.js';
 import { ApiError, CliError, NotLoggedInError, UsageError } from '../../cli/src/errors.js';
 import { parseDotenv } from '../../cli/src/dotenv.js';
+import { abortableSleep } from '../../cli/src/io.js';
 import { ALICE, BOB, fakeIo, startCliEnv } from './harness.js';
 import type { CliEnv } from './harness.js';
 
@@ -119,6 +120,33 @@ describe('cli: commands against a real keys-service', function () {
     );
     assert.equal(io.opened.length, 0);
     assert.equal(fs.existsSync(credentialsPath(config)), false);
+  });
+
+  it('login waits longer after slow_down, as the server asks', async function () {
+    const config = env.config('login-slow');
+    const asked: number[] = [];
+    const io = fakeIo();
+    // Polls at once (too fast), records what the CLI then waits, and cancels.
+    const sleepy = {
+      ...io,
+      sleep: (ms: number, signal?: AbortSignal): Promise<void> => {
+        asked.push(ms);
+        if (asked.length < 3) return Promise.resolve();
+        const waiting = abortableSleep(60_000, signal);
+        io.interrupt();
+        return waiting;
+      },
+    };
+    const running = env.run(
+      config,
+      ['login', '--api', env.apiUrl, '--ca-file', env.caFile, '--no-browser'],
+      sleepy,
+    );
+    await assert.rejects(
+      running,
+      (err: unknown) => err instanceof CliError && err.kind === 'cancelled',
+    );
+    assert.deepEqual(asked, [1000, 1000, 6000]);
   });
 
   it('Ctrl-C during login cancels it', async function () {

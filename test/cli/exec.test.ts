@@ -11,13 +11,15 @@ import { ROOT, sourceBinArgs } from '../support/paths.js';
 import { ALICE, BOB, fakeIo, runBin, startCliEnv } from './harness.js';
 import type { CliEnv } from './harness.js';
 
-function runSsh(
+function run(
+  cmd: string,
   args: string[],
-  options: { input?: string; home: string },
+  home: string,
+  input = '',
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ssh', args, {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: options.home },
+    const child = spawn(cmd, args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -30,15 +32,22 @@ function runSsh(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    child.stdin.end(input);
   });
+}
+
+function runSsh(
+  args: string[],
+  options: { input?: string; home: string },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return run('ssh', args, options.home, options.input);
 }
 
 describe('cli: exec and stock ssh through a real bastion', function () {
   let env: CliEnv;
 
   before(async function () {
-    env = await startCliEnv({ bastion: 'pinned' });
+    env = await startCliEnv({ bastion: 'pinned', runProcesses: true });
     await env.platform.updateConfigVars(
       'demo',
       { set: { GREETING: 'hi there' } },
@@ -79,6 +88,46 @@ describe('cli: exec and stock ssh through a real bastion', function () {
     const wc = await env.run(config, ['exec', '-a', 'demo', '--', 'wc', '-c'], io2);
     assert.equal(wc.code, 0);
     assert.equal(io2.out().trim(), String(big.length));
+  });
+
+  it('--process and --pod exec beside a running instance, with its environment', async function () {
+    const deadline = Date.now() + 15_000;
+    while (!(await env.platform.listProcesses('demo')).some((p) => p.state === 'running')) {
+      if (Date.now() > deadline) throw new Error('demo web never ran');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const config = env.config('exec-target');
+    await env.loginAs(config, ALICE);
+    const byType = await env.run(config, [
+      'exec',
+      '-a',
+      'demo',
+      '--process',
+      'web',
+      '--',
+      'printenv',
+      'DYNO',
+    ]);
+    assert.equal(byType.io.out(), 'web.1\n');
+    const byPod = await env.run(config, [
+      'exec',
+      '-a',
+      'demo',
+      '--pod',
+      'web.1',
+      '--',
+      'printenv',
+      'DYNO',
+    ]);
+    assert.equal(byPod.io.out(), 'web.1\n');
+    await assert.rejects(
+      env.run(config, ['exec', '-a', 'demo', '--process', 'worker', '--', 'true']),
+      /demo has no process type worker/,
+    );
+    await assert.rejects(
+      env.run(config, ['exec', '-a', 'demo', '--process', 'web', '--pod', 'web.1', '--', 'true']),
+      /cannot be used with option/,
+    );
   });
 
   it('refuses apps without access and names the apps you can use', async function () {
@@ -160,13 +209,32 @@ describe('cli: exec and stock ssh through a real bastion', function () {
     // Certificates are renewed by the Match exec, even when none is there yet.
     fs.rmSync(config.keysDir, { recursive: true, force: true });
     const res = await runSsh(
-      ['-F', userConfig, '-o', 'BatchMode=yes', 'demo.neetodeploy', 'printenv GREETING; exit 5'],
-      {
-        home: config.home,
-      },
+      [
+        '-F',
+        userConfig,
+        '-o',
+        'BatchMode=yes',
+        'demo.neetodeploy',
+        'printenv GREETING; cat; exit 5',
+      ],
+      { home: config.home, input: 'through the jump\n' },
     );
     assert.equal(res.code, 5, res.stderr);
-    assert.equal(res.stdout, 'hi there\n');
+    assert.equal(res.stdout, 'hi there\nthrough the jump\n');
+
+    // scp in its classic mode (-O) runs `scp -t` in the console; SFTP needs a subsystem the
+    // bastion does not serve.
+    const src = path.join(env.root, 'upload.txt');
+    fs.writeFileSync(src, 'copied over the jump\n');
+    const scp = await run(
+      'scp',
+      ['-F', userConfig, '-o', 'BatchMode=yes', '-O', src, 'demo.neetodeploy:uploaded.txt'],
+      config.home,
+    );
+    assert.equal(scp.code, 0, scp.stderr);
+    const uploaded = path.join(env.platformDir, 'apps', 'demo', 'uploaded.txt');
+    assert.equal(fs.readFileSync(uploaded, 'utf8'), 'copied over the jump\n');
+    fs.rmSync(uploaded);
   });
 });
 

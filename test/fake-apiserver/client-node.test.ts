@@ -9,6 +9,8 @@ import {
   Exec,
   KubeConfig,
   Log,
+  makeInformer,
+  type V1Pod,
   PatchStrategy,
   setHeaderOptions,
   Watch,
@@ -80,6 +82,12 @@ async function runExec(
   const st = await status;
   await new Promise((r) => setTimeout(r, 20));
   return { stdout: out.text(), stderr: err.text(), status: st, protocol: ws.protocol };
+}
+
+/** client-node rejects a refused exec handshake with the websocket's error event. */
+function handshakeRefused(code: number): (err: unknown) => boolean {
+  return (err: unknown) =>
+    (err as { message?: string }).message === `Unexpected server response: ${code}`;
 }
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -373,6 +381,44 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
     assert.equal(expired.events[0]!.object.reason, 'Expired');
   });
 
+  it('an informer (list + watch) sees adds, updates and deletes', async () => {
+    const informer = makeInformer(
+      kc,
+      `/api/v1/namespaces/${ns}/pods`,
+      () => core.listNamespacedPod({ namespace: ns, labelSelector: 'informed=yes' }),
+      'informed=yes',
+    );
+    const seen: string[] = [];
+    informer.on('add', (p: V1Pod) => seen.push(`add ${p.metadata?.name ?? ''}`));
+    informer.on('update', (p: V1Pod) =>
+      seen.push(`update ${p.metadata?.name ?? ''} ${p.status?.phase ?? ''}`),
+    );
+    informer.on('delete', (p: V1Pod) => seen.push(`delete ${p.metadata?.name ?? ''}`));
+    await informer.start();
+    try {
+      await core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: 'inf', labels: { informed: 'yes' } },
+          spec: { containers: [{ name: 'app', image: 'x' }] },
+        },
+      });
+      await waitFor(
+        () => seen.includes('update inf Running') || undefined,
+        `informer update (saw ${seen.join(', ')})`,
+      );
+      await core.deleteNamespacedPod({ name: 'inf', namespace: ns, gracePeriodSeconds: 0 });
+      await waitFor(
+        () => seen.includes('delete inf') || undefined,
+        `informer delete (saw ${seen.join(', ')})`,
+      );
+      assert.equal(seen[0], 'add inf');
+      assert.deepEqual(informer.list(), []);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it('exec over v5.channel.k8s.io: stdout, stderr, stdin close, env from secrets, exit codes', async () => {
     const ok = await runExec(
       kc,
@@ -434,6 +480,50 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       new Log(kc).log(ns, 'web', 'other', new PassThrough(), {}),
       (err: unknown) => err instanceof ApiException && err.code === 400,
     );
+  });
+
+  it('pods driven by the test: Pending refuses exec and logs, Running works, activeDeadlineSeconds fails the pod', async () => {
+    const manual = await startFakeApiServer({ kubelet: { startDelayMs: false } });
+    try {
+      const mkc = kubeConfig(manual);
+      const mcore = mkc.makeApiClient(CoreV1Api);
+      await mcore.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'slow' },
+          spec: { activeDeadlineSeconds: 2, containers: [{ name: 'app', image: 'x' }] },
+        },
+      });
+      assert.equal(
+        (await mcore.readNamespacedPod({ name: 'slow', namespace: 'default' })).status?.phase,
+        'Pending',
+      );
+      await assert.rejects(
+        mcore.readNamespacedPodLog({ name: 'slow', namespace: 'default' }),
+        (err: unknown) => {
+          assert.ok(err instanceof ApiException);
+          assert.equal(err.code, 400);
+          assert.match(
+            String(err.body),
+            /container \\"app\\" in pod \\"slow\\" is waiting to start: ContainerCreating/,
+          );
+          return true;
+        },
+      );
+      await assert.rejects(runExec(mkc, 'default', 'slow', ['true']), handshakeRefused(400));
+      manual.setPodPhase('default', 'slow', 'Running');
+      const sleeping = runExec(mkc, 'default', 'slow', ['sleep', '30']);
+      const failed = await waitFor(async () => {
+        const pod = await mcore.readNamespacedPod({ name: 'slow', namespace: 'default' });
+        return pod.status?.phase === 'Failed' ? pod : undefined;
+      }, 'the active deadline');
+      assert.equal(failed.status?.reason, 'DeadlineExceeded');
+      assert.equal(failed.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 137);
+      assert.equal((await sleeping).status.status, 'Failure', 'the deadline kills running execs');
+      await assert.rejects(runExec(mkc, 'default', 'slow', ['true']), handshakeRefused(400));
+    } finally {
+      await manual.stop();
+    }
   });
 
   it('a pod deleted with grace turns Terminating, then goes away (DELETED), killing its execs', async () => {

@@ -429,6 +429,37 @@ describe('fake API server: fidelity with the real kubectl', function () {
         );
         assert.equal(await can(['*', '*'], 'admin'), 'yes');
 
+        // Roles and bindings made with kubectl (sent as protobuf) take effect at once.
+        const role = `log-reader-${index}`;
+        assert.equal(
+          await can(['get', 'pods', '--subresource=log', '-n', 'app-b'], 'dev@example.com'),
+          'no',
+        );
+        await ok(['create', 'role', role, '-n', 'app-b', '--verb=get', '--resource=pods/log']);
+        await ok([
+          'create',
+          'rolebinding',
+          role,
+          '-n',
+          'app-b',
+          `--role=${role}`,
+          '--group=developers',
+        ]);
+        assert.equal(
+          await can(['get', 'pods', '--subresource=log', '-n', 'app-b'], 'dev@example.com'),
+          'yes',
+        );
+        await ok(['delete', 'rolebinding', role, '-n', 'app-b']);
+        assert.equal(
+          await can(['get', 'pods', '--subresource=log', '-n', 'app-b'], 'dev@example.com'),
+          'no',
+        );
+        await ok(['create', 'serviceaccount', `robot-${index}`, '-n', 'app-b']);
+        assert.equal(
+          fake.get('serviceaccounts', 'app-b', `robot-${index}`)?.kind,
+          'ServiceAccount',
+        );
+
         const secrets = await k(['get', 'secrets', '-n', 'app-a'], { user: BASTION });
         assert.equal(secrets.code, 1);
         assert.match(

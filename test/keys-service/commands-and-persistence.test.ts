@@ -141,7 +141,7 @@ describe('keys-service commands and persistence', function () {
   });
 
   it('keeps CA keys, TLS certificate and state across an in-process restart', async function () {
-    const first = await startKeysService();
+    const first = await startKeysService({ seedTls: false });
     const token = await first.token(ALICE);
     const bundle1 = await first.client.request('/api/v1/ca');
     const fingerprint = first.address.tlsFingerprint;

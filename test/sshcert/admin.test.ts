@@ -9,7 +9,13 @@ import {
 } from '@neetodeploy/sshcert';
 import { Readable, Writable } from 'node:stream';
 import { CommanderError } from 'commander';
-import { AdminError, CheckFailed, UsageError } from '../../keys-service/src/admin/index.js';
+import {
+  AdminError,
+  CheckFailed,
+  UsageError,
+  certificatePathFor,
+  parseDuration,
+} from '../../keys-service/src/admin/index.js';
 import { createProgram } from '../../keys-service/src/cli.js';
 import { makeTempDir, run, sshKeygen, type RunResult } from '../support/openssh.js';
 import { ROOT, sourceBinArgs } from '../support/paths.js';
@@ -50,7 +56,7 @@ async function keysInProcess(
 }
 
 describe('neetodeploy-keys admin commands (spawned from source)', function () {
-  this.timeout(60000);
+  this.timeout(120000);
   let tmp: { dir: string; remove: () => void };
   let caDir: string;
   let userKey: string;
@@ -351,6 +357,28 @@ describe('neetodeploy-keys admin commands (spawned from source)', function () {
     assert.equal(check2.error, undefined, check2.stderr);
     assert.match(check2.stdout, /not revoked/);
 
+    const byKey = path.join(tmp.dir, 'by-key.krl');
+    const r3 = await keysInProcess(
+      'krl',
+      'create',
+      '--out',
+      byKey,
+      '--revoke-key',
+      `${userKey}.pub`,
+    );
+    assert.equal(r3.error, undefined, r3.stderr);
+    const q3 = await Promise.all([
+      sshKeygen(['-Q', '-f', byKey, `${userKey}.pub`], { allowFail: true }),
+      sshKeygen(['-Q', '-f', byKey, certFile], { allowFail: true }),
+      sshKeygen(['-Q', '-f', byKey, `${hostKey}.pub`], { allowFail: true }),
+    ]);
+    assert.deepEqual(
+      q3.map((x) => /REVOKED/.test(x.stdout)),
+      [true, true, false],
+    );
+    const check3 = await keysInProcess('krl', 'check', '--krl', byKey, '--cert', certFile);
+    assert.ok(check3.error instanceof CheckFailed);
+
     const bad = await keysInProcess('krl', 'create', '--out', other, '--serial', '3');
     assert.ok(bad.error instanceof UsageError);
     assert.match(bad.error.message, /--ca-pub/);
@@ -363,5 +391,27 @@ describe('neetodeploy-keys admin commands (spawned from source)', function () {
       assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`));
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command/);
+  });
+});
+
+describe('neetodeploy-keys argument parsing', () => {
+  it('reads durations like 30s, 5m, 1h, 1d, 2w and plain seconds', () => {
+    const cases: [string, number][] = [
+      ['30s', 30],
+      ['5m', 300],
+      ['1h', 3600],
+      ['1d', 86400],
+      ['2w', 1209600],
+      ['45', 45],
+    ];
+    for (const [text, seconds] of cases) assert.equal(parseDuration(text), seconds, text);
+    for (const bad of ['0', '5x', '-1m', '1.5h', '', 'm']) {
+      assert.throws(() => parseDuration(bad), UsageError, bad);
+    }
+  });
+
+  it('names the certificate file as ssh-keygen does', () => {
+    assert.equal(certificatePathFor('/k/id_ed25519.pub'), '/k/id_ed25519-cert.pub');
+    assert.equal(certificatePathFor('/k/hostkey'), '/k/hostkey-cert.pub');
   });
 });

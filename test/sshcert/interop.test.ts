@@ -8,6 +8,7 @@ import {
   encodePrivateKey,
   encodePublicKeyText,
   fingerprint,
+  generatePrivateKey,
   parseCertificateText,
   parseKrl,
   parsePrivateKey,
@@ -284,6 +285,11 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
 
   describe('KRLs agree with ssh-keygen -Q', () => {
     let certs: { name: string; file: string; cert: Certificate }[] = [];
+    // Keys revoked by hash only (their certificates have serials nobody revokes).
+    const extraKeys: Record<string, PrivateKey> = {
+      'sha256-key': generatePrivateKey(),
+      'sha1-key': generatePrivateKey(),
+    };
     const caType: KeyType = 'ssh-ed25519';
 
     before(() => {
@@ -303,11 +309,13 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
         ['other-ca-listed', 5n, other.privateKey, 'ssh-ed25519'],
         ['other-ca-bad-id', 7n, other.privateKey, 'ssh-ed25519'],
         ['revoked-key', 3000n, ca.privateKey, 'ecdsa-sha2-nistp521'],
+        ['sha256-key', 4000n, ca.privateKey, 'ssh-ed25519'],
+        ['sha1-key', 4001n, ca.privateKey, 'ssh-ed25519'],
       ];
       for (const [name, serial, signer, subjectType] of specs) {
         const cert = signCertificate(
           {
-            publicKey: subjects.get(subjectType)!.publicKey,
+            publicKey: extraKeys[name]?.publicKey ?? subjects.get(subjectType)!.publicKey,
             certType: 'user',
             keyId: name === 'other-ca-bad-id' ? 'bad-id' : name,
             principals: ['p'],
@@ -340,6 +348,8 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
           'serial: 10-20',
           ...odd,
           'id: bad-id',
+          `hash: ${fingerprint(extraKeys['sha256-key']!.publicKey)}`,
+          `sha1: ${encodePublicKeyText(extraKeys['sha1-key']!.publicKey)}`,
           `key: ${fs.readFileSync(`${subjects.get('ecdsa-sha2-nistp521')!.file}.pub`, 'utf8').trim()}`,
           '',
         ].join('\n'),
@@ -349,6 +359,8 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
       const krl = parseKrl(fs.readFileSync(krlFile));
       assert.equal(krl.version, 3n);
       assert.equal(krl.revokedKeys.length, 1);
+      assert.equal(krl.revokedSha256.length, 1);
+      assert.equal(krl.revokedSha1.length, 1);
       const expected: Record<string, boolean> = {};
       const ours: Record<string, boolean> = {};
       for (const { name, file, cert } of certs) {
@@ -360,6 +372,8 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
       assert.ok(Object.values(expected).includes(true) && Object.values(expected).includes(false));
       assert.equal(expected['bitmap-odd'], true);
       assert.equal(expected['bitmap-even'], false);
+      assert.equal(expected['sha256-key'], true);
+      assert.equal(expected['sha1-key'], true);
     });
 
     it('ssh-keygen -Q reads the KRL createKrl writes and agrees on every certificate', async () => {
@@ -382,7 +396,10 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
           },
           { serialRanges: [], keyIds: ['bad-id'] },
         ],
-        revokedSha256: [subjects.get('ecdsa-sha2-nistp521')!.publicKey],
+        revokedSha256: [
+          subjects.get('ecdsa-sha2-nistp521')!.publicKey,
+          extraKeys['sha256-key']!.publicKey,
+        ],
       });
       const krlFile = path.join(tmp.dir, 'ours.krl');
       fs.writeFileSync(krlFile, blob);
@@ -398,6 +415,7 @@ describe('sshcert interop with ssh-keygen (OpenSSH 9.2)', function () {
       assert.equal(expected['other-ca-listed'], false, 'serials are per CA');
       assert.equal(expected['revoked-key'], true, 'SHA256 of the certified key');
       assert.equal(expected['zero-serial'], false);
+      assert.equal(expected['sha256-key'], true);
     });
   });
 });

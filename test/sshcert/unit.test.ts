@@ -97,6 +97,7 @@ describe('sshcert: public keys', () => {
   it('refuses truncated blobs, trailing bytes, lying text and unknown types', () => {
     const blob = testKey('ssh-ed25519').publicKey.blob;
     assertCode(() => parsePublicKey(blob.subarray(0, blob.length - 1)), 'malformed');
+    assertCode(() => parsePublicKey(Buffer.concat([blob, Buffer.from([0])])), 'malformed');
     assertCode(
       () =>
         parsePublicKeyText(
@@ -352,6 +353,18 @@ describe('sshcert: certificates', () => {
     assert.equal(parseSignature(parsed.signature).algorithm, 'rsa-sha2-512');
     assert.ok(cert.blob.subarray(0, parsed.signedData.length).equals(parsed.signedData));
     assert.equal(parsed.nonce.length, 32);
+  });
+
+  it('serialises to JSON as its identity, never its body', () => {
+    const cert = signCertificate(baseRequest(), testKey('ssh-ed25519'));
+    const json = JSON.stringify({ cert });
+    assert.ok(!json.includes(cert.blob.toString('base64').slice(20, 60)));
+    const back = JSON.parse(json) as {
+      cert: { keyId: string; serial: string; publicKey: { fingerprint: string } };
+    };
+    assert.equal(back.cert.keyId, 'alice@example.com:req1');
+    assert.equal(back.cert.serial, '42');
+    assert.equal(back.cert.publicKey.fingerprint, fingerprint(cert.publicKey));
   });
 
   it('applies request defaults: validity from the TTL, 60 s backdate, random 63-bit serial, nothing granted', () => {

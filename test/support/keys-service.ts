@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import {
   addUserForTests,
   createKeysService,
+  ensureLocalTls,
   mintToken,
   parseKeysServiceConfig,
 } from './keys-service-internals.js';
@@ -132,14 +133,35 @@ export interface StartOptions {
   /** Reuse a data dir (restart tests). */
   readonly dataDir?: string;
   readonly users?: boolean;
+  /** Copy shared TLS material into a fresh data dir instead of generating it (default true). */
+  readonly seedTls?: boolean;
 }
 
 export function quietLogger(): Logger {
   return pino({ level: process.env.KEYS_TEST_LOG ?? 'silent' });
 }
 
+let tlsTemplate: string | undefined;
+
+/**
+ * TLS material made once per test process and copied into each fresh data dir: two RSA key
+ * generations per start would dominate the suite's time on a busy machine. (First-start
+ * generation itself is covered by the tests that pass their own data dir.)
+ */
+function seedTls(dataDir: string): void {
+  if (!tlsTemplate) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-tls-template-'));
+    ensureLocalTls(dir);
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    tlsTemplate = dir;
+  }
+  fs.cpSync(path.join(tlsTemplate, 'tls'), path.join(dataDir, 'tls'), { recursive: true });
+}
+
 export async function startKeysService(options: StartOptions = {}): Promise<TestKeysService> {
+  const fresh = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'keys-test-'));
+  if (fresh && options.seedTls !== false) seedTls(dataDir);
   const policyFile = path.join(dataDir, 'policy.yaml');
   if (!fs.existsSync(policyFile) || options.policy !== undefined) {
     fs.writeFileSync(policyFile, options.policy ?? DEFAULT_POLICY);

@@ -98,8 +98,17 @@ export function handleSession(
   };
   session.on('x11', refuse('x11'));
   session.on('auth-agent', refuse('auth-agent'));
-  session.on('subsystem', refuse('subsystem'));
-  session.on('sftp', refuse('sftp'));
+  // No 'sftp' listener: ssh2 then hands `subsystem sftp` over as a raw channel, which we map.
+  session.on('subsystem', (acc, rej, info) => {
+    const command = deps.config.session.subsystems[info.name];
+    if (started || command === undefined) {
+      refuse(`subsystem:${info.name}`)(acc, rej);
+      return;
+    }
+    started = true;
+    pty = undefined; // a subsystem speaks a binary protocol: never through a terminal
+    void run(acc(), command, `subsystem:${info.name}`);
+  });
 
   session.on('shell', (acc) => {
     if (started) return;
@@ -112,7 +121,11 @@ export function handleSession(
     void run(acc(), info.command);
   });
 
-  async function run(channel: ServerChannel, command: string | undefined): Promise<void> {
+  async function run(
+    channel: ServerChannel,
+    command: string | undefined,
+    label: string | undefined = command,
+  ): Promise<void> {
     if (conn.info.kind === 'jump') alignPacketSize(channel, conn.info.transport[0]);
     // A client that vanishes mid-write must not crash the bastion; the close handler cleans up.
     channel.on('error', () => undefined);
@@ -185,7 +198,7 @@ export function handleSession(
       keyId: conn.identity.keyId,
       app: target.app,
       target: targetLabel(conn),
-      command: command ?? null,
+      command: label ?? null,
       pty: Boolean(pty),
       ip: conn.info.ip,
       kind: conn.info.kind,

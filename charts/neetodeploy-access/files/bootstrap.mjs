@@ -27,7 +27,9 @@ const token = fs.readFileSync(path.join(SA, 'token'), 'utf8').trim();
 const apiCa = fs.readFileSync(path.join(SA, 'ca.crt'));
 
 function log(message, fields = {}) {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message, ...fields })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ time: new Date().toISOString(), message, ...fields })}\n`,
+  );
 }
 
 function api(method, urlPath, body) {
@@ -150,7 +152,9 @@ async function main() {
     fs.mkdirSync(dir, { mode: 0o700 });
     const keyFile = path.join(dir, 'ssh_host_ed25519_key');
     const key = sshcert.generatePrivateKey('ssh-ed25519', { comment: 'neetodeploy-bastion' });
-    fs.writeFileSync(keyFile, sshcert.encodePrivateKey(key, 'neetodeploy-bastion'), { mode: 0o600 });
+    fs.writeFileSync(keyFile, sshcert.encodePrivateKey(key, 'neetodeploy-bastion'), {
+      mode: 0o600,
+    });
     fs.writeFileSync(
       `${keyFile}.pub`,
       `${sshcert.encodePublicKeyText(key.publicKey, 'neetodeploy-bastion')}\n`,

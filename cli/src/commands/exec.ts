@@ -2,7 +2,7 @@
  * `neetodeploy exec -a APP [--process web | --pod NAME] [-- CMD ARGS...]`: a fresh ed25519 key
  * pair in memory, a certificate for it from the keys-service, and an ssh2 connection to the
  * bastion presenting that certificate (ssh2 needs patches/ssh2 for that: see cli/src/ssh).
- * A shell or command on a pty when stdin is a terminal, else with pipes (stdin streamed then
+ * A shell on a pty when stdin is a terminal (a command: when stdout is one too), else pipes (stdin streamed then
  * closed, stdout and stderr apart). Resolves with the remote exit code.
  */
 import { constants as osConstants } from 'node:os';
@@ -100,10 +100,12 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
 
   try {
     await ready;
-    const usePty = io.stdinIsTTY;
+    const command = options.command.join(' ');
+    // A command whose output is redirected (`exec -- cat f > f`) must not get a pty: it would
+    // merge stderr and turn \n into \r\n. A shell gets one whenever the user types into it.
+    const usePty = command === '' ? io.stdinIsTTY : io.stdinIsTTY && io.stdoutIsTTY;
     const size = io.terminalSize() ?? { cols: 80, rows: 24 };
     const pty: PseudoTtyOptions = { term: io.term, cols: size.cols, rows: size.rows };
-    const command = options.command.join(' ');
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
       const done = (err: Error | undefined, ch: ClientChannel): void => {
         if (err) reject(new CliError(`the bastion refused the session: ${err.message}`));
@@ -136,9 +138,16 @@ function pumpChannel(channel: ClientChannel, usePty: boolean, deps: Deps): Promi
           if (s) channel.setWindow(s.rows, s.cols, 0, 0);
         })
       : () => undefined;
-    // In raw mode Ctrl-C reaches the remote as a byte; without a pty, forward it as a signal.
+    // In raw mode Ctrl-C reaches the remote as a byte; without a pty, forward it as a signal,
+    // and let a second Ctrl-C give up on a console that ignores it.
+    let interrupts = 0;
     const offInterrupt = io.onInterrupt(() => {
-      if (!usePty) channel.signal('INT');
+      interrupts += 1;
+      if (interrupts === 1) channel.signal('INT');
+      else {
+        exitCode ??= 130;
+        channel.close();
+      }
     });
     const onStdinData = (chunk: Buffer): void => {
       if (!channel.write(chunk)) {

@@ -15,6 +15,8 @@ export interface KrlCreateOptions {
   readonly caPub?: string;
   readonly serial?: readonly string[];
   readonly keyId?: readonly string[];
+  /** Public key files whose keys (plain, or certified by any CA) are revoked outright. */
+  readonly revokeKey?: readonly string[];
   readonly comment?: string;
 }
 
@@ -23,8 +25,11 @@ export function runKrlCreate(options: KrlCreateOptions, deps: AdminDeps): void {
   const serialRanges = (options.serial ?? []).map(parseSerialRange);
   const keyIds = [...(options.keyId ?? [])];
   if (keyIds.some((id) => id.length === 0)) throw new UsageError('--key-id: must not be empty');
-  if (serialRanges.length === 0 && keyIds.length === 0) {
-    throw new UsageError('give at least one --serial or --key-id to revoke');
+  const revokedKeys = (options.revokeKey ?? []).flatMap((f) =>
+    readPublicKeysFile(resolvePath(deps.cwd, f), 'public key'),
+  );
+  if (serialRanges.length === 0 && keyIds.length === 0 && revokedKeys.length === 0) {
+    throw new UsageError('give at least one --serial, --key-id or --revoke-key to revoke');
   }
   if (serialRanges.length > 0 && options.caPub === undefined) {
     // Serials are only unique per CA; a serial revoked for every CA is almost always a mistake.
@@ -34,7 +39,7 @@ export function runKrlCreate(options: KrlCreateOptions, deps: AdminDeps): void {
   if (options.caPub !== undefined) {
     const cas = readPublicKeysFile(resolvePath(deps.cwd, options.caPub), 'CA public key');
     for (const caKey of cas) sections.push({ caKey, serialRanges, keyIds });
-  } else {
+  } else if (keyIds.length > 0) {
     sections.push({ serialRanges: [], keyIds });
   }
   const out = resolvePath(deps.cwd, options.out);
@@ -42,6 +47,7 @@ export function runKrlCreate(options: KrlCreateOptions, deps: AdminDeps): void {
   try {
     blob = createKrl({
       certSections: sections,
+      revokedKeys,
       now: deps.now(),
       ...(options.comment === undefined ? {} : { comment: options.comment }),
     });

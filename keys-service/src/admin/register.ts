@@ -92,6 +92,12 @@ export function registerAdminCommands(program: Command, deps: AdminDeps): void {
     .option('--ca-pub <file>', 'CA public key the serials belong to (default: key ids of any CA)')
     .option('--serial <n[-m]>', 'revoke a serial or an inclusive range (repeatable)', collect, [])
     .option('--key-id <id>', 'revoke every certificate with this key id (repeatable)', collect, [])
+    .option(
+      '--revoke-key <file>',
+      'revoke a public key outright, with every certificate of it (repeatable)',
+      collect,
+      [],
+    )
     .option('--comment <text>', 'KRL comment')
     .action(
       (opts: {
@@ -99,6 +105,7 @@ export function registerAdminCommands(program: Command, deps: AdminDeps): void {
         caPub?: string;
         serial: string[];
         keyId: string[];
+        revokeKey: string[];
         comment?: string;
       }) => runKrlCreate(opts, deps),
     );

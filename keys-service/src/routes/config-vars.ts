@@ -56,13 +56,13 @@ export function createConfigVarsRouter(ctx: DomainContext): Router {
   // Authentication before body parsing: an anonymous caller gets 401 and learns nothing more.
   router.patch(
     '/apps/:app/config',
-    async (req, _res, next) => {
-      await bearerCaller(ctx, req);
+    async (req, res, next) => {
+      res.locals.caller = await bearerCaller(ctx, req);
       next();
     },
     json,
     async (req, res) => {
-      const caller = await bearerCaller(ctx, req);
+      const caller = res.locals.caller as Caller;
       const app = req.params.app;
       const body = parseBody(changeBody, req.body);
       const ifMatch = ifMatchVersion(req);

@@ -36,6 +36,7 @@ import {
   conflict,
   forbidden,
   methodNotAllowed,
+  notAcceptable,
   notFound,
   pathNotFound,
   STALE_OBJECT,
@@ -120,6 +121,20 @@ function wantsTable(accept: string | undefined): boolean {
   return /as=Table/.test(accept ?? '') && /g=meta\.k8s\.io/.test(accept ?? '');
 }
 
+/** Every answer is JSON: a client that accepts only protobuf or CBOR gets 406, as it would. */
+function acceptsJson(accept: string | undefined): boolean {
+  if (!accept || accept.trim() === '') return true;
+  return accept.split(',').some((part) => {
+    const type = part.split(';')[0]!.trim().toLowerCase();
+    return (
+      type === '*/*' ||
+      type === 'application/*' ||
+      type === 'application/json' ||
+      type.endsWith('+json')
+    );
+  });
+}
+
 function includeObjectOf(q: URLSearchParams): IncludeObject {
   const v = q.get('includeObject');
   return v === 'None' || v === 'Object' ? v : 'Metadata';
@@ -179,6 +194,7 @@ export class ApiHandler {
     const run = async (): Promise<void> => {
       user = this.d.auth.authenticate(req.headers.authorization);
       if (!user) throw unauthorized();
+      if (!acceptsJson(req.headers.accept)) throw notAcceptable(req.headers.accept ?? '');
       const segments = url.pathname
         .split('/')
         .filter((s) => s.length > 0)

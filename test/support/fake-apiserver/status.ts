@@ -123,7 +123,7 @@ export function notAcceptable(accept: string): StatusError {
   return failure(
     406,
     'NotAcceptable',
-    `only the following media types are accepted: application/json, application/yaml (got ${accept})`,
+    `only the following media types are accepted: application/json (got ${accept})`,
   );
 }
 
@@ -141,10 +141,6 @@ export function unsupportedMediaType(
 /** What the watch cache sends (as an ERROR event) for a resourceVersion it no longer has. */
 export function expired(message: string): StatusError {
   return failure(410, 'Expired', message);
-}
-
-export function gone(message: string): StatusError {
-  return failure(410, 'Gone', message);
 }
 
 export function internalError(message: string): StatusError {
