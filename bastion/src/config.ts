@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -124,9 +125,16 @@ export const bastionConfigSchema = z.object({
   metrics: z
     .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9102) })
     .optional(),
-  /** Used by `main.ts` only: which platform to build. */
+  /**
+   * Used by `main.ts` only: which platform to build. `local`: apps under a data dir (embedded
+   * default); `kubernetes`: the platform's own config (`kubernetesPlatformConfigSchema`) plus
+   * `type`.
+   */
   platform: z
-    .object({ type: z.literal('local'), dataDir: z.string().min(1) })
+    .discriminatedUnion('type', [
+      z.object({ type: z.literal('local'), dataDir: z.string().min(1) }).strict(),
+      kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }),
+    ])
     .default({ type: 'local', dataDir: '.neetodeploy-data' }),
   log: z
     .object({
@@ -190,6 +198,9 @@ export function loadConfigFile(file: string): BastionConfig {
         caFile: absOpt(config.trust.keysService.caFile),
       },
     },
-    platform: { ...config.platform, dataDir: abs(config.platform.dataDir) },
+    platform:
+      config.platform.type === 'local'
+        ? { ...config.platform, dataDir: abs(config.platform.dataDir) }
+        : { ...config.platform, kubeconfigPath: absOpt(config.platform.kubeconfigPath) },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import pino from 'pino';
-import { createLocalPlatform } from '@neetodeploy/platform';
+import { createKubernetesPlatform, createLocalPlatform } from '@neetodeploy/platform';
 import { createBastion } from './app.js';
 import { ConfigError, loadConfigFile } from './config.js';
 
@@ -30,10 +30,17 @@ async function main(): Promise<void> {
     level: process.env.LOG_LEVEL ?? config.log.level,
     base: { service: 'bastion' },
   });
-  const platform = await createLocalPlatform(
-    { dataDir: config.platform.dataDir, runProcesses: false, createDemoApp: true },
-    { logger: logger.child({ module: 'platform' }) },
-  );
+  const platformLogger = logger.child({ module: 'platform' });
+  const platformConfig = config.platform;
+  const platform =
+    platformConfig.type === 'local'
+      ? await createLocalPlatform(
+          { dataDir: platformConfig.dataDir, runProcesses: false, createDemoApp: true },
+          { logger: platformLogger },
+        )
+      : await createKubernetesPlatform((({ type: _type, ...rest }) => rest)(platformConfig), {
+          logger: platformLogger,
+        });
   const bastion = createBastion(config, { platform, logger });
   const addresses = await bastion.start();
   process.stdout.write(`${JSON.stringify({ ssh: addresses.ssh, metrics: addresses.metrics })}\n`);

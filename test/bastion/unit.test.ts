@@ -29,6 +29,25 @@ describe('bastion units', () => {
       assert.deepEqual(c.session.envAllow, ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ']);
       assert.deepEqual(Object.keys(c.session.subsystems), ['sftp']);
     });
+    it('takes the kubernetes platform config, validated by its own schema', () => {
+      const c = parseBastionConfig({
+        ...minimal,
+        platform: { type: 'kubernetes', namespaces: { mode: 'shared', namespace: 'apps' } },
+      });
+      assert.equal(c.platform.type, 'kubernetes');
+      assert.throws(
+        () =>
+          parseBastionConfig({
+            ...minimal,
+            platform: { type: 'kubernetes', namespaces: ['apps'] },
+          }),
+        /bastion\.platform\.namespaces/,
+      );
+      assert.throws(
+        () => parseBastionConfig({ ...minimal, platform: { type: 'docker' } }),
+        /bastion\.platform/,
+      );
+    });
     it('reports errors with their path', () => {
       assert.throws(
         () =>

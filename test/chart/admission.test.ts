@@ -7,8 +7,9 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- rendered manifests are untyped JSON (see helpers.ts Json) */
 import assert from 'node:assert/strict';
 import { evaluate } from '@marcbachmann/cel-js';
+import { buildConsolePod, kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 import { helmBinary, serviceAccountNames, type K8sObject } from '../support/chart.js';
-import { NAMESPACE, VALUE_SETS, byKind, renderSet, type Json } from './helpers.js';
+import { NAMESPACE, VALUE_SETS, byKind, renderSet, serverConfig, type Json } from './helpers.js';
 
 const BASTION_USER = `system:serviceaccount:${NAMESPACE}:${serviceAccountNames().bastion}`;
 
@@ -75,8 +76,7 @@ function consolePod(namespace: string, image: string): Json {
       name: 'shop-console-a1b2c3',
       namespace,
       labels: {
-        'neetodeploy.com/app': 'shop',
-        'neetodeploy.com/process': 'web',
+        'neetodeploy.com/console-app': 'shop',
         'neetodeploy.com/console': 'true',
         'neetodeploy.com/session': 'a1b2c3',
       },
@@ -115,6 +115,21 @@ const MUTATIONS: readonly { what: string; change: (pod: Json) => void; refusal: 
     what: 'no labels at all',
     change: (p) => delete p.metadata.labels,
     refusal: /neetodeploy.com\/console=true/,
+  },
+  {
+    what: 'no console-app label',
+    change: (p) => delete p.metadata.labels['neetodeploy.com/console-app'],
+    refusal: /neetodeploy.com\/console-app/,
+  },
+  {
+    what: 'the app label (its ReplicaSet and Services would select it)',
+    change: (p) => (p.metadata.labels['neetodeploy.com/app'] = 'shop'),
+    refusal: /may not carry the neetodeploy.com\/app/,
+  },
+  {
+    what: 'a process label',
+    change: (p) => (p.metadata.labels['neetodeploy.com/process'] = 'web'),
+    refusal: /neetodeploy.com\/process labels/,
   },
   {
     what: 'no session label',
@@ -193,17 +208,6 @@ const MUTATIONS: readonly { what: string; change: (pod: Json) => void; refusal: 
     change: (p) => (p.spec.activeDeadlineSeconds = 10 ** 7),
     refusal: /activeDeadlineSeconds/,
   },
-  {
-    what: 'a Secret volume',
-    change: (p) => p.spec.volumes.push({ name: 's', secret: { secretName: 'other-app' } }),
-    refusal: /Secret volumes/,
-  },
-  {
-    what: 'a projected Secret',
-    change: (p) =>
-      p.spec.volumes.push({ name: 's', projected: { sources: [{ secret: { name: 'x' } }] } }),
-    refusal: /Secret volumes/,
-  },
 ];
 
 describe('helm chart admission policy (CEL)', function () {
@@ -212,7 +216,7 @@ describe('helm chart admission policy (CEL)', function () {
   let objects: K8sObject[];
   let createPolicy: Json;
   let deletePolicy: Json;
-  const ns = 'apps-eu';
+  const ns = 'app-shop';
   const goodImage = 'registry.example.com/apps/shop@sha256:0123abcd';
   let params: Json;
 
@@ -252,6 +256,55 @@ describe('helm chart admission policy (CEL)', function () {
     delete pod.spec.securityContext.runAsNonRoot;
     pod.spec.containers[0].securityContext.runAsNonRoot = true;
     assert.deepEqual(create(pod).failures, []);
+  });
+
+  it("admits a console pod mounting the app's own Secret volume", () => {
+    const pod = consolePod(ns, goodImage);
+    pod.spec.volumes.push({ name: 'tls', secret: { secretName: 'shop-tls' } });
+    assert.deepEqual(create(pod).failures, []);
+  });
+
+  it('admits the console pod the Kubernetes platform builds with the chart config', () => {
+    const { type, ...platformConfig } = serverConfig(objects, 'bastion').platform;
+    assert.equal(type, 'kubernetes');
+    const config = kubernetesPlatformConfigSchema.parse(platformConfig);
+    const template = {
+      metadata: { labels: { 'neetodeploy.com/app': 'shop', 'neetodeploy.com/process': 'web' } },
+      spec: {
+        securityContext: { runAsUser: 1000, fsGroup: 1000 },
+        containers: [
+          {
+            name: 'web',
+            image: goodImage,
+            envFrom: [{ secretRef: { name: 'shop-config' } }],
+            volumeMounts: [
+              { name: 'tls', mountPath: '/tls' },
+              { name: 'host', mountPath: '/h' },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'tls', secret: { secretName: 'shop-tls' } },
+          { name: 'host', hostPath: { path: '/var/run' } },
+          { name: 'tok', projected: { sources: [{ serviceAccountToken: { path: 't' } }] } },
+        ],
+      },
+    };
+    const pod = buildConsolePod(
+      {
+        app: 'shop',
+        namespace: ns,
+        process: 'web',
+        template,
+        sessionId: 'a1b2c3d4',
+        suffix: 'x1y2z',
+        user: 'alice@example.com',
+        configSecret: 'shop-config',
+        now: new Date(),
+      },
+      config,
+    );
+    assert.deepEqual(create(pod), { matched: true, failures: [] });
   });
 
   for (const m of MUTATIONS) {

@@ -79,7 +79,16 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs the Job's command with the Job's env; the image paths map to this checkout's sources. */
+  /**
+   * Runs the Job's command with the Job's env. The image's `/app/<pkg>/dist` paths map to this
+   * checkout's build output (`npm run build`), which is what the image copies.
+   */
+  function fromImage(imagePath: string): string {
+    const file = path.join(ROOT, path.posix.relative('/app', imagePath));
+    assert.ok(fs.existsSync(file), `${file} exists (run npm run build)`);
+    return file;
+  }
+
   async function runJob(): Promise<Run> {
     assert.equal(jobEnv.KEYS_CLI, '/app/keys-service/dist/main.js');
     assert.equal(jobEnv.SSHCERT_MODULE, '/app/sshcert/dist/index.js');
@@ -93,9 +102,8 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
           NAMESPACE,
           KUBERNETES_SERVICE_HOST: '127.0.0.1',
           KUBERNETES_SERVICE_PORT: String(server.port),
-          KEYS_CLI: path.join(ROOT, 'keys-service', 'src', 'main.ts'),
-          SSHCERT_MODULE: path.join(ROOT, 'sshcert', 'src', 'index.ts'),
-          NODE_OPTIONS: '--conditions=neetodeploy-source --import tsx',
+          KEYS_CLI: fromImage(jobEnv.KEYS_CLI!),
+          SSHCERT_MODULE: fromImage(jobEnv.SSHCERT_MODULE!),
         },
       });
       return { code: 0, stdout, stderr };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { z } from 'zod';
 import { bastionConfigSchema } from '@neetodeploy/bastion';
+import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 import { Policy, keysServiceConfigSchema } from '@neetodeploy/keys-service';
 import { helmBinary, templateChart, type K8sObject } from '../support/chart.js';
 import {
@@ -20,16 +21,12 @@ import {
 } from './helpers.js';
 
 /**
- * Cluster mode needs fields the servers' schemas do not have yet (the Kubernetes platform and
- * store arrive with their own issue). These extensions are exactly the additions the chart
- * renders; everything else is checked by the real schemas as they are.
+ * The bastion's schema accepts the Kubernetes platform as it is. The keys-service's does not
+ * have it yet, nor a Kubernetes store: these extensions are exactly the fields the chart
+ * renders for it (the same `platform` block as the bastion's, and `storage.type/namespace`).
  */
-const kubernetesPlatform = z
-  .object({ type: z.literal('kubernetes'), namespaces: z.array(z.string().min(1)).min(1) })
-  .strict();
-const bastionClusterSchema = bastionConfigSchema.extend({ platform: kubernetesPlatform });
 const keysServiceClusterSchema = keysServiceConfigSchema.extend({
-  platform: kubernetesPlatform,
+  platform: kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }).strict(),
   storage: z.object({ type: z.literal('kubernetes'), namespace: z.string().min(1) }).strict(),
 });
 
@@ -113,6 +110,29 @@ const BAD: readonly BadCase[] = [
     error: /maxStartupsFull/,
   },
   {
+    what: 'shared mode with two namespaces',
+    values: { appNamespaces: [{ name: 'a' }, { name: 'b' }] },
+    error: /exactly one namespace/,
+  },
+  {
+    what: 'a per-app namespace without the prefix',
+    values: {
+      platform: { namespaceMode: 'per-app', namespacePrefix: 'app-' },
+      appNamespaces: [{ name: 'app-shop' }, { name: 'blog' }],
+    },
+    error: /blog is not <platform.namespacePrefix><app>/,
+  },
+  {
+    what: 'a console deadline the admission policy would refuse',
+    set: ['platform.console.activeDeadlineSeconds=90000'],
+    error: /must not exceed admissionPolicy.maxConsoleSeconds/,
+  },
+  {
+    what: 'a config Secret name without {app}',
+    set: ['platform.configSecretName=config'],
+    error: /configSecretName/,
+  },
+  {
     what: 'the release namespace as an app namespace',
     values: { appNamespaces: [{ name: NAMESPACE }] },
     error: /release namespace/,
@@ -166,7 +186,7 @@ describe('helm chart values and rendered server configs', function () {
 
       it('renders a bastion config the bastion schema accepts, with files on mounted volumes', () => {
         const raw = serverConfig(objects, 'bastion');
-        const parsed = bastionClusterSchema.parse(raw);
+        const parsed = bastionConfigSchema.parse(raw);
         assert.deepEqual(droppedKeys(raw, parsed), [], 'no config key is silently ignored');
         const mounts = volumeMountDirs(objects, 'bastion');
         for (const key of parsed.hostKeys) {
@@ -198,12 +218,22 @@ describe('helm chart values and rendered server configs', function () {
         assert.equal(parsed.listen.port, ports.ssh);
         assert.equal(parsed.listen.host, '0.0.0.0');
         assert.equal(parsed.metrics?.port, ports.metrics);
-        assert.deepEqual(
-          parsed.platform.namespaces,
-          byKind(objects, 'Role')
-            .filter((r) => component(r) === 'bastion')
-            .map((r) => r.metadata.namespace),
-        );
+        assert.equal(parsed.platform.type, 'kubernetes');
+        const roleNamespaces = byKind(objects, 'Role')
+          .filter((r) => component(r) === 'bastion')
+          .map((r) => r.metadata.namespace!);
+        if (parsed.platform.type === 'kubernetes') {
+          const ns = parsed.platform.namespaces;
+          if (ns.mode === 'shared') assert.deepEqual(roleNamespaces, [ns.namespace]);
+          else
+            for (const n of roleNamespaces) assert.ok(n.startsWith(ns.prefix) && n !== ns.prefix);
+          // The admission policy admits what the platform creates.
+          const vap = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as Json;
+          const limit = vap && /activeDeadlineSeconds <= (\d+)/.exec(JSON.stringify(vap.spec));
+          if (limit) assert.ok(parsed.platform.console.activeDeadlineSeconds <= Number(limit[1]));
+        }
+        // Both servers see apps the same way.
+        assert.deepEqual(serverConfig(objects, 'keys-service').platform, raw.platform);
       });
 
       it('renders a keys-service config its schema accepts, with files on mounted volumes', () => {

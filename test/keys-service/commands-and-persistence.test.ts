@@ -186,7 +186,7 @@ describe('keys-service commands and persistence', function () {
       );
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
-        const timer = setTimeout(() => reject(new Error(`no start line: ${out}`)), 20_000);
+        const timer = setTimeout(() => reject(new Error(`no start line: ${out}`)), 60_000);
         child!.stdout!.on('data', (d: Buffer) => {
           out += d.toString();
           const m = /"url":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(out);

@@ -79,6 +79,7 @@ rules:
   });
 
   describe('hot reload', function () {
+    this.timeout(40_000);
     let ks: TestKeysService;
     let token: string;
 

@@ -225,7 +225,7 @@ export async function startKeysService(options: StartOptions = {}): Promise<Test
 /** Polls `check` until it returns true or the deadline passes. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
+  timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

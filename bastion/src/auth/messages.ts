@@ -28,11 +28,8 @@ export function refusalMessage(
     case 'no-certificate':
       return `neetodeploy: no certificate was offered: run \`neetodeploy ssh-config --install\` and connect with \`ssh ${app}.neetodeploy\`, or use \`neetodeploy exec -a ${app}\``;
     case 'expired': {
-      const when = cert ? `${ago(nowS - Number(cert.validBefore))} ago` : '';
-      return `neetodeploy: certificate expired ${when}: run \`neetodeploy login\`, then connect again`.replace(
-        '  ',
-        ' ',
-      );
+      const when = cert ? ` ${ago(nowS - Number(cert.validBefore))} ago` : '';
+      return `neetodeploy: certificate expired${when}: run \`neetodeploy login\`, then connect again`;
     }
     case 'not-yet-valid': {
       const when = cert ? ` for another ${ago(Number(cert.validAfter) - nowS)}` : '';

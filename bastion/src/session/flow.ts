@@ -1,7 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
 
-const CORK = process.env.ND_CORK !== '0';
-
 /**
  * Copies `src` into `dst` without unbounded buffering: the source is paused whenever `dst`
  * refuses more (SSH window exhausted) or any stream of the transport toward the client needs
@@ -43,12 +41,7 @@ export function pump(
     function onData(chunk: Buffer): void {
       onBytes(chunk.length);
       if (dst.destroyed || !dst.writable) return;
-      // One console chunk becomes several SSH packets (two layers of them behind a jump), each
-      // its own socket write; corking the socket for the tick sends them in one writev.
-      const socket = CORK ? transport[transport.length - 1] : undefined;
-      socket?.cork();
       dst.write(chunk);
-      if (socket) process.nextTick(() => socket.uncork());
       if (!waiting && blocker()) {
         waiting = true;
         src.pause();

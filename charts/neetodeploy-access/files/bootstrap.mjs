@@ -42,6 +42,9 @@ function api(method, urlPath, body) {
         method,
         path: urlPath,
         ca: apiCa,
+        // A fresh connection per call: a kept-alive socket may be closed by the server while
+        // `ca init` runs, and reusing it fails with "socket hang up".
+        agent: false,
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',

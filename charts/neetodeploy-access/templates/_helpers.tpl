@@ -145,3 +145,30 @@ imagePullSecrets:
       port: {{ . }}
 {{- end }}
 {{- end -}}
+
+{{/* The Kubernetes platform's config (kubernetesPlatformConfigSchema), shared by both servers. */}}
+{{- define "nda.platformConfig" -}}
+{{- $p := .Values.platform -}}
+{{- $namespaces := dict "mode" "per-app" "prefix" $p.namespacePrefix -}}
+{{- if eq $p.namespaceMode "shared" -}}
+{{- $namespaces = dict "mode" "shared" "namespace" (index .Values.appNamespaces 0).name -}}
+{{- end -}}
+{{- toJson (dict
+  "type" "kubernetes"
+  "namespaces" $namespaces
+  "configSecretName" $p.configSecretName
+  "console" (dict "defaultProcess" $p.console.defaultProcess "activeDeadlineSeconds" (int $p.console.activeDeadlineSeconds))) -}}
+{{- end -}}
+
+{{/* Names of the config Secrets in one app namespace: listed, derived (per-app) or none. */}}
+{{- define "nda.configSecretNames" -}}
+{{- $ns := .ns -}}
+{{- $p := .root.Values.platform -}}
+{{- if $ns.configSecretNames -}}
+{{- toJson $ns.configSecretNames -}}
+{{- else if eq $p.namespaceMode "per-app" -}}
+{{- toJson (list (replace "{app}" (trimPrefix $p.namespacePrefix $ns.name) $p.configSecretName)) -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}

@@ -5,6 +5,7 @@
  * A shell on a pty when stdin is a terminal (a command: when stdout is one too), else pipes (stdin streamed then
  * closed, stdout and stderr apart). Resolves with the remote exit code.
  */
+import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
 import ssh2 from 'ssh2';
@@ -78,7 +79,11 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
     username,
     key: certificateKey(key, issued.certificate),
   };
+  const sock = net.connect({ host, port });
+  // Nagle would hold back keystrokes and short replies (ssh2 never disables it).
+  sock.setNoDelay(true);
   conn.connect({
+    sock,
     host,
     port,
     username,
@@ -91,15 +96,10 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
     readyTimeout: options.readyTimeoutMs ?? 20_000,
     keepaliveInterval: 15_000,
   });
-  // Nagle delays small interactive packets (keystrokes) by up to an RTT.
-  conn.once('connect', () => {
-    (conn as unknown as { _sock?: { setNoDelay?: (on: boolean) => void } })._sock?.setNoDelay?.(
-      true,
-    );
-  });
-
   try {
     await ready;
+    // From here a broken connection shows as the channel closing without an exit status.
+    conn.on('error', () => undefined);
     const command = options.command.join(' ');
     // A command whose output is redirected (`exec -- cat f > f`) must not get a pty: it would
     // merge stderr and turn \n into \r\n. A shell gets one whenever the user types into it.

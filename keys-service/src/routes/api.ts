@@ -192,7 +192,8 @@ export function createApiRouter(ctx: DomainContext, options: ApiRouterOptions): 
     res.set('ETag', etag);
     res.set('Cache-Control', 'no-cache');
     const inm = req.get('if-none-match');
-    if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+    const matches = (t: string): boolean => t === '*' || t === etag || t === `W/${etag}`;
+    if (inm && inm.split(',').some((t) => matches(t.trim()))) {
       res.status(304).end();
       return;
     }

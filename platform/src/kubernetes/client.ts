@@ -45,7 +45,9 @@ export class KubeApiError extends Error {
   }
 }
 
-export type Query = Readonly<Record<string, string | number | boolean | readonly string[] | undefined>>;
+export type Query = Readonly<
+  Record<string, string | number | boolean | readonly string[] | undefined>
+>;
 
 export interface RequestOptions {
   readonly query?: Query;
@@ -65,7 +67,10 @@ export interface KubeClient {
   close(): void;
 }
 
-export function loadKubeConfig(options: { kubeconfigPath?: string | undefined; context?: string | undefined }): KubeConfig {
+export function loadKubeConfig(options: {
+  kubeconfigPath?: string | undefined;
+  context?: string | undefined;
+}): KubeConfig {
   const kc = new KubeConfig();
   if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
   else kc.loadFromCluster();
@@ -78,8 +83,8 @@ function queryString(query: Query | undefined): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value as readonly string[]) params.append(key, v);
-    else params.append(key, String(value as string | number | boolean));
+    if (typeof value === 'object') for (const v of value) params.append(key, v);
+    else params.append(key, String(value));
   }
   const text = params.toString();
   return text ? `?${text}` : '';
@@ -146,7 +151,12 @@ export function createKubeClient(kc: KubeConfig, timeoutMs: number): KubeClient 
             headers['Content-Type'] = o.contentType ?? 'application/json';
             headers['Content-Length'] = body.length;
           }
-          const req = (secure ? https : http).request({ ...opts, headers, agent, signal: o.signal });
+          const req = (secure ? https : http).request({
+            ...opts,
+            headers,
+            agent,
+            signal: o.signal,
+          });
           let timer: NodeJS.Timeout | undefined;
           if (timeout !== undefined) {
             timer = setTimeout(() => {

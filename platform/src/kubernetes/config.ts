@@ -119,7 +119,12 @@ export const kubernetesPlatformConfigSchema = z
         intervalMs: z.number().int().min(0).default(60_000),
       })
       .strict()
-      .default({ heartbeatIntervalMs: 60_000, staleAfterMs: 180_000, graceMs: 120_000, intervalMs: 60_000 }),
+      .default({
+        heartbeatIntervalMs: 60_000,
+        staleAfterMs: 180_000,
+        graceMs: 120_000,
+        intervalMs: 60_000,
+      }),
     logs: z
       .object({
         /** At most this many pods are followed at once; the user is told past it. */

@@ -79,7 +79,10 @@ function containerSecurity(
  * down security context. Labels deliberately exclude the app and process labels: a pod that
  * matched its Deployment's selector would be adopted (and scaled away) by the ReplicaSet.
  */
-export function buildConsolePod(request: ConsolePodRequest, config: KubernetesPlatformConfig): V1Pod {
+export function buildConsolePod(
+  request: ConsolePodRequest,
+  config: KubernetesPlatformConfig,
+): V1Pod {
   const spec: V1PodSpec = request.template.spec ?? { containers: [] };
   const source: V1Container | undefined = spec.containers[0];
   if (!source?.image) throw new Error(`the ${request.process} pod template has no container image`);

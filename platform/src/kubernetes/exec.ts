@@ -10,7 +10,7 @@ import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { AppError, BadRequest, NotFound, Unavailable } from '../errors.js';
+import { AccessDenied, BadRequest, NotFound, Unavailable } from '../errors.js';
 import type { Console, ExitStatus, PtyRequest } from '../types.js';
 import { KubeApiError, type KubeClient, type KubeStatus } from './client.js';
 
@@ -102,8 +102,7 @@ function refusal(err: unknown, describe: string): unknown {
   if (!(err instanceof KubeApiError)) return err;
   const detail = err.status?.message ?? '';
   if (err.code === 403) {
-    return new AppError(
-      'access_denied',
+    return new AccessDenied(
       `${describe}: the platform is not allowed to open a console there (exec refused by the cluster)`,
       { cause: err, message: err.message },
     );
@@ -166,7 +165,9 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
     // the kubelet's, then the process blocks in write(). Memory here stays bounded.
     if (!stream.push(data)) ws.pause();
   };
+  let ended = false;
   const endStreams = (message?: string) => {
+    ended = true;
     if (message) push(tty ? stdout : stderr, Buffer.from(`${message}\n`));
     for (const s of [stdout, stderr]) if (!s.destroyed && !s.readableEnded) s.push(null);
   };
@@ -201,11 +202,17 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
       resolve();
     });
   });
+  // An output is over once its end was pushed and nothing of it is left unread: a stream
+  // nobody listens to (often an empty stderr) never emits 'end', and must not hold `done`.
   const streamEnded = (s: Readable) =>
     new Promise<void>((resolve) => {
-      if (s.readableEnded || s.destroyed) resolve();
+      const check = () => {
+        if (s.readableEnded || s.destroyed || (ended && s.readableLength === 0)) resolve();
+      };
       s.once('end', resolve);
       s.once('close', resolve);
+      // (No 'data' listener here: it would switch the stream to flowing and bypass backpressure.)
+      void closed.then(check);
     });
   // On a terminal stderr is empty from the start and nobody need read it.
   const done: Promise<ExitStatus> = Promise.all([
@@ -252,7 +259,10 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
   stdin.on('error', () => undefined);
 
   if (request.pty && validSize(request.pty.cols, request.pty.rows)) {
-    sendFrame(RESIZE, Buffer.from(JSON.stringify({ Width: request.pty.cols, Height: request.pty.rows })));
+    sendFrame(
+      RESIZE,
+      Buffer.from(JSON.stringify({ Width: request.pty.cols, Height: request.pty.rows })),
+    );
   }
 
   return {
@@ -273,7 +283,10 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
       const checked = checkSignalName(name);
       if (exit !== undefined || killed || !hooks) return;
       hooks.signal(checked).catch((err: unknown) => {
-        request.logger.warn({ err, pod: request.pod, signal: checked }, 'signal could not be delivered');
+        request.logger.warn(
+          { err, pod: request.pod, signal: checked },
+          'signal could not be delivered',
+        );
       });
     },
     kill() {

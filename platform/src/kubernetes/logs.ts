@@ -85,7 +85,9 @@ function containerOf(pod: V1Pod): string | undefined {
 
 function isFinished(pod: V1Pod): boolean {
   const phase = pod.status?.phase;
-  return phase === 'Succeeded' || phase === 'Failed' || pod.metadata?.deletionTimestamp !== undefined;
+  return (
+    phase === 'Succeeded' || phase === 'Failed' || pod.metadata?.deletionTimestamp !== undefined
+  );
 }
 
 function isRunning(pod: V1Pod): boolean {
@@ -159,7 +161,7 @@ class LogMerger implements AsyncIterator<LogLine> {
     if (this.failure !== undefined) {
       const err = this.failure;
       this.failure = undefined;
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(err instanceof Error ? err : new Error('log stream failed'));
     }
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
@@ -273,7 +275,7 @@ class LogMerger implements AsyncIterator<LogLine> {
         });
         for await (const raw of lines(res)) {
           if (this.ended) return;
-          const event = JSON.parse(raw) as { type: string; object: V1Pod & { code?: number } };
+          const event = JSON.parse(raw) as { type: string; object: V1Pod };
           if (event.type === 'ERROR') {
             // 410 Gone: the version is too old; start over from now.
             version = '';
@@ -313,7 +315,9 @@ class LogMerger implements AsyncIterator<LogLine> {
     if (this.overLimit.has(name)) return;
     if (this.tailers.size >= this.source.maxStreams) {
       this.overLimit.add(name);
-      this.notice(`not following pod ${name}: already following ${this.source.maxStreams} pods (the limit)`);
+      this.notice(
+        `not following pod ${name}: already following ${this.source.maxStreams} pods (the limit)`,
+      );
       return;
     }
     const t = this.tailer(pod);
@@ -457,7 +461,8 @@ class Tailer {
       } catch (err) {
         if (signal.aborted) return;
         if (isApiError(err, 404)) return;
-        if (!isApiError(err, 400)) this.source.logger.debug({ err, pod: this.name }, 'log stream failed');
+        if (!isApiError(err, 400))
+          this.source.logger.debug({ err, pod: this.name }, 'log stream failed');
       }
       first = false;
       if (signal.aborted) return;

@@ -106,6 +106,8 @@ function podSuffix(pod: string): string {
   return dash >= 0 && dash < pod.length - 1 ? pod.slice(dash + 1) : pod;
 }
 
+// Async although nothing inside awaits yet: a bad config must reject like any other failure.
+// eslint-disable-next-line @typescript-eslint/require-await
 export async function createKubernetesPlatform(
   input: KubernetesPlatformConfigInput,
   deps: KubernetesPlatformDeps,
@@ -172,11 +174,17 @@ export async function createKubernetesPlatform(
   }
 
   async function appPods(app: string, process?: string): Promise<V1Pod[]> {
-    const selector = process ? `${appSelector(app)},${labels.process}=${process}` : appSelector(app);
+    const selector = process
+      ? `${appSelector(app)},${labels.process}=${process}`
+      : appSelector(app);
     try {
-      const list = await client.request<V1PodList>('GET', `/api/v1/namespaces/${namespaceOf(app)}/pods`, {
-        query: { labelSelector: selector },
-      });
+      const list = await client.request<V1PodList>(
+        'GET',
+        `/api/v1/namespaces/${namespaceOf(app)}/pods`,
+        {
+          query: { labelSelector: selector },
+        },
+      );
       return list.items;
     } catch (err) {
       throw toAppError(err, `processes of ${app}`);
@@ -234,7 +242,11 @@ export async function createKubernetesPlatform(
   }
 
   /** Polls the console pod until it runs; throws a user-facing error when it will not. */
-  async function waitRunning(ns: string, name: string, signal: AbortSignal | undefined): Promise<V1Pod> {
+  async function waitRunning(
+    ns: string,
+    name: string,
+    signal: AbortSignal | undefined,
+  ): Promise<V1Pod> {
     const deadline = Date.now() + config.console.startTimeoutMs;
     let delay = POLL_FIRST_MS;
     for (;;) {
@@ -244,7 +256,8 @@ export async function createKubernetesPlatform(
       try {
         pod = await client.request<V1Pod>('GET', podPath(ns, name));
       } catch (err) {
-        if (isApiError(err, 404)) throw new Unavailable('the console pod was deleted before it started');
+        if (isApiError(err, 404))
+          throw new Unavailable('the console pod was deleted before it started');
         throw toAppError(err, 'console pod');
       }
       const phase = pod.status?.phase;
@@ -284,7 +297,15 @@ export async function createKubernetesPlatform(
       namespace: ns,
       pod,
       container,
-      argv: ['/bin/sh', '-c', KILL_SCRIPT, 'neetodeploy-signal', marker, signal, String(graceTenths)],
+      argv: [
+        '/bin/sh',
+        '-c',
+        KILL_SCRIPT,
+        'neetodeploy-signal',
+        marker,
+        signal,
+        String(graceTenths),
+      ],
       logger,
       describe: 'signal',
     });
@@ -416,7 +437,10 @@ export async function createKubernetesPlatform(
     const name = created.metadata?.name ?? pod.metadata?.name ?? '';
     const key = `${ns}/${name}`;
     livePods.add(key);
-    logger.info({ app, namespace: ns, pod: name, sessionId: options.sessionId }, EVENTS.consolePodCreated);
+    logger.info(
+      { app, namespace: ns, pod: name, sessionId: options.sessionId },
+      EVENTS.consolePodCreated,
+    );
     let removal: Promise<void> | undefined;
     const remove = () => {
       if (!removal) {
@@ -485,7 +509,8 @@ export async function createKubernetesPlatform(
             contentType: 'application/merge-patch+json',
           });
         } catch (err) {
-          if (!isApiError(err, 404)) logger.warn({ err, namespace: ns, pod: name }, EVENTS.heartbeatFailed);
+          if (!isApiError(err, 404))
+            logger.warn({ err, namespace: ns, pod: name }, EVENTS.heartbeatFailed);
         }
       }),
     );
@@ -714,7 +739,9 @@ export async function createKubernetesPlatform(
             `/apis/apps/v1/namespaces/${namespaceOf(app)}/deployments/${encodeURIComponent(name)}`,
             {
               body: {
-                spec: { template: { metadata: { annotations: { [config.restartAnnotation]: stamp } } } },
+                spec: {
+                  template: { metadata: { annotations: { [config.restartAnnotation]: stamp } } },
+                },
               },
               contentType: 'application/strategic-merge-patch+json',
             },
@@ -724,7 +751,10 @@ export async function createKubernetesPlatform(
         }
       }),
     );
-    logger.info({ app, deployments: deployments.map((d) => d.metadata?.name) }, EVENTS.rollingRestart);
+    logger.info(
+      { app, deployments: deployments.map((d) => d.metadata?.name) },
+      EVENTS.rollingRestart,
+    );
   }
 
   logger.info({ namespaces: config.namespaces.mode }, EVENTS.started);

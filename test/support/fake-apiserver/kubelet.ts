@@ -4,11 +4,10 @@ import type { LogBook } from './logs.js';
 import { resourceByKey } from './resources.js';
 import type { ObjectStore, StoreEvent } from './store.js';
 import type { KubeletOptions, KubeObject, PodPhase, SetPodPhaseOptions } from './types.js';
-import { str } from './json.js';
+import { str, type Rec } from './json.js';
 
 const PODS = resourceByKey('pods');
 
-type Rec = Record<string, unknown>;
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function podContainers(pod: KubeObject): { name: string; image: string }[] {

@@ -1,7 +1,8 @@
 import { parseAllDocuments } from 'yaml';
 import { MASTERS_GROUP } from './auth.js';
-import { forbidden, type StatusError } from './status.js';
-import { resourceByKey, type ResourceInfo } from './resources.js';
+import { badRequest, forbidden, type StatusError } from './status.js';
+import { str, type Rec } from './json.js';
+import { apiVersionOf, resourceByKey, type ResourceInfo } from './resources.js';
 import type { ObjectStore } from './store.js';
 import type { KubeObject, UserInfo } from './types.js';
 
@@ -208,4 +209,53 @@ export function rbacObjectsFromYaml(text: string): KubeObject[] {
     visit(d.toJS());
   }
   return out;
+}
+
+/** Answers a (Self)SubjectAccessReview the way `kubectl auth can-i` expects. */
+export function accessReview(
+  rbac: RbacAuthorizer,
+  info: ResourceInfo,
+  body: KubeObject,
+  requester: UserInfo,
+): KubeObject {
+  const spec = (body.spec ?? {}) as Rec;
+  let subject: UserInfo = requester;
+  if (info.kind === 'SubjectAccessReview') {
+    subject = {
+      username: str(spec.user),
+      groups: (spec.groups as string[] | undefined) ?? [],
+      uid: spec.uid as string | undefined,
+    };
+  }
+  const ra = spec.resourceAttributes as Rec | undefined;
+  const nra = spec.nonResourceAttributes as Rec | undefined;
+  if (!ra && !nra)
+    throw badRequest(
+      'exactly one of nonResourceAttributes or resourceAttributes must be specified',
+    );
+  let resource = str(ra?.resource);
+  let subresource = str(ra?.subresource);
+  if (resource.includes('/') && !subresource)
+    [resource, subresource] = resource.split('/', 2) as [string, string];
+  const decision = rbac.authorize({
+    user: subject,
+    verb: str((ra ?? nra)?.verb),
+    resourceRequest: ra !== undefined,
+    namespace: str(ra?.namespace),
+    apiGroup: str(ra?.group),
+    resource,
+    subresource,
+    name: str(ra?.name),
+    path: str(nra?.path),
+  });
+  return {
+    kind: info.kind,
+    apiVersion: apiVersionOf(info),
+    metadata: { creationTimestamp: null } as unknown as KubeObject['metadata'],
+    spec,
+    status: {
+      allowed: decision.allowed,
+      ...(decision.reason ? { reason: decision.reason } : {}),
+    },
+  };
 }

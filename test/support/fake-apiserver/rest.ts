@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { TokenAuthenticator } from './auth.js';
 import {
@@ -18,45 +16,40 @@ import {
 } from './discovery.js';
 import type { ExecManager } from './exec.js';
 import { decodeBody, readBody, sendJson, sendStatus } from './http.js';
-import { pendingStatus, podContainers, type Kubelet } from './kubelet.js';
+import type { Kubelet } from './kubelet.js';
 import type { LogBook, LogQuery } from './logs.js';
 import { applyPatch, patchTypeOf } from './patch.js';
-import { forbiddenFor, type RbacAuthorizer, type RequestAttributes } from './rbac.js';
+import { ObjectWriter } from './objects.js';
+import { containerEnv, containerState, pickContainer, podDir } from './pods.js';
+import { accessReview, forbiddenFor, type RbacAuthorizer, type RequestAttributes } from './rbac.js';
 import {
-  apiVersionOf,
-  findResource,
-  resourceByKey,
-  resourceKey,
-  type ResourceInfo,
-} from './resources.js';
+  acceptsJson,
+  attributesFor,
+  boolParam,
+  includeObjectOf,
+  intParam,
+  parseRoute,
+  resolveRoute,
+  verbFor,
+  wantsTable,
+  type Route,
+} from './routing.js';
+import { apiVersionOf, resourceByKey, resourceKey, type ResourceInfo } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import {
   asStatusError,
   badRequest,
   conflict,
-  forbidden,
   methodNotAllowed,
   notAcceptable,
-  notFound,
   pathNotFound,
   STALE_OBJECT,
   unauthorized,
 } from './status.js';
 import type { ObjectStore } from './store.js';
-import { toTable, type IncludeObject } from './table.js';
+import { toTable } from './table.js';
 import type { FakeLogger, KubeObject, RequestRecord, UserInfo } from './types.js';
-import { defaultAndValidate, prepareIncoming } from './validation.js';
-import { str } from './json.js';
-
-type Rec = Record<string, unknown>;
-
-/** Where a resource request points, as the real server's RequestInfo resolves it. */
-interface Route {
-  info: ResourceInfo;
-  namespace: string;
-  name: string;
-  subresource: string;
-}
+import { str, type Rec } from './json.js';
 
 export interface ApiHandlerDeps {
   store: ObjectStore;
@@ -69,76 +62,15 @@ export interface ApiHandlerDeps {
   serverAddress: () => string;
   gitVersion: string;
   execProtocols: readonly string[];
+  /** Environment every exec'd process starts from (PATH and the like). */
+  execBaseEnv: Record<string, string>;
   bookmarkIntervalMs: number;
   logger: FakeLogger | undefined;
   requests: RequestRecord[];
 }
 
-const NAMESPACES = resourceByKey('namespaces');
 const PODS = resourceByKey('pods');
-const SECRETS = resourceByKey('secrets');
-const CONFIGMAPS = resourceByKey('configmaps');
-const SERVICEACCOUNTS = resourceByKey('serviceaccounts');
 const MAX_REQUEST_LOG = 5000;
-
-function parseRoute(
-  segments: string[],
-): { group: string; version: string; rest: string[] } | undefined {
-  if (segments[0] === 'api' && segments.length >= 2)
-    return { group: '', version: segments[1]!, rest: segments.slice(2) };
-  if (segments[0] === 'apis' && segments.length >= 3)
-    return { group: segments[1]!, version: segments[2]!, rest: segments.slice(3) };
-  return undefined;
-}
-
-function resolveRoute(group: string, version: string, rest: string[]): Route | undefined {
-  const nsScoped =
-    rest[0] === 'namespaces' && rest.length >= 3 && rest[2] !== 'status' && rest[2] !== 'finalize';
-  const [plural, name, sub, extra] = nsScoped ? rest.slice(2) : rest;
-  if (!plural || extra !== undefined) return undefined;
-  const info = findResource(group, version, plural);
-  if (!info) return undefined;
-  const namespace = nsScoped ? rest[1]! : '';
-  if (nsScoped && !info.namespaced) return undefined;
-  if (sub && !info.subresources.some((s) => s.name === sub)) return undefined;
-  return { info, namespace, name: name ?? '', subresource: sub ?? '' };
-}
-
-function boolParam(q: URLSearchParams, key: string): boolean {
-  const v = q.get(key);
-  return v === 'true' || v === '1';
-}
-
-function intParam(q: URLSearchParams, key: string): number | undefined {
-  const v = q.get(key);
-  if (v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw badRequest(`invalid value for ${key}: "${v}"`);
-  return n;
-}
-
-function wantsTable(accept: string | undefined): boolean {
-  return /as=Table/.test(accept ?? '') && /g=meta\.k8s\.io/.test(accept ?? '');
-}
-
-/** Every answer is JSON: a client that accepts only protobuf or CBOR gets 406, as it would. */
-function acceptsJson(accept: string | undefined): boolean {
-  if (!accept || accept.trim() === '') return true;
-  return accept.split(',').some((part) => {
-    const type = part.split(';')[0]!.trim().toLowerCase();
-    return (
-      type === '*/*' ||
-      type === 'application/*' ||
-      type === 'application/json' ||
-      type.endsWith('+json')
-    );
-  });
-}
-
-function includeObjectOf(q: URLSearchParams): IncludeObject {
-  const v = q.get('includeObject');
-  return v === 'None' || v === 'Object' ? v : 'Metadata';
-}
 
 /**
  * The HTTP side of the fake: authentication, RBAC, discovery, REST on the store, watch,
@@ -151,7 +83,16 @@ export class ApiHandler {
   });
   private readonly streams = new Set<ServerResponse>();
 
-  constructor(private readonly d: ApiHandlerDeps) {}
+  private readonly writer: ObjectWriter;
+
+  constructor(private readonly d: ApiHandlerDeps) {
+    this.writer = new ObjectWriter(d.store, d.kubelet);
+  }
+
+  /** Creates an object as the API would, bypassing RBAC (the test hooks' path). */
+  createObject(info: ResourceInfo, namespace: string, body: KubeObject): KubeObject {
+    return this.writer.create(info, namespace, body);
+  }
 
   /** Ends open watches and log streams (server shutdown). */
   closeStreams(): void {
@@ -223,8 +164,8 @@ export class ApiHandler {
         this.serveNonResource(req, res, url, segments);
         return;
       }
-      verb = this.verbFor(req.method ?? 'GET', resourceRoute, url.searchParams);
-      const attrs = this.attributesFor(user, verb, resourceRoute, url.searchParams);
+      verb = verbFor(req.method ?? 'GET', resourceRoute, url.searchParams);
+      const attrs = attributesFor(user, verb, resourceRoute, url.searchParams);
       if (resourceRoute.subresource === 'exec') {
         // Exec only works as an upgrade; plain requests get what the real server answers.
         this.authorizeOrThrow(attrs, resourceRoute.info);
@@ -243,53 +184,6 @@ export class ApiHandler {
 
   private authorizeOrThrow(attrs: RequestAttributes, info: ResourceInfo | undefined): void {
     if (!this.d.rbac.authorize(attrs).allowed) throw forbiddenFor(attrs, info);
-  }
-
-  private verbFor(method: string, route: Route, q: URLSearchParams): string {
-    switch (method) {
-      case 'GET':
-        if (route.name) return 'get';
-        return boolParam(q, 'watch') ? 'watch' : 'list';
-      case 'POST':
-        return 'create';
-      case 'PUT':
-        return 'update';
-      case 'PATCH':
-        return 'patch';
-      case 'DELETE':
-        return route.name ? 'delete' : 'deletecollection';
-      default:
-        throw methodNotAllowed();
-    }
-  }
-
-  private attributesFor(
-    user: UserInfo,
-    verb: string,
-    route: Route,
-    q: URLSearchParams,
-  ): RequestAttributes {
-    let name = route.name;
-    if ((verb === 'list' || verb === 'watch') && !name) {
-      // A list or watch pinned to one name by field selector is authorized for that name.
-      try {
-        name = parseFieldSelector(q.get('fieldSelector'), resourceKey(route.info)).pinnedName ?? '';
-      } catch {
-        name = '';
-      }
-    }
-    const isNamespaceObject = route.info.plural === 'namespaces';
-    return {
-      user,
-      verb,
-      resourceRequest: true,
-      namespace: isNamespaceObject ? route.name : route.namespace,
-      apiGroup: route.info.group,
-      resource: route.info.plural,
-      subresource: route.subresource,
-      name,
-      path: '',
-    };
   }
 
   private serveNonResource(
@@ -345,7 +239,7 @@ export class ApiHandler {
     if (info.virtual) {
       if (verb !== 'create') throw methodNotAllowed();
       const body = decodeBody(await readBody(req), req.headers['content-type']) as KubeObject;
-      return sendJson(res, 201, this.accessReview(info, body, user));
+      return sendJson(res, 201, accessReview(this.d.rbac, info, body, user));
     }
     if (route.subresource === 'log') {
       if (verb !== 'get') throw methodNotAllowed();
@@ -378,7 +272,7 @@ export class ApiHandler {
         return sendJson(
           res,
           201,
-          this.createObject(
+          this.writer.create(
             info,
             route.namespace,
             body,
@@ -388,7 +282,7 @@ export class ApiHandler {
       }
       case 'update': {
         const body = decodeBody(await readBody(req), req.headers['content-type']) as KubeObject;
-        return sendJson(res, 200, this.updateObject(route, body, q.get('dryRun') === 'All'));
+        return sendJson(res, 200, this.writer.update(route, body, q.get('dryRun') === 'All'));
       }
       case 'patch': {
         const type = patchTypeOf(req.headers['content-type']);
@@ -404,7 +298,7 @@ export class ApiHandler {
           resourceVersion: current.metadata?.resourceVersion,
         };
         if (info.namespaced) patched.metadata.namespace = route.namespace;
-        return sendJson(res, 200, this.updateObject(route, patched, q.get('dryRun') === 'All'));
+        return sendJson(res, 200, this.writer.update(route, patched, q.get('dryRun') === 'All'));
       }
       case 'delete': {
         let options: Rec = {};
@@ -414,12 +308,12 @@ export class ApiHandler {
           intParam(q, 'gracePeriodSeconds') ?? (options.gracePeriodSeconds as number | undefined);
         const rv = (options.preconditions as Rec | undefined)?.resourceVersion as
           string | undefined;
-        return sendJson(res, 200, this.deleteObject(route, grace, rv, q.get('dryRun') === 'All'));
+        return sendJson(res, 200, this.writer.delete(route, grace, rv, q.get('dryRun') === 'All'));
       }
       case 'deletecollection': {
         const items = this.selectItems(route, q);
         for (const item of items)
-          this.deleteObject(
+          this.writer.delete(
             {
               ...route,
               namespace: item.metadata?.namespace ?? '',
@@ -586,248 +480,6 @@ export class ApiHandler {
     }
   }
 
-  /** Creates an object as the API would (also used by the test hooks, bypassing RBAC). */
-  createObject(
-    info: ResourceInfo,
-    namespace: string,
-    body: KubeObject,
-    dryRun = false,
-  ): KubeObject {
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw badRequest('the request body must be an object');
-    prepareIncoming(info, body);
-    const meta = body.metadata ?? {};
-    if (info.namespaced) {
-      if (meta.namespace && namespace && meta.namespace !== namespace) {
-        throw badRequest(
-          'the namespace of the provided object does not match the namespace sent on the request',
-        );
-      }
-      meta.namespace = namespace || meta.namespace || 'default';
-      const ns = this.d.store.get(NAMESPACES, '', meta.namespace);
-      if (!ns) throw notFound(NAMESPACES, meta.namespace);
-      if (ns.metadata?.deletionTimestamp) {
-        throw forbidden(
-          `${resourceKey(info)} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`,
-          info,
-          meta.name,
-        );
-      }
-    } else delete meta.namespace;
-    body.metadata = meta;
-    defaultAndValidate(info, body, true);
-    if (info.kind === 'Pod') body.status = pendingStatus(body);
-    if (dryRun) return body;
-    const created = this.d.store.create(info, body);
-    if (
-      info.kind === 'Namespace' &&
-      !this.d.store.get(SERVICEACCOUNTS, meta.name ?? '', 'default')
-    ) {
-      // The service account controller's job on a real cluster.
-      this.d.store.create(SERVICEACCOUNTS, {
-        apiVersion: 'v1',
-        kind: 'ServiceAccount',
-        metadata: { name: 'default', namespace: meta.name ?? '' },
-      });
-    }
-    return created;
-  }
-
-  private updateObject(route: Route, body: KubeObject, dryRun: boolean): KubeObject {
-    const { info } = route;
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw badRequest('the request body must be an object');
-    prepareIncoming(info, body);
-    const meta = (body.metadata ??= {});
-    if (meta.name !== route.name) {
-      throw badRequest(
-        `the name of the object (${meta.name ?? ''}) does not match the name on the URL (${route.name})`,
-      );
-    }
-    if (info.namespaced) {
-      if (meta.namespace && meta.namespace !== route.namespace) {
-        throw badRequest(
-          'the namespace of the provided object does not match the namespace sent on the request',
-        );
-      }
-      meta.namespace = route.namespace;
-    }
-    const current = this.d.store.mustGet(info, route.namespace, route.name);
-    let next: KubeObject;
-    if (route.subresource === 'status') {
-      next = {
-        ...current,
-        status: body.status,
-        metadata: { ...current.metadata, resourceVersion: meta.resourceVersion },
-      };
-    } else {
-      next = body;
-      // The main resource cannot change status (it has its own subresource), as on a cluster.
-      if (info.kind === 'Pod' || info.kind === 'Deployment' || info.kind === 'Namespace')
-        next.status = current.status;
-      defaultAndValidate(info, next, false);
-    }
-    const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
-    if (dryRun) return next;
-    return this.d.store.update(info, next, {
-      bumpGeneration: specChanged && route.subresource === '',
-    });
-  }
-
-  private deleteObject(
-    route: Route,
-    grace: number | undefined,
-    rv: string | undefined,
-    dryRun: boolean,
-  ): unknown {
-    const { info } = route;
-    const current = this.d.store.mustGet(info, route.namespace, route.name);
-    if (rv && rv !== current.metadata?.resourceVersion)
-      throw conflict(info, route.name, STALE_OBJECT);
-    if (dryRun) return current;
-    if (info.kind === 'Pod') {
-      const phase = (current.status as Rec | undefined)?.phase;
-      const running = phase === 'Running' || phase === 'Pending';
-      const specGrace = Number(
-        (current.spec as Rec | undefined)?.terminationGracePeriodSeconds ?? 30,
-      );
-      const g = grace ?? specGrace;
-      if (g > 0 && running) return this.d.kubelet.beginDeletion(route.namespace, route.name, g);
-      return this.d.store.delete(info, route.namespace, route.name);
-    }
-    if (info.kind === 'Namespace') return this.deleteNamespace(route.name);
-    const deleted = this.d.store.delete(info, route.namespace, route.name);
-    return {
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Success',
-      details: {
-        name: route.name,
-        ...(info.group ? { group: info.group } : {}),
-        kind: info.plural,
-        uid: deleted.metadata?.uid,
-      },
-    };
-  }
-
-  /** Terminating at once, then the namespace controller's job: contents first, then itself. */
-  private deleteNamespace(name: string): KubeObject {
-    const ns = this.d.store.mustGet(NAMESPACES, '', name);
-    if (ns.metadata?.deletionTimestamp) return ns;
-    ns.metadata = {
-      ...ns.metadata,
-      deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    };
-    ns.status = { phase: 'Terminating' };
-    const updated = this.d.store.update(NAMESPACES, ns);
-    setTimeout(() => {
-      for (const key of [
-        'pods',
-        'deployments.apps',
-        'secrets',
-        'configmaps',
-        'events',
-        'serviceaccounts',
-        'roles.rbac.authorization.k8s.io',
-        'rolebindings.rbac.authorization.k8s.io',
-      ]) {
-        const info = resourceByKey(key);
-        for (const obj of this.d.store.list(info, name)) {
-          try {
-            this.d.store.delete(info, name, obj.metadata?.name ?? '');
-          } catch {
-            // Already gone.
-          }
-        }
-      }
-      try {
-        this.d.store.delete(NAMESPACES, '', name);
-      } catch {
-        // Already gone.
-      }
-    }, 20).unref();
-    return updated;
-  }
-
-  private accessReview(info: ResourceInfo, body: KubeObject, requester: UserInfo): KubeObject {
-    const spec = (body.spec ?? {}) as Rec;
-    let subject: UserInfo = requester;
-    if (info.kind === 'SubjectAccessReview') {
-      subject = {
-        username: str(spec.user),
-        groups: (spec.groups as string[] | undefined) ?? [],
-        uid: spec.uid as string | undefined,
-      };
-    }
-    const ra = spec.resourceAttributes as Rec | undefined;
-    const nra = spec.nonResourceAttributes as Rec | undefined;
-    if (!ra && !nra)
-      throw badRequest(
-        'exactly one of nonResourceAttributes or resourceAttributes must be specified',
-      );
-    let resource = str(ra?.resource);
-    let subresource = str(ra?.subresource);
-    if (resource.includes('/') && !subresource)
-      [resource, subresource] = resource.split('/', 2) as [string, string];
-    const decision = this.d.rbac.authorize({
-      user: subject,
-      verb: str((ra ?? nra)?.verb),
-      resourceRequest: ra !== undefined,
-      namespace: str(ra?.namespace),
-      apiGroup: str(ra?.group),
-      resource,
-      subresource,
-      name: str(ra?.name),
-      path: str(nra?.path),
-    });
-    return {
-      kind: info.kind,
-      apiVersion: apiVersionOf(info),
-      metadata: { creationTimestamp: null } as unknown as KubeObject['metadata'],
-      spec,
-      status: {
-        allowed: decision.allowed,
-        ...(decision.reason ? { reason: decision.reason } : {}),
-      },
-    };
-  }
-
-  /** The container a log or exec request means, with the real server's 400s. */
-  private pickContainer(pod: KubeObject, requested: string | null): string {
-    const names = podContainers(pod).map((c) => c.name);
-    const podName = pod.metadata?.name ?? '';
-    if (requested) {
-      if (!names.includes(requested))
-        throw badRequest(`container ${requested} is not valid for pod ${podName}`);
-      return requested;
-    }
-    const annotated = pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container'];
-    if (names.length === 1) return names[0]!;
-    if (annotated && names.includes(annotated)) return annotated;
-    throw badRequest(
-      `a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]`,
-    );
-  }
-
-  private containerState(
-    pod: KubeObject,
-    container: string,
-  ): { waiting?: string; running: boolean } {
-    const cs = (
-      ((pod.status as Rec | undefined)?.containerStatuses as Rec[] | undefined) ?? []
-    ).find((c) => c.name === container);
-    const state = (cs?.state ?? {}) as Rec;
-    if (state.running) return { running: true };
-    if (state.waiting)
-      return {
-        waiting: str((state.waiting as Rec).reason, 'ContainerCreating'),
-        running: false,
-      };
-    if (state.terminated) return { running: false };
-    return { waiting: 'ContainerCreating', running: false };
-  }
-
   private serveLog(
     req: IncomingMessage,
     res: ServerResponse,
@@ -835,9 +487,9 @@ export class ApiHandler {
     q: URLSearchParams,
   ): void {
     const pod = this.d.store.mustGet(PODS, route.namespace, route.name);
-    const container = this.pickContainer(pod, q.get('container'));
+    const container = pickContainer(pod, q.get('container'));
     const previous = boolParam(q, 'previous');
-    const state = this.containerState(pod, container);
+    const state = containerState(pod, container);
     if (previous && !this.d.logs.hasPrevious(route.namespace, route.name, container)) {
       throw badRequest(
         `previous terminated container "${container}" in pod "${route.name}" not found`,
@@ -916,7 +568,7 @@ export class ApiHandler {
       // Since 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) a websocket exec needs
       // `create` on pods/exec in addition to the `get` its GET method maps to.
       for (const verb of ['get', 'create'])
-        this.authorizeOrThrow(this.attributesFor(user, verb, route, q), route.info);
+        this.authorizeOrThrow(attributesFor(user, verb, route, q), route.info);
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
         throw badRequest(
           'unable to upgrade connection: this API server serves exec only over websocket (v5.channel.k8s.io, v4.channel.k8s.io)',
@@ -933,14 +585,14 @@ export class ApiHandler {
         );
       }
       const pod = this.d.store.mustGet(PODS, route.namespace, route.name);
-      const container = this.pickContainer(pod, q.get('container'));
+      const container = pickContainer(pod, q.get('container'));
       const phase = str((pod.status as Rec | undefined)?.phase);
       if (phase === 'Succeeded' || phase === 'Failed') {
         throw badRequest(
           `cannot exec into a container in a completed pod; current phase is ${phase}`,
         );
       }
-      const state = this.containerState(pod, container);
+      const state = containerState(pod, container);
       if (!state.running) {
         throw badRequest(`unable to upgrade connection: container not found ("${container}")`);
       }
@@ -956,8 +608,15 @@ export class ApiHandler {
       if (!wants.stdin && !wants.stdout && !wants.stderr)
         throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
       if (wants.tty && wants.stderr) wants.stderr = false;
-      const cwd = this.podDir(route.namespace, route.name);
-      const env = this.containerEnv(pod, container, route.namespace);
+      const cwd = podDir(this.d.dataDir, route.namespace, route.name);
+      const env = containerEnv(
+        this.d.store,
+        this.d.execBaseEnv,
+        cwd,
+        pod,
+        container,
+        route.namespace,
+      );
       const execUser = user;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.record(req, url, execUser, 'create', 101);
@@ -984,64 +643,6 @@ export class ApiHandler {
     } catch (err) {
       reject(err);
     }
-  }
-
-  podDir(namespace: string, pod: string): string {
-    const dir = path.join(this.d.dataDir, 'pods', namespace, pod);
-    mkdirSync(dir, { recursive: true });
-    return dir;
-  }
-
-  /** The environment a container would see: env values and envFrom of Secrets/ConfigMaps. */
-  private containerEnv(
-    pod: KubeObject,
-    container: string,
-    namespace: string,
-  ): Record<string, string> {
-    const spec = (pod.spec ?? {}) as Rec;
-    const c =
-      ((spec.containers as Rec[] | undefined) ?? []).find((x) => x.name === container) ?? {};
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      HOME: this.podDir(namespace, pod.metadata?.name ?? ''),
-      HOSTNAME: pod.metadata?.name ?? '',
-      LANG: 'C.UTF-8',
-    };
-    const dataOf = (kind: 'secret' | 'configmap', name: string): Record<string, string> => {
-      const obj = this.d.store.get(kind === 'secret' ? SECRETS : CONFIGMAPS, namespace, name);
-      const data = (obj?.data ?? {}) as Record<string, string>;
-      if (kind === 'configmap') return data;
-      return Object.fromEntries(
-        Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-      );
-    };
-    for (const from of (c.envFrom as Rec[] | undefined) ?? []) {
-      const prefix = str(from.prefix);
-      const secretRef = from.secretRef as Rec | undefined;
-      const cmRef = from.configMapRef as Rec | undefined;
-      const data = secretRef
-        ? dataOf('secret', String(secretRef.name))
-        : cmRef
-          ? dataOf('configmap', String(cmRef.name))
-          : {};
-      for (const [k, v] of Object.entries(data)) env[prefix + k] = v;
-    }
-    for (const e of (c.env as Rec[] | undefined) ?? []) {
-      const name = str(e.name);
-      if (typeof e.value === 'string') env[name] = e.value;
-      const vf = e.valueFrom as Rec | undefined;
-      const sk = vf?.secretKeyRef as Rec | undefined;
-      const ck = vf?.configMapKeyRef as Rec | undefined;
-      if (sk) {
-        const v = dataOf('secret', String(sk.name))[String(sk.key)];
-        if (v !== undefined) env[name] = v;
-      }
-      if (ck) {
-        const v = dataOf('configmap', String(ck.name))[String(ck.key)];
-        if (v !== undefined) env[name] = v;
-      }
-    }
-    return env;
   }
 }
 

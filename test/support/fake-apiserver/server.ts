@@ -8,6 +8,7 @@ import { EXEC_PROTOCOLS, ExecManager } from './exec.js';
 import { Kubelet } from './kubelet.js';
 import { kubeconfigYaml } from './kubeconfig.js';
 import { LogBook } from './logs.js';
+import { podDir } from './pods.js';
 import { RbacAuthorizer, rbacObjectsFromYaml } from './rbac.js';
 import { ApiHandler } from './rest.js';
 import { resourceByKey, resourceForObject } from './resources.js';
@@ -60,6 +61,8 @@ export async function startFakeApiServer(
     serverAddress: () => `127.0.0.1:${port}`,
     gitVersion: options.gitVersion ?? 'v1.35.0',
     execProtocols: options.execProtocols ?? EXEC_PROTOCOLS,
+    // The composition root decides what exec'd "container" processes inherit from the host.
+    execBaseEnv: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' },
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
     logger: options.logger,
     requests,
@@ -186,7 +189,7 @@ export async function startFakeApiServer(
         '';
       logs.append(namespace, pod, container ?? first, line);
     },
-    podWorkDir: (namespace, pod) => handler.podDir(namespace, pod),
+    podWorkDir: (namespace, pod) => podDir(dataDir, namespace, pod),
     activeExecs: () => execs.active(),
     execSessions: () => execs.list(),
     activeLogFollows: () => logs.followers(),

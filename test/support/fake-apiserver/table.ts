@@ -1,5 +1,5 @@
 import type { KubeObject } from './types.js';
-import { str } from './json.js';
+import { str, type Rec } from './json.js';
 
 /** kubectl's age format (k8s.io/apimachinery duration.HumanDuration). */
 export function humanDuration(ms: number): string {
@@ -38,7 +38,6 @@ interface Column {
   cell: (obj: KubeObject) => string | number;
 }
 
-type Rec = Record<string, unknown>;
 const rec = (v: unknown): Rec => (typeof v === 'object' && v !== null ? (v as Rec) : {});
 const arr = (v: unknown): Rec[] => (Array.isArray(v) ? (v as Rec[]) : []);
 

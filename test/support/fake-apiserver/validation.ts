@@ -3,13 +3,11 @@ import { badRequest, invalid, type FieldCause } from './status.js';
 import type { ResourceInfo } from './resources.js';
 import { apiVersionOf } from './resources.js';
 import type { KubeObject } from './types.js';
-import { str } from './json.js';
+import { str, type Rec } from './json.js';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-
-type Rec = Record<string, unknown>;
 
 function nameCause(info: ResourceInfo, name: string): FieldCause | undefined {
   if (!name)

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from '../support/paths.js';
+import { ALL_IN_ONE_ARGS, cleanEnv } from './support.js';
+
+function runAllInOne(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = cleanEnv(),
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...ALL_IN_ONE_ARGS, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('all-in-one: usage errors', function () {
+  this.timeout(120_000);
+  let dir: string;
+
+  before(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nd-e2e-flags-'));
+  });
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('rejects a bad port, an unknown flag and a bad admin email with exit 2 and touches nothing', async function () {
+    const dataDir = path.join(dir, 'data');
+    const [badPort, unknown, badEmail] = await Promise.all([
+      runAllInOne(['--data-dir', dataDir, '--api-port', 'eighty']),
+      runAllInOne(['--data-dir', dataDir, '--sssh-port', '22']),
+      runAllInOne(
+        ['--data-dir', dataDir],
+        cleanEnv({ NEETODEPLOY_ADMIN_EMAIL: 'not-an-email', NEETODEPLOY_ADMIN_PASSWORD: 'x' }),
+      ),
+    ]);
+    assert.equal(badPort.code, 2, badPort.stderr);
+    assert.match(badPort.stderr, /--api-port.*expected a port number from 0 to 65535/);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /unknown option '--sssh-port'/);
+    assert.match(unknown.stderr, /--help/);
+    assert.equal(badEmail.code, 2, badEmail.stderr);
+    assert.match(badEmail.stderr, /admin\.email: an email address/);
+    assert.match(badEmail.stderr, /admin\.password: the admin password needs at least 8/);
+    for (const r of [badPort, unknown, badEmail]) assert.equal(r.stdout, '');
+    assert.equal(fs.existsSync(dataDir), false);
+  });
+
+  it('--help explains the flags and the admin variables', async function () {
+    const help = await runAllInOne(['--help']);
+    assert.equal(help.code, 0);
+    for (const flag of ['--data-dir', '--api-port', '--ssh-port', 'NEETODEPLOY_ADMIN_EMAIL']) {
+      assert.ok(help.stdout.includes(flag), `${flag} in help:\n${help.stdout}`);
+    }
+  });
+});
