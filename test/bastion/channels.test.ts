@@ -127,23 +127,26 @@ describe('bastion session channels and limits', function () {
     const u = await h.user('caps', {});
     const c = await connect(h, u);
     try {
-      const a = (await exec(c, 'sleep 1')).done;
-      const b = (await exec(c, 'sleep 1')).done;
+      // Long enough to still run under heavy load; closed explicitly below.
+      const a = await exec(c, 'sleep 20');
+      const b = await exec(c, 'sleep 20');
       // The third session of this user (limit 2) is told why.
       const third = await (await exec(c, 'echo no')).done;
       assert.equal(third.code, 1, JSON.stringify(third));
       assert.match(third.err, /too many open sessions for caps@example.com \(limit 2\)/);
       // A fourth channel while three are open (limit 3) is refused outright... once the third closed,
       // two are open: open two more quickly to hit the channel cap.
-      const d = exec(c, 'sleep 1');
-      const e = exec(c, 'sleep 1');
+      const d = exec(c, 'sleep 20');
+      const e = exec(c, 'sleep 20');
       const results = await Promise.allSettled([d, e]);
       assert.ok(
         results.some((r) => r.status === 'rejected'),
         'a channel beyond the cap must be refused',
       );
       for (const r of results) if (r.status === 'fulfilled') r.value.close();
-      await Promise.all([a, b]);
+      a.close();
+      b.close();
+      await Promise.all([a.done, b.done]);
       const text = await h.bastion.metrics.registry.metrics();
       assert.match(text, /limit_rejections_total\{limit="sessions-per-user"\} [1-9]/);
       assert.match(text, /limit_rejections_total\{limit="channels-per-connection"\} [1-9]/);
