@@ -13,6 +13,7 @@ import type { Bastion } from '@neetodeploy/bastion';
 import { createKeysService, parseKeysServiceConfig } from '@neetodeploy/keys-service';
 import type { KeysService } from '@neetodeploy/keys-service';
 import { createLocalPlatform, DEMO_APP } from '@neetodeploy/platform';
+import { encodePublicKeyText } from '@neetodeploy/sshcert';
 import type { LocalPlatform } from '@neetodeploy/platform';
 import type { AllInOneConfig } from './config.js';
 import { EVENTS } from './events.js';
@@ -119,6 +120,12 @@ export function createAllInOne(config: AllInOneConfig, deps: AllInOneDeps): AllI
         { logger, ...(deps.nodePath ? { nodePath: deps.nodePath } : {}) },
       );
 
+      const hostKey = ensureHostKey(layout.hostKeyFile);
+      if (hostKey.created) {
+        logger.info({ event: EVENTS.hostKeyCreated, file: layout.hostKeyFile }, 'host key created');
+      }
+      const hostKeyLine = encodePublicKeyText(hostKey.key.publicKey);
+
       // Certificates tell clients where the bastion is, so its port is fixed before the API starts.
       const sshPort = config.sshPort === 0 ? await freePort(HOST) : config.sshPort;
       const keysConfig = parseKeysServiceConfig(
@@ -131,7 +138,9 @@ export function createAllInOne(config: AllInOneConfig, deps: AllInOneDeps): AllI
           // A local server has no load to shed: a short interval makes `login` feel instant.
           loginSessions: { ttlSeconds: 600, intervalSeconds: 2 },
           ca: { userKeyFile: layout.userCaKeyFile, hostKeyFile: layout.hostCaKeyFile },
-          bastion: { host: HOST, port: sshPort },
+          // Pinned as well as certified: ssh2 clients (`neetodeploy exec`) get the plain key,
+          // which only a pin can vouch for; stock ssh checks the pin under its HostKeyAlias.
+          bastion: { host: HOST, port: sshPort, pinnedHostKey: hostKeyLine },
         },
         layout.dataDir,
       );
@@ -145,10 +154,6 @@ export function createAllInOne(config: AllInOneConfig, deps: AllInOneDeps): AllI
         platform,
         clock,
       });
-      const hostKey = ensureHostKey(layout.hostKeyFile);
-      if (hostKey.created) {
-        logger.info({ event: EVENTS.hostKeyCreated, file: layout.hostKeyFile }, 'host key created');
-      }
       writeHostCertificate(
         layout.hostCertificateFile,
         hostKey.key,

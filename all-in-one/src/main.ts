@@ -117,13 +117,16 @@ async function main(): Promise<void> {
   const { renderBanner } = await import('./banner.js');
   const app: AllInOne = createAllInOne(config, { logger });
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      // `npm start` forwards the terminal's Ctrl-C that this process also received: only a
+      // later, deliberate second Ctrl-C forces the exit.
+      if (Date.now() - stoppingSince < 1000) return;
       process.stderr.write('Stopping now.\n');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ event: EVENTS.signal, signal }, 'shutting down');
     process.stderr.write('\nStopping (Ctrl-C again to force)...\n');
     app.stop().then(

@@ -19,14 +19,14 @@ const DEFAULT_SUBSYSTEMS: Record<string, string> = {
 };
 const ms = z.number().int().positive();
 
-const hostKeySchema = z.object({
+const hostKeySchema = z.strictObject({
   /** OpenSSH or PEM private key file (unencrypted). */
   privateKeyFile: z.string().min(1),
   /** `*-cert.pub` signed by the host CA for this key; served beside the plain key. */
   certificateFile: z.string().min(1).optional(),
 });
 
-const staticTrustSchema = z.object({
+const staticTrustSchema = z.strictObject({
   /** Files with one or more `ssh-... AAAA...` user CA lines (several during rotation). */
   userCaKeyFiles: z.array(z.string().min(1)).min(1),
   /** Binary KRL (PROTOCOL.krl), optional. */
@@ -37,7 +37,7 @@ const staticTrustSchema = z.object({
   reloadIntervalMs: ms.default(10_000),
 });
 
-const keysServiceTrustSchema = z.object({
+const keysServiceTrustSchema = z.strictObject({
   /** Base URL of the keys-service; `GET <url>/api/v1/ca` is polled with If-None-Match. */
   url: z.url(),
   pollIntervalMs: ms.default(15_000),
@@ -66,7 +66,7 @@ const maxStartupsSchema = z
   })
   .refine((m) => m.full >= m.begin, { message: 'full must be >= begin', path: ['full'] });
 
-const limitsSchema = z.object({
+const limitsSchema = z.strictObject({
   maxStartups: maxStartupsSchema.default({ begin: 10, rate: 30, full: 100 }),
   /** Unauthenticated connections per source address (OpenSSH PerSourceMaxStartups). */
   perIpUnauthenticated: z.number().int().positive().default(10),
@@ -84,15 +84,9 @@ const limitsSchema = z.object({
   idleTimeoutMs: ms.default(60 * 60_000),
   /** Every connection is closed after this long, whatever it does. */
   maxSessionMs: ms.default(12 * 60 * 60_000),
-  /** Bytes queued toward a client before the console's output is paused. */
-  maxBufferedBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(1024 * 1024),
 });
 
-export const bastionConfigSchema = z.object({
+export const bastionConfigSchema = z.strictObject({
   listen: z
     .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(2222) })
     .default({ host: '127.0.0.1', port: 2222 }),

@@ -222,7 +222,7 @@ describe('neetodeploy-bastion process', function () {
       const t0 = Date.now();
       b.child.kill('SIGTERM');
       while (!err.includes('restarting')) {
-        assert.ok(Date.now() - t0 < 3000, 'no drain message');
+        assert.ok(Date.now() - t0 < 5000, 'no drain message');
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.match(err, /the bastion is restarting; this session will be closed within 2s/);
@@ -233,7 +233,7 @@ describe('neetodeploy-bastion process', function () {
       assert.equal(code, 0);
       await sessionExit;
       const took = Date.now() - t0;
-      assert.ok(took >= 1400 && took < 5000, `drain took ${took} ms`);
+      assert.ok(took >= 1400 && took < 10_000, `drain took ${took} ms`);
     } finally {
       await b.cleanup();
     }

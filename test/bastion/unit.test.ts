@@ -12,6 +12,8 @@ import {
 } from '@neetodeploy/bastion';
 import { pump, envAllowed } from '../../bastion/src/session/flow.js';
 import { signatureAlgorithmFor } from '../../bastion/src/auth/verify.js';
+import { refusalMessage } from '../../bastion/src/auth/messages.js';
+import type { Certificate } from '@neetodeploy/sshcert';
 
 const minimal = {
   hostKeys: [{ privateKeyFile: 'k' }],
@@ -65,6 +67,11 @@ describe('bastion units', () => {
         /set exactly one of trust.static or trust.keysService/,
       );
       assert.throws(() => parseBastionConfig({ ...minimal, hostKeys: [] }), /bastion\.hostKeys/);
+      // A typo is an error, not a silently ignored setting.
+      assert.throws(
+        () => parseBastionConfig({ ...minimal, limits: { authTimoutMs: 5 } }),
+        /bastion\.limits.*authTimoutMs/,
+      );
     });
   });
 
@@ -100,6 +107,58 @@ describe('bastion units', () => {
       assert.equal(envAllowed('LANG', allow), true);
       assert.equal(envAllowed('LANGUAGE', allow), false);
       assert.equal(envAllowed('LD_PRELOAD', allow), false);
+    });
+  });
+
+  describe('refusal messages', () => {
+    const now = new Date('2026-11-22T10:00:00Z');
+    const t = BigInt(now.getTime() / 1000);
+    const cert = (over: Partial<Certificate>) =>
+      ({
+        principals: ['billing'],
+        validAfter: t - 600n,
+        validBefore: t + 600n,
+        ...over,
+      }) as Certificate;
+    it('say why and what to run', () => {
+      assert.equal(
+        refusalMessage('expired', {
+          now,
+          ip: '10.0.0.1',
+          app: 'demo',
+          certificate: cert({ validBefore: t - 180n }),
+        }),
+        'neetodeploy: certificate expired 3 minutes ago: run `neetodeploy login`, then connect again',
+      );
+      assert.match(
+        refusalMessage('expired', { now, ip: '10.0.0.1' }),
+        /^neetodeploy: certificate expired: run `neetodeploy login`/,
+      );
+      assert.match(
+        refusalMessage('not-yet-valid', {
+          now,
+          ip: 'x',
+          certificate: cert({ validAfter: t + 7200n }),
+        }),
+        /for another 2 hours/,
+      );
+      assert.match(
+        refusalMessage('principal-not-listed', {
+          now,
+          ip: 'x',
+          app: 'demo',
+          certificate: cert({}),
+        }),
+        /does not grant access to app `demo` \(it grants: billing\): run `neetodeploy apps`/,
+      );
+      assert.match(
+        refusalMessage('source-address-not-allowed', { now, ip: '192.0.2.7' }),
+        /may not be used from 192\.0\.2\.7/,
+      );
+      assert.match(
+        refusalMessage('not-a-certificate', { now, ip: 'x', app: 'demo' }),
+        /ssh demo\.neetodeploy.*neetodeploy exec -a demo/,
+      );
     });
   });
 

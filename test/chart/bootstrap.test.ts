@@ -102,8 +102,8 @@ describe('helm chart bootstrap Job (CA and host key, made once)', function () {
           NAMESPACE,
           KUBERNETES_SERVICE_HOST: '127.0.0.1',
           KUBERNETES_SERVICE_PORT: String(server.port),
-          KEYS_CLI: fromImage(jobEnv.KEYS_CLI!),
-          SSHCERT_MODULE: fromImage(jobEnv.SSHCERT_MODULE!),
+          KEYS_CLI: fromImage(jobEnv.KEYS_CLI),
+          SSHCERT_MODULE: fromImage(jobEnv.SSHCERT_MODULE),
         },
       });
       return { code: 0, stdout, stderr };

@@ -5,7 +5,13 @@
  */
 /* eslint-disable @typescript-eslint/no-unsafe-return -- rendered manifests are untyped JSON (see helpers.ts Json) */
 import assert from 'node:assert/strict';
-import { helmBinary, lintChart, serviceAccountNames, type K8sObject } from '../support/chart.js';
+import {
+  helmBinary,
+  lintChart,
+  serviceAccountNames,
+  type HelmResult,
+  type K8sObject,
+} from '../support/chart.js';
 import {
   NAMESPACE,
   VALUE_SETS,
@@ -74,8 +80,14 @@ function deployment(objects: readonly K8sObject[], comp: string): Json {
 describe('helm chart neetodeploy-access', function () {
   this.timeout(60_000);
 
+  // Every value set's render and lint start at once (independent helm processes).
+  const lints = new Map<string, Promise<HelmResult>>();
   before(async () => {
     await helmBinary();
+    for (const set of VALUE_SETS) {
+      void renderSet(set).catch(() => undefined);
+      lints.set(set.name, lintChart(undefined, [], set.options));
+    }
   });
 
   it('uses only fields the Kubernetes API knows, with the right types (strict field validation)', async () => {
@@ -96,7 +108,7 @@ describe('helm chart neetodeploy-access', function () {
       });
 
       it('passes helm lint --strict', async () => {
-        const run = await lintChart(undefined, [], set.options);
+        const run = await lints.get(set.name)!;
         assert.equal(run.code, 0, run.stdout + run.stderr);
         assert.match(run.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
       });
@@ -183,6 +195,10 @@ describe('helm chart neetodeploy-access', function () {
           const update = secretRules.find((r) => r.verbs.includes('update'));
           assert.deepEqual(update.verbs, ['get', 'update', 'patch']);
           assert.ok(!update.verbs.includes('list') && !update.verbs.includes('delete'));
+          if (set.name.includes('production')) {
+            // per-app namespaces: pinned to the derived or listed config Secret names.
+            assert.ok(update.resourceNames?.length > 0, `${binding.metadata.namespace} pinned`);
+          }
           // create, if granted at all, stands alone: it cannot carry resourceNames.
           for (const r of secretRules.filter((x) => x.verbs.includes('create'))) {
             assert.deepEqual(r.verbs, ['create']);

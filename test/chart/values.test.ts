@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { bastionConfigSchema } from '@neetodeploy/bastion';
 import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 import { Policy, keysServiceConfigSchema } from '@neetodeploy/keys-service';
-import { helmBinary, templateChart, type K8sObject } from '../support/chart.js';
+import { helmBinary, templateChart, type HelmResult, type K8sObject } from '../support/chart.js';
 import {
   NAMESPACE,
   VALUE_SETS,
@@ -168,13 +168,21 @@ describe('helm chart values and rendered server configs', function () {
   });
 
   describe('bad values fail helm template with a message naming the problem', () => {
-    for (const bad of BAD) {
+    // helm runs are independent processes: start them together, assert one by one.
+    let runs: Promise<HelmResult>[];
+    before(() => {
+      runs = BAD.map((bad) =>
+        templateChart(bad.values, bad.set ?? [], { namespace: bad.namespace }),
+      );
+    });
+
+    BAD.forEach((bad, i) => {
       it(`rejects ${bad.what}`, async () => {
-        const run = await templateChart(bad.values, bad.set ?? [], { namespace: bad.namespace });
+        const run = await runs[i]!;
         assert.notEqual(run.code, 0, `rendered anyway:\n${run.stdout.slice(0, 400)}`);
         assert.match(run.stderr, bad.error);
       });
-    }
+    });
   });
 
   for (const set of VALUE_SETS) {

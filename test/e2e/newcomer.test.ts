@@ -265,7 +265,7 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
       `cd '${ROOT}' && env ${envPart} ${cmd}; echo $? > '${exitFile}'; sleep 60`,
     );
     const screen = () => tmux('capture-pane', '-p', '-t', 'e2e');
-    await waitForOutput(screen, /[$#] $/m, 40_000, 'the shell prompt');
+    await waitForOutput(screen, /^[^\n]*[$#] ?$/m, 40_000, 'the shell prompt');
     tmux('send-keys', '-t', 'e2e', 'echo sum=$((40+2))', 'Enter');
     await waitForOutput(screen, /^sum=42$/m, 10_000, 'the command output');
     tmux('resize-window', '-t', 'e2e', '-x', '120', '-y', '40');
@@ -335,7 +335,47 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     assert.equal(vars.GREETING, 'hello');
   });
 
-  it('stops on SIGTERM leaving no process behind, and a restart on the same data dir loses nothing', async function () {
+  it('admin commands work on the running data dir: a scripted token drives the CLI', async function () {
+    const keys = (args: readonly string[], input = '') =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [...sourceBinArgs('keys-service'), ...args], {
+          cwd: ROOT,
+          env: cleanEnv(),
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+        child.stdin.end(input);
+      });
+    const [added, minted] = await Promise.all([
+      keys(
+        ['users', 'add', 'ops@example.com', '--password-stdin', '--data-dir', dataDir],
+        'ops password 1\n',
+      ),
+      keys(['tokens', 'create', '--user', ADMIN_EMAIL, '--ttl', '1h', '--data-dir', dataDir]),
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(minted.code, 0, minted.stderr);
+    // Only the token on stdout, so `TOKEN=$(...)` works.
+    assert.match(minted.stdout, /^\S+\n$/);
+    const r = await runCli(['apps', '--json'], {
+      env: cleanEnv({
+        HOME: path.join(tmp, 'home'),
+        NEETODEPLOY_CONFIG_DIR: path.join(tmp, 'script-config'),
+        NEETODEPLOY_TOKEN: minted.stdout.trim(),
+        NEETODEPLOY_API_URL: server!.banner.apiUrl,
+        NEETODEPLOY_CA_FILE: server!.banner.caFile,
+      }),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"demo"/);
+  });
+
+  it('stops on Ctrl-C (SIGINT) leaving no process behind, and a restart on the same data dir loses nothing', async function () {
     const before = {
       userCa: fs.readFileSync(path.join(dataDir, 'ca', 'user_ca.pub'), 'utf8'),
       tlsCa: fs.readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8'),
@@ -343,7 +383,7 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     const { apiPort, sshPort } = server!.banner;
     const children = descendants(server!.child.pid!);
     assert.ok(children.length > 0, 'the demo app runs under the all-in-one');
-    const code = await server!.stop('SIGTERM');
+    const code = await server!.stop('SIGINT');
     server = undefined;
     assert.equal(code, 0);
     const alive = children.filter(isAlive);
@@ -369,8 +409,10 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, 'hello\n');
 
+    // SIGTERM as a service manager sends it.
     const pid = server.child.pid!;
     const last = descendants(pid);
+    assert.ok(last.length > 0);
     assert.equal(await server.stop('SIGTERM'), 0);
     server = undefined;
     assert.deepEqual(last.filter(isAlive), []);

@@ -438,6 +438,38 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
     await waitFor(() => fake.activeExecs() === 0 || undefined, 'exec sessions to end');
   });
 
+  it('exec with tty: client-node resizes (lowercase width/height) reach the terminal', async () => {
+    const stdout = Object.assign(new PassThrough(), { columns: 90, rows: 20 });
+    const stdin = new PassThrough();
+    let text = '';
+    stdout.on('data', (d: Buffer) => (text += d.toString()));
+    let statusResolve: (s: V1Status) => void = () => undefined;
+    const status = new Promise<V1Status>((resolve) => (statusResolve = resolve));
+    await new Exec(kc).exec(
+      ns,
+      'web',
+      'app',
+      ['sh', '-c', 'stty size; read x; stty size; exit 4'],
+      stdout,
+      null,
+      stdin,
+      true,
+      (s) => statusResolve(s),
+    );
+    await waitFor(() => /20 90/.test(text) || undefined, `initial size in ${JSON.stringify(text)}`);
+    stdout.columns = 100;
+    stdout.rows = 33;
+    stdout.emit('resize');
+    await waitFor(
+      () => fake.execSessions()[0]?.size?.rows === 33 || undefined,
+      'resize to reach the server',
+    );
+    stdin.write('go\r');
+    const st = await status;
+    assert.deepEqual(st.details?.causes, [{ reason: 'ExitCode', message: '4' }]);
+    assert.match(text, /33 100/);
+  });
+
   it('exec over v4.channel.k8s.io when the server only offers v4', async () => {
     const v4 = await startFakeApiServer({
       execProtocols: ['v4.channel.k8s.io'],

@@ -13,6 +13,7 @@ import {
   buildConsolePod,
   createKubeClient,
   createKubernetesPlatform,
+  exitStatusOf,
   kubernetesPlatformConfigSchema,
   loadKubeConfig,
   type ConsoleOptions,
@@ -409,10 +410,47 @@ describe('kubernetes platform', function () {
           },
         );
         await waitFor('pending pod deleted', () => consolePods(slowFake, app).length === 0);
+        // Cancelled by the caller (the SSH client went away) while waiting: cleaned up too.
+        const controller = new AbortController();
+        await assert.rejects(
+          slow.openConsole(
+            app,
+            session({
+              command: 'true',
+              signal: controller.signal,
+              onStatus: () => controller.abort(new Error('client gone')),
+            }),
+          ),
+          /client gone/,
+        );
+        await waitFor('cancelled pod deleted', () => consolePods(slowFake, app).length === 0);
       } finally {
         await slow.close();
         await slowFake.stop();
       }
+    });
+  });
+
+  describe('exit statuses', () => {
+    it('reads the Status of channel 3 as a shell reads $?', () => {
+      assert.deepEqual(exitStatusOf({ status: 'Success' }), { exit: { code: 0 } });
+      const nonZero = (code: string) => ({
+        status: 'Failure',
+        reason: 'NonZeroExitCode',
+        details: { causes: [{ reason: 'ExitCode', message: code }] },
+      });
+      assert.deepEqual(exitStatusOf(nonZero('42')).exit, { code: 42 });
+      assert.deepEqual(exitStatusOf(nonZero('128')).exit, { code: 128 });
+      assert.deepEqual(exitStatusOf(nonZero('143')).exit, { signal: 'TERM' });
+      assert.deepEqual(exitStatusOf(nonZero('137')).exit, { signal: 'KILL' });
+      assert.deepEqual(exitStatusOf(nonZero('200')).exit, { code: 200 });
+      const missing = exitStatusOf({
+        status: 'Failure',
+        reason: 'InternalError',
+        message: 'exec: "bash": executable file not found in $PATH',
+      });
+      assert.deepEqual(missing.exit, { code: 127 });
+      assert.match(missing.message ?? '', /executable file not found/);
     });
   });
 
@@ -689,6 +727,21 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       assert.deepEqual(seen, ['before-1', 'before-2', 'before-3', 'after-1', 'after-2']);
     });
 
+    it('shows only lines at or after since', async () => {
+      fake.appendPodLog(app, webPod, undefined, 'old line');
+      await new Promise((r) => setTimeout(r, 1100));
+      const since = new Date();
+      await new Promise((r) => setTimeout(r, 20));
+      fake.appendPodLog(app, webPod, undefined, 'new line');
+      const lines: string[] = [];
+      for await (const line of platform.streamLogs(app, { since, tail: 1000 })) {
+        assert.ok(line.time.getTime() >= since.getTime(), `${line.line} is older than since`);
+        lines.push(line.line);
+      }
+      assert.ok(lines.includes('new line'));
+      assert.ok(!lines.includes('old line'));
+    });
+
     it('bounds the fan-out and says so', async () => {
       const fanFake = await startFakeApiServer();
       const fan = await createKubernetesPlatform(
@@ -719,6 +772,42 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       } finally {
         await fan.close();
         await fanFake.stop();
+      }
+    });
+  });
+
+  describe('shared namespace mode', () => {
+    it('keeps several apps in one namespace apart', async () => {
+      const shared = await createKubernetesPlatform(
+        platformConfig(fake, { namespaces: { mode: 'shared', namespace: 'apps' } }),
+        { logger: silent },
+      );
+      try {
+        seedApp(fake, 'alpha', 'apps');
+        fake.create(deployment('beta', 'apps', 'worker'));
+        assert.deepEqual(await shared.listApps(), [
+          { name: 'alpha', processTypes: ['web'] },
+          { name: 'beta', processTypes: ['worker'] },
+        ]);
+        assert.equal(shared.namespaceOf('beta'), 'apps');
+        assert.deepEqual((await shared.getConfigVars('alpha')).vars, { GREETING: 'hello' });
+        assert.deepEqual((await shared.getConfigVars('beta')).vars, {});
+        // beta has no web process: its one-off console is made from its worker template.
+        const console = await shared.openConsole(
+          'beta',
+          session({ command: 'printf "%s" "$FROM_TEMPLATE"' }),
+        );
+        const out = collectText(console.stdout);
+        console.stdin.end();
+        assert.deepEqual(await within(5000, console.done, 'console end'), { code: 0 });
+        assert.equal(await out, 'yes');
+        await assert.rejects(shared.getApp('shop'), NotFound);
+        // In per-app mode, apps in the shared namespace are not apps of their own namespace.
+        const perApp = (await platform.listApps()).map((a) => a.name);
+        assert.ok(perApp.includes('shop'));
+        assert.ok(!perApp.includes('alpha') && !perApp.includes('beta'), perApp.join());
+      } finally {
+        await shared.close();
       }
     });
   });

@@ -140,6 +140,38 @@ describe('sshcert: certificates against the real sshd and ssh', function () {
     assert.doesNotMatch(sshd.logs(), /Accepted publickey for root .* ID wrong-principal/);
   });
 
+  it('agrees with sshd on source-address (allowed, not allowed)', async () => {
+    const results: Record<string, { sshd: boolean; ours: boolean }> = {};
+    for (const list of ['127.0.0.0/8,::1', '10.0.0.0/8']) {
+      const key = generatePrivateKey();
+      const cert = signCertificate(
+        {
+          publicKey: key.publicKey,
+          certType: 'user',
+          keyId: `source ${list}`,
+          principals: ['app1'],
+          ttlSeconds: 60,
+          criticalOptions: { 'source-address': list },
+        },
+        ca,
+      );
+      const r = await sshWith(
+        writeIdentity(tmp.dir, `src-${list.length}`, key, encodeCertificateText(cert)),
+      );
+      const ours = verifyCertificate(cert, {
+        trustedCAs: [ca.publicKey],
+        now: new Date(),
+        principal: 'app1',
+        sourceAddress: '127.0.0.1',
+      });
+      results[list] = { sshd: r.code === 0, ours: ours.ok };
+    }
+    assert.deepEqual(results, {
+      '127.0.0.0/8,::1': { sshd: true, ours: true },
+      '10.0.0.0/8': { sshd: false, ours: false },
+    });
+  });
+
   it('refuses a certificate signed by an untrusted CA', async () => {
     const key = generatePrivateKey();
     const cert = signCertificate(

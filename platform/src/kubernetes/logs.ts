@@ -62,6 +62,11 @@ class Seen {
 
   constructor(private readonly since: string | undefined) {}
 
+  /** Where a (re)opened stream starts: after the last line seen, else at `since`. */
+  resumeFrom(): string | undefined {
+    return this.last ?? this.since;
+  }
+
   /** True for a line not delivered before (and records it). */
   accept(line: Parsed): boolean {
     if (this.since !== undefined && line.key < this.since) return false;
@@ -414,7 +419,7 @@ class Tailer {
   }
 
   private seenSince(): string | undefined {
-    const key = this.seen.last;
+    const key = this.seen.resumeFrom();
     return key ? sinceTimeOf(key) : undefined;
   }
 
@@ -449,7 +454,7 @@ class Tailer {
             container: this.container,
             follow: true,
             timestamps: true,
-            ...(since ? { sinceTime: since } : first && newOnly ? { tailLines: 0 } : {}),
+            ...(first && newOnly ? { tailLines: 0 } : since ? { sinceTime: since } : {}),
           },
           signal,
         });

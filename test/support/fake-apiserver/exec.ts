@@ -272,8 +272,12 @@ export class ExecManager {
         if (req.stdin && payload.length > 0) writeStdin(payload);
       } else if (channel === RESIZE) {
         try {
-          const size = JSON.parse(payload.toString('utf8')) as { Width?: number; Height?: number };
-          resize(Number(size.Width ?? 0), Number(size.Height ?? 0));
+          // Go's encoding/json matches field names case-insensitively, and client-node sends
+          // {"width","height"} where kubectl sends {"Width","Height"}: accept both.
+          const size = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+          const field = (name: string): number =>
+            Number(Object.entries(size).find(([k]) => k.toLowerCase() === name)?.[1] ?? 0);
+          resize(field('width'), field('height'));
         } catch {
           // A malformed resize is ignored, as the kubelet does.
         }

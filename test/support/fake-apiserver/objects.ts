@@ -1,5 +1,4 @@
-import type { Kubelet } from './kubelet.js';
-import { pendingStatus } from './kubelet.js';
+import { pendingStatus, type Kubelet } from './kubelet.js';
 import type { Route } from './routing.js';
 import { resourceByKey, resourceKey, type ResourceInfo } from './resources.js';
 import { badRequest, conflict, forbidden, notFound, STALE_OBJECT } from './status.js';

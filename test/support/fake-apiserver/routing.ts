@@ -1,3 +1,7 @@
+/**
+ * Request routing as the real server's RequestInfo resolver does it: URL → resource, namespace,
+ * name, subresource; HTTP method → RBAC verb; query parameter parsing.
+ */
 import { parseFieldSelector } from './selectors.js';
 import { findResource, resourceKey, type ResourceInfo } from './resources.js';
 import type { RequestAttributes } from './rbac.js';
