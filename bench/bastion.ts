@@ -240,6 +240,14 @@ function statusKb(pid: number, field: 'VmRSS'): number {
   }
 }
 
+/** user+system CPU seconds of a process and its reaped children (/proc/PID/stat, 100 Hz ticks). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state is field 3, so utime..cstime (14..17) are at 11..14 here.
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
+}
+
 /** Sum of PSS of every process named `sshd` (kB): shared pages counted once. */
 function sshdPssKb(): { kb: number; procs: number } {
   let kb = 0;
@@ -368,19 +376,26 @@ async function main(): Promise<void> {
         `Ciphers ${cipher}`,
         'KexAlgorithms curve25519-sha256',
       ]);
-      const rate = async (config: string, host: string) => {
+      /** Median MiB/s and CPU seconds per GiB spent server-side (incl. reaped children). */
+      const rate = async (config: string, host: string, serverPid: () => number) => {
         const xs: number[] = [];
+        const cpu: number[] = [];
         for (let i = 0; i < reps; i++) {
+          const c0 = cpuSeconds(serverPid());
           const r = await sshTimed(['-F', config, host, `head -c ${size} /dev/zero`]);
           if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
+          await sleep(300); // let sshd reap its per-connection processes
+          cpu.push((cpuSeconds(serverPid()) - c0) / (size / GIB));
           xs.push(size / 1024 / 1024 / (r.ms / 1000));
         }
-        return median(xs);
+        return { rate: median(xs), cpu: median(cpu) };
       };
-      const b = await rate(cfg.bastion, 'demo.neetodeploy');
-      const s = await rate(cfg.sshd, 'sshd-target');
+      const sshdPid = () => Number(readFileSync(path.join(sshd!.dir, 'sshd.pid'), 'utf8').trim());
+      const b = await rate(cfg.bastion, 'demo.neetodeploy', () => bastion!.child.pid!);
+      const s = await rate(cfg.sshd, 'sshd-target', sshdPid);
       say(
-        `throughput ${size / GIB} GiB via jump, ${cipher}: bastion ${fmt(b)} MiB/s, sshd -J ${fmt(s)} MiB/s, ratio ${fmt(b / s, 2)}x`,
+        `throughput ${size / GIB} GiB via jump, ${cipher}: bastion ${fmt(b.rate)} MiB/s, sshd -J ${fmt(s.rate)} MiB/s, ratio ${fmt(b.rate / s.rate, 2)}x; ` +
+          `server CPU per GiB (console included): bastion ${fmt(b.cpu, 2)} s, sshd ${fmt(s.cpu, 2)} s`,
       );
     }
 

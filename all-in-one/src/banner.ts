@@ -59,7 +59,7 @@ export function renderBanner(
   }
   lines.push(
     '',
-    'Next, in another terminal in this folder:',
+    `Next, in another terminal in ${cwd}:`,
     '',
     ...nextCommands(address, cwd).map((c) => `  ${c}`),
     '',

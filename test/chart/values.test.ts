@@ -3,12 +3,19 @@
  * chart renders are accepted by the servers' own zod schemas and point at what is mounted.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { bastionConfigSchema } from '@neetodeploy/bastion';
 import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 import { Policy, keysServiceConfigSchema } from '@neetodeploy/keys-service';
-import { helmBinary, templateChart, type HelmResult, type K8sObject } from '../support/chart.js';
+import {
+  CHART_DIR,
+  helmBinary,
+  templateChart,
+  type HelmResult,
+  type K8sObject,
+} from '../support/chart.js';
 import {
   NAMESPACE,
   VALUE_SETS,
@@ -165,6 +172,17 @@ describe('helm chart values and rendered server configs', function () {
 
   before(async () => {
     await helmBinary();
+  });
+
+  it('documents values.yaml line by line: a comment above every key', () => {
+    const lines = fs.readFileSync(path.join(CHART_DIR, 'values.yaml'), 'utf8').split('\n');
+    const undocumented = lines.flatMap((line, i) => {
+      const text = line.trim();
+      // Keys only; list items and the cpu/memory pairs of a documented resources block excepted.
+      if (!/^[\w./-]+:/.test(text) || /^(cpu|memory):/.test(text)) return [];
+      return lines[i - 1]?.trim().startsWith('#') ? [] : [`${i + 1}: ${text}`];
+    });
+    assert.deepEqual(undocumented, []);
   });
 
   describe('bad values fail helm template with a message naming the problem', () => {

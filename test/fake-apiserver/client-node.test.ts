@@ -456,7 +456,7 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       true,
       (s) => statusResolve(s),
     );
-    await waitFor(() => /20 90/.test(text) || undefined, `initial size in ${JSON.stringify(text)}`);
+    await waitFor(() => /20 90/.test(text) || undefined, `initial size in ${JSON.stringify(text)} ${JSON.stringify(fake.execSessions())}`);
     stdout.columns = 100;
     stdout.rows = 33;
     stdout.emit('resize');

@@ -551,6 +551,45 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       }
     });
 
+    it('surfaces a pod gone at the exec handshake (404) as NotFound', async () => {
+      const doomed = appPod(app, app, 'web', 'gone1');
+      fake.create(doomed);
+      const name = doomed.metadata?.name ?? '';
+      await waitFor('doomed pod running', () => {
+        const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
+        return pod?.status?.phase === 'Running';
+      });
+      const client = createKubeClient(
+        loadKubeConfig({ kubeconfigPath: fake.kubeconfigPath() }),
+        5000,
+      );
+      const vanishing: KubeClient = {
+        ...client,
+        websocket(path, query, protocols) {
+          // The pod goes away between the lookup and the exec.
+          fake.delete('pods', app, name);
+          return client.websocket(path, query, protocols);
+        },
+      };
+      const racer = await createKubernetesPlatform(platformConfig(fake), {
+        logger: silent,
+        client: vanishing,
+      });
+      try {
+        await assert.rejects(
+          racer.openConsole(app, session({ command: 'true', target: { pod: name } })),
+          (err: unknown) => {
+            assert.ok(err instanceof NotFound, String(err));
+            assert.match(err.userMessage, /the pod is gone/);
+            return true;
+          },
+        );
+      } finally {
+        await racer.close();
+        client.close();
+      }
+    });
+
     it('speaks v4.channel.k8s.io when the server offers nothing newer', async () => {
       const v4Fake = await startFakeApiServer({ execProtocols: ['v4.channel.k8s.io'] });
       const v4 = await createKubernetesPlatform(platformConfig(v4Fake), { logger: silent });
