@@ -158,6 +158,7 @@ describe('helm chart neetodeploy-access', function () {
               [[''], ['pods'], ['get', 'list', 'watch']],
               [[''], ['pods/exec'], ['create', 'get']],
               [[''], ['pods'], ['create', 'delete']],
+              [['apps'], ['deployments'], ['get', 'list']],
             ],
           );
           for (const rule of rules) assert.ok(!rule.resources.includes('secrets'));

@@ -347,16 +347,27 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
         child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
         child.stdin.end(input);
       });
-    const [added, minted] = await Promise.all([
-      keys(
-        ['users', 'add', 'ops@example.com', '--password-stdin', '--data-dir', dataDir],
-        'ops password 1\n',
-      ),
-      keys(['tokens', 'create', '--user', ADMIN_EMAIL, '--ttl', '1h', '--data-dir', dataDir]),
+    const added = await keys(
+      ['users', 'add', 'ops@example.com', '--password-stdin', '--data-dir', dataDir],
+      'ops password 1\n',
+    );
+    const minted = await keys([
+      'tokens',
+      'create',
+      '--user',
+      ADMIN_EMAIL,
+      '--ttl',
+      '1h',
+      '--data-dir',
+      dataDir,
     ]);
     assert.equal(added.code, 0, added.stderr);
     assert.equal(minted.code, 0, minted.stderr);
@@ -397,7 +408,10 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
       '--ssh-port',
       String(sshPort),
     ]);
-    assert.match(server.banner.text, new RegExp(`Accounts:[^\\n]*${ADMIN_EMAIL.replace('.', '\\.')}`));
+    assert.match(
+      server.banner.text,
+      new RegExp(`Accounts:[^\\n]*${ADMIN_EMAIL.replace('.', '\\.')}`),
+    );
     assert.ok(!server.banner.text.includes('First account'));
     assert.equal(fs.readFileSync(path.join(dataDir, 'ca', 'user_ca.pub'), 'utf8'), before.userCa);
     assert.equal(fs.readFileSync(path.join(dataDir, 'tls', 'ca.crt'), 'utf8'), before.tlsCa);

@@ -106,7 +106,7 @@ function seedApp(fake: FakeApiServer, app: string, namespace = app): string {
 async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
-  ms = 5000,
+  ms = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -282,7 +282,7 @@ describe('kubernetes platform', function () {
       });
       const out = collectText(console.stdout);
       console.stdin.end('from-stdin');
-      assert.deepEqual(await within(5000, console.done, 'console end'), { code: 0 });
+      assert.deepEqual(await within(10_000, console.done, 'console end'), { code: 0 });
       assert.equal(await out, 'yes|hello|from-stdin');
       await waitFor('console pod deleted', () => consolePods(fake, app).length === 0);
     });
@@ -385,7 +385,7 @@ describe('kubernetes platform', function () {
       const pid = Number(/pid=(\d+)/.exec(seen)?.[1]);
       assert.equal(consolePods(fake, app).length, 1);
       console.kill();
-      const status = await within(8000, console.done, 'done after kill');
+      const status = await within(10_000, console.done, 'done after kill');
       assert.ok(status.signal !== undefined);
       assert.equal(consolePods(fake, app).length, 0);
       assert.throws(() => process.kill(pid, 0), /ESRCH/);
@@ -463,7 +463,7 @@ describe('kubernetes platform', function () {
         );
         const out = collectText(console.stdout);
         console.stdin.end();
-        assert.deepEqual(await within(5000, console.done, 'exec end'), { code: 0 });
+        assert.deepEqual(await within(10_000, console.done, 'exec end'), { code: 0 });
         assert.equal(await out, webPod);
         assert.equal(console.where, `${app}/${webPod}`);
       }
@@ -491,7 +491,7 @@ describe('kubernetes platform', function () {
       console.signal('USR1');
       await collectUntil(console.stdout, /got-usr1/);
       console.kill();
-      const status = await within(8000, console.done, 'done after kill');
+      const status = await within(10_000, console.done, 'done after kill');
       assert.ok(status.signal !== undefined);
       await waitFor('exec sessions ended', () => fake.activeExecs() === 0);
       assert.equal(
@@ -602,7 +602,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
         const out = collectText(console.stdout);
         const err = collectText(console.stderr);
         console.stdin.end();
-        assert.deepEqual(await within(5000, console.done, 'v4 end'), { code: 7 });
+        assert.deepEqual(await within(10_000, console.done, 'v4 end'), { code: 7 });
         assert.equal(await out, 'v4-out');
         assert.equal(await err, 'v4-err');
         assert.equal(v4Fake.execSessions().length, 0);
@@ -727,7 +727,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       });
       await new Promise((r) => setTimeout(r, 300));
       fake.appendPodLog(app, name, undefined, 'late pod says hi');
-      await within(5000, reading, 'line from the late pod');
+      await within(10_000, reading, 'line from the late pod');
       const hi = lines.find((l) => l.line === 'late pod says hi');
       assert.equal(hi?.process, 'web.z9y8x');
       assert.equal(hi?.source, 'app');
@@ -762,7 +762,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       fake.restartContainer(app, webPod);
       await new Promise((r) => setTimeout(r, 300));
       fake.appendPodLog(app, webPod, undefined, 'after-2');
-      await within(5000, reading, 'line after restart');
+      await within(10_000, reading, 'line after restart');
       assert.deepEqual(seen, ['before-1', 'before-2', 'before-3', 'after-1', 'after-2']);
     });
 
@@ -838,7 +838,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
         );
         const out = collectText(console.stdout);
         console.stdin.end();
-        assert.deepEqual(await within(5000, console.done, 'console end'), { code: 0 });
+        assert.deepEqual(await within(10_000, console.done, 'console end'), { code: 0 });
         assert.equal(await out, 'yes');
         await assert.rejects(shared.getApp('shop'), NotFound);
         // In per-app mode, apps in the shared namespace are not apps of their own namespace.
@@ -869,7 +869,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
             ] ?? '',
           );
         const first = beat();
-        await waitFor('a newer heartbeat', () => beat() > first, 3000);
+        await waitFor('a newer heartbeat', () => beat() > first, 10_000);
       } finally {
         console.kill();
         await console.done;
@@ -938,7 +938,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
 async function collectUntil(
   stream: NodeJS.ReadableStream,
   pattern: RegExp,
-  ms = 5000,
+  ms = 10_000,
 ): Promise<string> {
   let seen = '';
   let onData: ((chunk: Buffer) => void) | undefined;

@@ -210,7 +210,7 @@ export function serviceAccountNames(releaseName = DEFAULT_RELEASE): {
   const chart = 'neetodeploy-access';
   const base = (releaseName.includes(chart) ? releaseName : `${releaseName}-${chart}`)
     .slice(0, 40)
-    .replace(/-+$/, '');
+    .replace(/-$/, '');
   return {
     bastion: `${base}-bastion`,
     keysService: `${base}-keys-service`,
