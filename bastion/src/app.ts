@@ -72,6 +72,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   const lives = new Map<ConnectionInfo, Live>();
   // ssh2 gives the connection handler its client, not our socket; this maps the transport
   // stream (TCP socket or jump channel) to what we know about it.
+  const deadlines = new WeakMap<ConnectionInfo, () => void>();
   const pendingInfo = new WeakMap<
     object,
     { info: ConnectionInfo; admitted?: Admitted; parent?: Live }
@@ -121,12 +122,13 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
     };
     socket.setMaxListeners(50);
     pendingInfo.set(socket, { info, admitted: admission });
-    armAuthDeadline(socket, info);
+    armAuthDeadline(socket, info, () => socket.destroy());
     metrics.connections.inc({ kind: 'direct' });
     sshServer?.injectSocket(socket);
   }
 
-  function armAuthDeadline(stream: Duplex, info: ConnectionInfo): void {
+  /** LoginGraceTime: `kill` ends the transport if authentication has not succeeded by then. */
+  function armAuthDeadline(stream: Duplex, info: ConnectionInfo, kill: () => void): void {
     const timer = setTimeout(() => {
       if (lives.get(info)?.authenticated) return;
       metrics.limitRejections.inc({ limit: 'auth-timeout' });
@@ -134,14 +136,12 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
         { event: EVENTS.limit, limit: 'auth-timeout', connectionId: info.id, ip: info.ip },
         'authentication deadline passed',
       );
-      stream.destroy();
+      kill();
     }, limits.authTimeoutMs);
     timer.unref();
     stream.once('close', () => clearTimeout(timer));
-    const authDone = (): void => clearTimeout(timer);
-    deadlines.set(info, authDone);
+    deadlines.set(info, () => clearTimeout(timer));
   }
-  const deadlines = new WeakMap<ConnectionInfo, () => void>();
 
   function serveVirtualHost(
     channel: ServerChannel,
@@ -169,7 +169,8 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
     channel.once('end', () => channel.end());
     channel.setMaxListeners(50);
     pendingInfo.set(channel, { info, parent: parentLive });
-    armAuthDeadline(channel, info);
+    // Closing the channel (not destroying the stream) tells the client's jump hop it is over.
+    armAuthDeadline(channel, info, () => channel.close());
     metrics.connections.inc({ kind: 'jump' });
     sshServer?.injectSocket(channel as unknown as Socket);
   }

@@ -31,7 +31,7 @@ interface Admission {
 
 function admit(
   policy: Json,
-  request: { operation: 'CREATE' | 'DELETE'; username: string; namespace: string },
+  request: { operation: 'CREATE' | 'UPDATE' | 'DELETE'; username: string; namespace: string },
   object: unknown,
   oldObject: unknown,
   params: unknown,
@@ -215,7 +215,7 @@ describe('helm chart admission policy (CEL)', function () {
   const production = VALUE_SETS.find((s) => s.name.includes('production'))!;
   let objects: K8sObject[];
   let createPolicy: Json;
-  let deletePolicy: Json;
+  let changePolicy: Json;
   const ns = 'app-shop';
   const goodImage = 'registry.example.com/apps/shop@sha256:0123abcd';
   let params: Json;
@@ -225,7 +225,7 @@ describe('helm chart admission policy (CEL)', function () {
     objects = await renderSet(production);
     const policies = byKind(objects, 'ValidatingAdmissionPolicy') as Json[];
     createPolicy = policies.find((p) => p.metadata.name.endsWith('-console-create'));
-    deletePolicy = policies.find((p) => p.metadata.name.endsWith('-console-delete'));
+    changePolicy = policies.find((p) => p.metadata.name.endsWith('-console-change'));
     const binding = byKind(objects, 'ValidatingAdmissionPolicyBinding').find(
       (b) => (b as Json).spec.policyName === createPolicy.metadata.name,
     ) as Json;
@@ -347,7 +347,7 @@ describe('helm chart admission policy (CEL)', function () {
   it('lets the bastion delete console pods only', () => {
     const del = (pod: Json) =>
       admit(
-        deletePolicy,
+        changePolicy,
         { operation: 'DELETE', username: BASTION_USER, namespace: ns },
         null,
         pod,
@@ -356,9 +356,37 @@ describe('helm chart admission policy (CEL)', function () {
     assert.deepEqual(del(consolePod(ns, goodImage)), { matched: true, failures: [] });
     const appPod = consolePod(ns, goodImage);
     delete appPod.metadata.labels['neetodeploy.com/console'];
-    assert.match(del(appPod).failures.join(), /only delete console pods/);
+    assert.match(del(appPod).failures.join(), /only change or delete console pods/);
     const unlabelled = consolePod(ns, goodImage);
     delete unlabelled.metadata.labels;
-    assert.match(del(unlabelled).failures.join(), /only delete console pods/);
+    assert.match(del(unlabelled).failures.join(), /only change or delete console pods/);
+  });
+
+  it("lets the bastion change only a console pod's annotations (the heartbeat)", () => {
+    const update = (before: Json, change: (pod: Json) => void) => {
+      const after = structuredClone(before);
+      change(after);
+      return admit(
+        changePolicy,
+        { operation: 'UPDATE', username: BASTION_USER, namespace: ns },
+        after,
+        before,
+        null,
+      ).failures;
+    };
+    const heartbeat = (p: Json) =>
+      (p.metadata.annotations = { 'neetodeploy.com/heartbeat': new Date().toISOString() });
+    assert.deepEqual(update(consolePod(ns, goodImage), heartbeat), []);
+    // A pod's image is mutable: a patch must not swap it, on a console or an app pod.
+    const swapImage = (p: Json) => (p.spec.containers[0].image = 'docker.io/evil/miner');
+    assert.match(
+      update(consolePod(ns, goodImage), swapImage).join(),
+      /only change the annotations/,
+    );
+    const appPod = consolePod(ns, goodImage);
+    delete appPod.metadata.labels['neetodeploy.com/console'];
+    assert.match(update(appPod, heartbeat).join(), /only change or delete console pods/);
+    const relabel = (p: Json) => (p.metadata.labels['neetodeploy.com/app'] = 'shop');
+    assert.match(update(consolePod(ns, goodImage), relabel).join(), /only change the annotations/);
   });
 });

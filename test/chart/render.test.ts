@@ -157,7 +157,7 @@ describe('helm chart neetodeploy-access', function () {
             [
               [[''], ['pods'], ['get', 'list', 'watch']],
               [[''], ['pods/exec'], ['create', 'get']],
-              [[''], ['pods'], ['create', 'delete']],
+              [[''], ['pods'], ['create', 'delete', 'patch']],
               [['apps'], ['deployments'], ['get', 'list']],
             ],
           );

@@ -449,14 +449,16 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       ns,
       'web',
       'app',
-      ['sh', '-c', 'stty size; read x; stty size; exit 4'],
+      ['sh', '-c', 'read a; stty size; read b; stty size; exit 4'],
       stdout,
       null,
       stdin,
       true,
       (s) => statusResolve(s),
     );
-    await waitFor(() => /20 90/.test(text) || undefined, `initial size in ${JSON.stringify(text)} ${JSON.stringify(fake.execSessions())}`);
+    await waitFor(() => fake.execSessions()[0]?.size?.rows === 20 || undefined, 'initial size');
+    stdin.write('a\r');
+    await waitFor(() => /20 90/.test(text) || undefined, `initial size in ${JSON.stringify(text)}`);
     stdout.columns = 100;
     stdout.rows = 33;
     stdout.emit('resize');
@@ -464,7 +466,7 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       () => fake.execSessions()[0]?.size?.rows === 33 || undefined,
       'resize to reach the server',
     );
-    stdin.write('go\r');
+    stdin.write('b\r');
     const st = await status;
     assert.deepEqual(st.details?.causes, [{ reason: 'ExitCode', message: '4' }]);
     assert.match(text, /33 100/);

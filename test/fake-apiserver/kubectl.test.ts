@@ -328,7 +328,7 @@ describe('fake API server: fidelity with the real kubectl', function () {
             '--',
             'sh',
             '-c',
-            'tty; stty size; read line; stty size; exit 5',
+            'tty; read a; stty size; read b; stty size; exit 5',
           ],
           {
             name: 'xterm',
@@ -342,19 +342,29 @@ describe('fake API server: fidelity with the real kubectl', function () {
         const exit = new Promise<number>((resolve) =>
           term.onExit(({ exitCode }) => resolve(exitCode)),
         );
+        // The process starts before kubectl's first resize lands (as on a cluster): read the
+        // size only once the server has applied it.
+        await waitFor(
+          () => /\/dev\/pts\/\d+/.test(out) || undefined,
+          `tty in ${JSON.stringify(out)}`,
+        );
+        await waitFor(
+          () => fake.execSessions()[0]?.size?.cols === 100 || undefined,
+          'the initial size to reach the server',
+        );
+        assert.deepEqual(fake.execSessions()[0]?.size, { cols: 100, rows: 30 });
+        assert.equal(fake.execSessions()[0]?.protocol, 'v5.channel.k8s.io');
+        term.write('a\r');
         await waitFor(
           () => /30 100/.test(out) || undefined,
           `initial size in ${JSON.stringify(out)}`,
         );
-        assert.match(out, /\/dev\/pts\/\d+/);
-        assert.deepEqual(fake.execSessions()[0]?.size, { cols: 100, rows: 30 });
-        assert.equal(fake.execSessions()[0]?.protocol, 'v5.channel.k8s.io');
         term.resize(120, 40);
         await waitFor(
           () => fake.execSessions()[0]?.size?.cols === 120 || undefined,
           'resize to reach the server',
         );
-        term.write('go\r');
+        term.write('b\r');
         assert.equal(await exit, 5);
         assert.match(out, /40 120/, `resized size in ${JSON.stringify(out)}`);
       });

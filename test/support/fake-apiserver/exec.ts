@@ -213,10 +213,8 @@ export class ExecManager {
         encoding: null,
       });
       pid = term.pid;
-      console.error('DBG spawned', term.pid, Date.now());
       term.onData((d: string | Buffer) => send(STDOUT, typeof d === 'string' ? Buffer.from(d) : d));
       // node-pty reports the exit only once the terminal's output has been read to the end.
-      term.onData((d) => console.error('DBG data', JSON.stringify(String(d)), Date.now()));
       term.onExit(({ exitCode, signal }) => onExit(exitCode, signal ?? null));
       writeStdin = (b) => term.write(b);
       closeStdin = () => term.write('\x04');
@@ -267,7 +265,6 @@ export class ExecManager {
 
     ws.on('message', (data: RawData) => {
       const buf = toBuffer(data);
-      console.error('DBG msg', buf[0], buf.length, Date.now());
       if (buf.length === 0) return;
       const channel = buf[0];
       const payload = buf.subarray(1);
