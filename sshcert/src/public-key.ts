@@ -15,6 +15,9 @@ interface CurveInfo {
   /** Byte length of one coordinate / scalar. */
   readonly size: number;
   readonly hash: 'sha256' | 'sha384' | 'sha512';
+  /** Field prime p and coefficient b of y^2 = x^3 - 3x + b (FIPS 186-4 D.1.2). */
+  readonly p: bigint;
+  readonly b: bigint;
 }
 
 export const CURVES: Readonly<Record<string, CurveInfo>> = {
@@ -25,6 +28,8 @@ export const CURVES: Readonly<Record<string, CurveInfo>> = {
     bits: 256,
     size: 32,
     hash: 'sha256',
+    p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+    b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
   },
   'ecdsa-sha2-nistp384': {
     id: 'nistp384',
@@ -33,6 +38,8 @@ export const CURVES: Readonly<Record<string, CurveInfo>> = {
     bits: 384,
     size: 48,
     hash: 'sha384',
+    p: 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn,
+    b: 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn,
   },
   'ecdsa-sha2-nistp521': {
     id: 'nistp521',
@@ -41,6 +48,8 @@ export const CURVES: Readonly<Record<string, CurveInfo>> = {
     bits: 521,
     size: 66,
     hash: 'sha512',
+    p: (1n << 521n) - 1n,
+    b: 0x0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00n,
   },
 };
 
@@ -72,8 +81,6 @@ export function unsupportedKeyType(name: string): SshCertError {
   return new SshCertError('unsupported-key', `unsupported key type ${JSON.stringify(shown)}`);
 }
 
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
 type KeyFields =
   | { readonly kind: 'ed25519'; readonly pk: Buffer }
   | { readonly kind: 'ecdsa'; readonly curve: CurveInfo; readonly q: Buffer }
@@ -90,8 +97,11 @@ function bitLength(magnitude: Buffer): number {
 
 /**
  * A public key built from its wire fields. The wire blob and the node:crypto KeyObject are made
- * on first use: a certificate's subject key is often never needed as a KeyObject, and trusted
- * CA keys keep theirs for the life of the object.
+ * on first use: a key to be certified or a certificate's subject key is rarely needed as a
+ * KeyObject (importing one costs more than signing a certificate), and trusted CA keys keep
+ * theirs for the life of the object. Everything that can make a key unusable is checked when
+ * the fields are read, so building the KeyObject later does not fail for keys that parsed; if
+ * node:crypto refused one anyway, the getter throws SshCertError.
  */
 export class SshPublicKey implements PublicKey {
   readonly type: KeyType;
@@ -146,10 +156,10 @@ function makeKeyObject(fields: KeyFields): KeyObject {
   try {
     switch (fields.kind) {
       case 'ed25519':
+        // JWK, not DER SPKI: OpenSSL 3's DER decoder lookup costs ~10x more per import.
         return createPublicKey({
-          key: Buffer.concat([ED25519_SPKI_PREFIX, fields.pk]),
-          format: 'der',
-          type: 'spki',
+          key: { kty: 'OKP', crv: 'Ed25519', x: b64url(fields.pk) },
+          format: 'jwk',
         });
       case 'ecdsa': {
         const size = fields.curve.size;
@@ -251,12 +261,36 @@ export function decodeLossy(b: Buffer): string {
     .replace(/[^\x20-\x7e]/g, '?');
 }
 
-/** Parses a public key from its SSH wire blob; the KeyObject is built (and validated) here. */
+/**
+ * ECDSA public points are validated as OpenSSL validates them on import: both coordinates below
+ * the field prime and y^2 = x^3 - 3x + b (mod p). On these prime-order curves (cofactor 1) that
+ * also puts the point in the group, so a key refused here is exactly a key `createPublicKey`
+ * would refuse (checked against node:crypto in the tests). A few BigInt operations instead of a
+ * KeyObject import.
+ */
+function checkCurvePoint(curve: CurveInfo, q: Buffer): void {
+  const x = BigInt(`0x${q.toString('hex', 1, 1 + curve.size)}`);
+  const y = BigInt(`0x${q.toString('hex', 1 + curve.size)}`);
+  const { p, b } = curve;
+  if (x >= p || y >= p || (y * y - (x * x * x - 3n * x + b)) % p !== 0n) {
+    throw malformed(`ecdsa-sha2-${curve.id}: public point is not on the curve`);
+  }
+}
+
+/** Checks that need more than the wire format (see {@link checkCurvePoint}). */
+function checkKeyFields(fields: KeyFields): void {
+  if (fields.kind === 'ecdsa') checkCurvePoint(fields.curve, fields.q);
+}
+
+/**
+ * Parses a public key from its SSH wire blob. Fully validated here (weak RSA, ed25519 length,
+ * ECDSA point on the curve); the KeyObject is built on first use.
+ */
 export function parsePublicKey(blob: Buffer, comment?: string): PublicKey {
   const r = new WireReader(blob);
   const key = parsePublicKeyLazy(blob, comment, r);
   r.done('public key');
-  void key.keyObject;
+  checkKeyFields(key.fields);
   return key;
 }
 
@@ -299,7 +333,10 @@ export function splitKeyLine(text: string): { type: string; data: string; commen
   return comment ? { type: m[1]!, data: m[2]!, comment } : { type: m[1]!, data: m[2]! };
 }
 
-/** Parses the one-line `authorized_keys` / `.pub` form: `ssh-ed25519 AAAA... comment`. */
+/**
+ * Parses the one-line `authorized_keys` / `.pub` form: `ssh-ed25519 AAAA... comment`, validated
+ * as {@link parsePublicKey} does.
+ */
 export function parsePublicKeyText(text: string): PublicKey {
   const { type, data, comment } = splitKeyLine(text);
   if (type.endsWith('-cert-v01@openssh.com')) {
@@ -311,7 +348,7 @@ export function parsePublicKeyText(text: string): PublicKey {
   const key = parsePublicKeyLazy(blob, comment, r);
   r.done('public key');
   if (key.type !== type) throw malformed(`key type ${type} does not match its blob (${key.type})`);
-  void key.keyObject;
+  checkKeyFields(key.fields);
   return key;
 }
 

@@ -36,8 +36,10 @@ export interface PublicKey {
   readonly type: KeyType;
   readonly blob: Buffer;
   /**
-   * For verification with node:crypto. Built once: at parse time by parsePublicKey(Text), on
-   * first use for the keys inside a parsed certificate (an invalid key then throws SshCertError).
+   * For verification with node:crypto. Built once, on first use (importing a key costs more
+   * than signing a certificate with it, and a key sent to be certified never needs one).
+   * parsePublicKey(Text) has already validated the key (weak RSA, ed25519 length, ECDSA point);
+   * for the keys inside a parsed certificate, an invalid key throws SshCertError here.
    */
   readonly keyObject: KeyObject;
   /** RSA modulus size or the curve size in bits (256 for ed25519). */

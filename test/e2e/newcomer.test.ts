@@ -212,7 +212,9 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n').filter(Boolean);
     assert.ok(lines.length >= 1 && lines.length <= 5, r.stdout);
-    assert.match(lines[0]!, /app\[(web\.1|api)\]: /);
+    // Heroku style: time, then the source (app or the platform) and the process.
+    for (const line of lines)
+      assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z (app|neetodeploy)\[[\w.-]+\]: /);
   });
 
   it('follows logs with --tail: a request made after it started shows up, Ctrl-C exits 0', async function () {
@@ -227,7 +229,7 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      await waitForOutput(() => out, /app\[/, 30_000, 'the first log line');
+      await waitForOutput(() => out, /\]: /, 30_000, 'the first log line');
       const marker = `/e2e-${process.pid}-${Date.now()}`;
       const port = demoPort(dataDir);
       const deadline = Date.now() + 30_000;
@@ -269,8 +271,13 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     tmux('send-keys', '-t', 'e2e', 'echo sum=$((40+2))', 'Enter');
     await waitForOutput(screen, /^sum=42$/m, 10_000, 'the command output');
     tmux('resize-window', '-t', 'e2e', '-x', '120', '-y', '40');
-    tmux('send-keys', '-t', 'e2e', 'stty size', 'Enter');
-    await waitForOutput(screen, /^40 120$/m, 10_000, 'the new terminal size');
+    // The resize reaches the console asynchronously (SIGWINCH, then an SSH window-change).
+    const deadline = Date.now() + 15_000;
+    while (!/^40 120$/m.test(screen())) {
+      if (Date.now() > deadline) assert.fail(`the console never saw 40x120:\n${screen()}`);
+      tmux('send-keys', '-t', 'e2e', 'stty size', 'Enter');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     tmux('send-keys', '-t', 'e2e', 'exit 3', 'Enter');
     await waitForOutput(
       () => (fs.existsSync(exitFile) ? fs.readFileSync(exitFile, 'utf8') : ''),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
   SshCertError,
@@ -124,6 +124,127 @@ describe('sshcert: public keys', () => {
       sshString(q),
     ]);
     assertCode(() => parsePublicKey(blob), 'malformed');
+  });
+
+  it('ecdsa point validation refuses exactly what node:crypto refuses to import', () => {
+    const curves = [
+      ['ecdsa-sha2-nistp256', 'nistp256', 'P-256', 32],
+      ['ecdsa-sha2-nistp384', 'nistp384', 'P-384', 48],
+      ['ecdsa-sha2-nistp521', 'nistp521', 'P-521', 66],
+    ] as const;
+    // Field primes, written independently of the library.
+    const primes: Record<string, bigint> = {
+      nistp256: 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n,
+      nistp384: 2n ** 384n - 2n ** 128n - 2n ** 96n + 2n ** 32n - 1n,
+      nistp521: 2n ** 521n - 1n,
+    };
+    const toBytes = (n: bigint, size: number): Buffer =>
+      Buffer.from(n.toString(16).padStart(size * 2, '0'), 'hex');
+    const toBig = (b: Buffer): bigint => BigInt(`0x${b.toString('hex')}`);
+    for (const [type, id, crv, size] of curves) {
+      const p = primes[id]!;
+      const points: Buffer[][] = [];
+      for (let i = 0; i < 4; i++) {
+        const q = generatePrivateKey(type).publicKey.blob.subarray(-(1 + 2 * size)).subarray(1);
+        const x = q.subarray(0, size);
+        const y = q.subarray(size);
+        points.push(
+          [x, y],
+          [x, toBytes((toBig(y) + 1n) % 2n ** BigInt(size * 8), size)],
+          [x, toBytes(p - toBig(y), size)], // the negated point: on the curve
+          [toBytes(p, size), y],
+          [x, toBytes(p, size)],
+          [randomBytes(size), randomBytes(size)],
+        );
+        // The same point with y + p: equal modulo p, but not a valid encoding.
+        if (toBig(y) + p < 2n ** BigInt(size * 8)) points.push([x, toBytes(toBig(y) + p, size)]);
+      }
+      if (id === 'nistp521') points.push([Buffer.alloc(size, 0xff), Buffer.alloc(size, 0xff)]);
+      let accepted = 0;
+      let refused = 0;
+      for (const [x, y] of points) {
+        const blob = Buffer.concat([
+          sshString(type),
+          sshString(id),
+          sshString(Buffer.concat([Buffer.from([4]), x!, y!])),
+        ]);
+        let nodeOk = true;
+        try {
+          createPublicKey({
+            key: { kty: 'EC', crv, x: x!.toString('base64url'), y: y!.toString('base64url') },
+            format: 'jwk',
+          });
+        } catch {
+          nodeOk = false;
+        }
+        let ours = true;
+        try {
+          parsePublicKey(blob);
+        } catch (err) {
+          assert.ok(err instanceof SshCertError && err.code === 'malformed', String(err));
+          ours = false;
+        }
+        assert.equal(ours, nodeOk, `${type} x=${x!.toString('hex')} y=${y!.toString('hex')}`);
+        const text = `${type} ${blob.toString('base64')}`;
+        if (ours) {
+          assert.ok(parsePublicKeyText(text).blob.equals(blob));
+          accepted++;
+        } else {
+          assertCode(() => parsePublicKeyText(text), 'malformed', /not on the curve/);
+          refused++;
+        }
+      }
+      assert.ok(accepted >= 8 && refused >= 12, `${type}: ${accepted} accepted, ${refused} refused`);
+    }
+  });
+
+  for (const type of KEY_TYPES) {
+    it(`${type}: a parsed key builds an equal KeyObject on first use, and it verifies`, () => {
+      const key = testKey(type);
+      const parsed = parsePublicKeyText(encodePublicKeyText(key.publicKey, 'c'));
+      const data = randomBytes(64);
+      assert.ok(verifySignature(parsed, data, signData(key, data)));
+      assert.deepEqual(
+        parsed.keyObject.export({ format: 'jwk' }),
+        key.publicKey.keyObject.export({ format: 'jwk' }),
+      );
+      assert.equal(parsed.keyObject, parsed.keyObject, 'built once');
+    });
+  }
+
+  it("a certificate's unusable subject key throws SshCertError when its KeyObject is asked for", () => {
+    const q = Buffer.alloc(65, 7);
+    q[0] = 4;
+    const blob = Buffer.concat([
+      sshString('ecdsa-sha2-nistp256'),
+      sshString('nistp256'),
+      sshString(q),
+    ]);
+    const ca = testKey('ssh-ed25519');
+    const cert = signCertificate(
+      {
+        publicKey: {
+          type: 'ecdsa-sha2-nistp256',
+          blob,
+          bits: 256,
+          get keyObject(): never {
+            throw new Error('not used by signing');
+          },
+        },
+        certType: 'user',
+        keyId: 'k',
+        principals: ['demo'],
+        ttlSeconds: 60,
+        now: NOW,
+      },
+      ca,
+    );
+    const parsed = parseCertificate(cert.blob);
+    assert.ok(
+      verifyCertificate(parsed, { trustedCAs: [ca.publicKey], now: NOW, principal: 'demo' }).ok,
+    );
+    assertCode(() => parsed.publicKey.keyObject, 'malformed', /invalid ecdsa public key/);
+    assertCode(() => parsePublicKey(blob), 'malformed', /not on the curve/);
   });
 });
 
