@@ -56,15 +56,20 @@ function parseClientKey(text: string): PublicKey {
   }
 }
 
-/** The line a client puts in known_hosts to trust the bastion. */
-export function knownHostsLine(ctx: DomainContext): string {
+/**
+ * The known_hosts text a client uses to trust the bastion: always the `@cert-authority` line
+ * for the host CA (stock ssh verifies the bastion's host certificate with it), and, when
+ * `bastion.pinnedHostKey` is set, a second line pinning that key for `[host]:port`, because
+ * ssh2's client (the CLI's `exec`) cannot verify host certificates and checks the plain key.
+ * Lines are separated by `\n`; clients keep every line they understand.
+ */
+export function knownHostsLine(ctx: Pick<DomainContext, 'config' | 'authorities'>): string {
   const { bastion } = ctx.config;
-  if (bastion.pinnedHostKey) {
-    const hostPart = bastion.port === 22 ? bastion.host : `[${bastion.host}]:${bastion.port}`;
-    return `${hostPart} ${bastion.pinnedHostKey}`;
-  }
   const patterns = bastion.hostPatterns ?? `${bastion.host},*.neetodeploy`;
-  return `@cert-authority ${patterns} ${ctx.authorities.hostCaKeyLine}`;
+  const caLine = `@cert-authority ${patterns} ${ctx.authorities.hostCaKeyLine}`;
+  if (!bastion.pinnedHostKey) return caLine;
+  const hostPart = bastion.port === 22 ? bastion.host : `[${bastion.host}]:${bastion.port}`;
+  return `${caLine}\n${hostPart} ${bastion.pinnedHostKey.trim()}`;
 }
 
 export async function issueCertificate(
