@@ -11,18 +11,17 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express from 'express';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { NotFound } from '@neetodeploy/platform';
+import { NotFound, createKubernetesPlatform, createLocalPlatform } from '@neetodeploy/platform';
 import type { Platform } from '@neetodeploy/platform';
 import { createLocalAuthenticator } from './auth/index.js';
 import type { Authenticator } from './auth/index.js';
 import { loadCertificateAuthorities } from './ca/index.js';
 import type { CertificateAuthorities } from './ca/index.js';
 import type { KeysServiceConfig } from './config.js';
-import { databasePath } from './config.js';
 import type { DomainContext } from './domain/index.js';
 import { EVENTS } from './events.js';
 import { createMetrics } from './metrics.js';
@@ -31,7 +30,7 @@ import { createPolicySource } from './policy/index.js';
 import type { PolicySource } from './policy/index.js';
 import { createApiRouter } from './routes/api.js';
 import { apiErrorHandler } from './routes/http.js';
-import { openSqliteStore } from './storage/index.js';
+import { openConfiguredStore, verifyStore } from './storage/index.js';
 import type { KeysStore } from './storage/index.js';
 import { ensureLocalTls, loadTlsFiles } from './tls/index.js';
 import type { TlsMaterial } from './tls/index.js';
@@ -89,6 +88,47 @@ const KNOWN_ROUTES = new Set([
   '/metrics',
 ]);
 
+/**
+ * Helmet's headers for our options are constants (no nonces, no per-request directives), so
+ * they are recorded once and set in one loop: running its thirteen middlewares on every request
+ * cost more than the rest of the request routing. Every response still carries all of them.
+ */
+function recordStaticHeaders(middleware: RequestHandler): readonly [string, string][] {
+  const headers = new Map<string, string>();
+  const recorder = {
+    setHeader(name: string, value: string | number): void {
+      headers.set(name, String(value));
+    },
+    removeHeader(name: string): void {
+      headers.delete(name);
+    },
+  };
+  let finished = false;
+  void middleware({} as Request, recorder as unknown as Response, (err?: unknown) => {
+    if (err) throw err instanceof Error ? err : new Error(String(err));
+    finished = true;
+  });
+  if (!finished) throw new Error('security headers middleware did not finish synchronously');
+  return [...headers];
+}
+
+const SECURITY_HEADERS = recordStaticHeaders(
+  helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+  }),
+);
+
 function loadOrCreateSecret(file: string): Buffer {
   if (fs.existsSync(file)) return fs.readFileSync(file);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -110,6 +150,8 @@ export function createKeysService(
   const metrics: KeysMetrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
 
   let store: KeysStore | undefined;
+  /** A platform built here from `config.platform` (closed by `stop()`). */
+  let ownPlatform: Platform | undefined;
   let policy: PolicySource | undefined;
   let server: http.Server | https.Server | undefined;
   let context: DomainContext | undefined;
@@ -122,34 +164,19 @@ export function createKeysService(
     app.disable('x-powered-by');
     app.set('etag', false);
     app.set('trust proxy', config.trustProxyHops);
-    app.use(
-      helmet({
-        contentSecurityPolicy: {
-          useDefaults: false,
-          directives: {
-            defaultSrc: ["'none'"],
-            styleSrc: ["'self'"],
-            imgSrc: ["'self'"],
-            formAction: ["'self'"],
-            frameAncestors: ["'none'"],
-            baseUri: ["'none'"],
-          },
-        },
-        referrerPolicy: { policy: 'no-referrer' },
-      }),
-    );
     app.use((req: Request, res: Response, next: NextFunction) => {
-      const started = process.hrtime.bigint();
-      res.on('finish', () => {
-        // req.path is relative to the router by now; the original URL is not.
-        const pathname = req.originalUrl.split('?', 1)[0] ?? '';
-        const route = KNOWN_ROUTES.has(pathname) ? pathname : 'other';
-        metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
-        metrics.requestDuration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
-        logger.debug(
-          { event: EVENTS.request, method: req.method, route, status: res.statusCode },
-          'request',
-        );
+      for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+      const started = performance.now();
+      // req.url is relative to a router by the time the response finishes; read it now.
+      const url = req.url;
+      const q = url.indexOf('?');
+      const pathname = q < 0 ? url : url.slice(0, q);
+      const route = KNOWN_ROUTES.has(pathname) ? pathname : 'other';
+      res.once('finish', () => {
+        const status = res.statusCode;
+        metrics.requests.inc({ method: req.method, route, status: String(status) });
+        metrics.requestDuration.observe({ route }, (performance.now() - started) / 1000);
+        logger.debug({ event: EVENTS.request, method: req.method, route, status }, 'request');
       });
       next();
     });
@@ -203,9 +230,30 @@ export function createKeysService(
 
     async start() {
       if (server) throw new Error('keys-service already started');
-      store =
-        deps.store ??
-        openSqliteStore(databasePath(config), { synchronous: config.storage.synchronous });
+      if (!deps.store) {
+        const opened = openConfiguredStore(config, logger);
+        store = opened;
+        // The Kubernetes store checks its rights now, so a missing Role fails the boot clearly.
+        await verifyStore(opened).catch(async (err: unknown) => {
+          store = undefined;
+          await opened.close();
+          throw err;
+        });
+      } else store = deps.store;
+      if (!deps.platform && config.platform) {
+        const platformLogger = logger.child({ module: 'platform' });
+        const pc = config.platform;
+        ownPlatform =
+          pc.type === 'local'
+            ? await createLocalPlatform(
+                { dataDir: pc.dataDir, runProcesses: false },
+                { logger: platformLogger },
+              )
+            : await createKubernetesPlatform((({ type: _type, ...rest }) => rest)(pc), {
+                logger: platformLogger,
+              });
+      }
+      const platform = deps.platform ?? ownPlatform;
       policy = createPolicySource({
         file: config.policyFile,
         debounceMs: config.policyReloadDebounceMs,
@@ -216,7 +264,7 @@ export function createKeysService(
         store,
         policy,
         authorities,
-        ...(deps.platform ? { platform: deps.platform } : {}),
+        ...(platform ? { platform } : {}),
         logger,
         metrics,
         clock,
@@ -302,6 +350,7 @@ export function createKeysService(
         }
         policy?.close();
         if (store && !deps.store) await store.close();
+        await ownPlatform?.close();
         logger.info({ event: EVENTS.stopped }, 'keys-service stopped');
       })();
       return stopped;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { BadRequest } from '@neetodeploy/platform';
+import { BadRequest, kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 
 const DAY = 24 * 60 * 60;
 
@@ -121,13 +121,49 @@ export const keysServiceConfigSchema = z
     storage: z
       .object({
         /**
-         * `full`: fsync every commit (survives power loss). `normal`: a killed process still loses
-         * no acknowledged write (SQLite WAL), but a power cut may lose the last commits.
+         * `sqlite` (default): one database file under the data dir, one replica. `kubernetes`:
+         * labelled Secrets in `namespace` (storage/kubernetes), shared by every replica.
          */
-        synchronous: z.enum(['full', 'normal']).default('full'),
+        type: z.enum(['sqlite', 'kubernetes']).default('sqlite'),
+        /** Namespace of the kubernetes store; default: the kubeconfig's or service account's. */
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)
+          .optional(),
+        /** Kubeconfig of the kubernetes store; omitted: the in-cluster service account. */
+        kubeconfigPath: z.string().min(1).optional(),
+        /** Context of that kubeconfig (default: its current context). */
+        context: z.string().min(1).optional(),
+        /** Per-request timeout of the kubernetes store's calls to the API server. */
+        requestTimeoutMs: z.number().int().min(100).default(15_000),
+        /** Audit events the kubernetes store keeps (the log has them all). */
+        auditRetain: z.number().int().min(10).default(1000),
+        /**
+         * SQLite `synchronous` (WAL). `normal` (default): a commit is in the operating system's
+         * hands before the request is answered, so killing the process at any moment loses no
+         * acknowledged write; only a power cut or kernel crash may lose the last commits.
+         * `full`: also fsync every commit (survives power loss; ~one fsync per certificate).
+         */
+        synchronous: z.enum(['full', 'normal']).default('normal'),
       })
       .strict()
-      .default({ synchronous: 'full' }),
+      .default({
+        type: 'sqlite',
+        requestTimeoutMs: 15_000,
+        auditRetain: 1000,
+        synchronous: 'normal',
+      }),
+    /**
+     * Where apps live, built when no platform is passed in code. `local`: apps under a data dir;
+     * `kubernetes`: the platform's own config (`kubernetesPlatformConfigSchema`) plus `type`.
+     * Omitted: no platform (the app list comes from the policy's literal app names).
+     */
+    platform: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('local'), dataDir: z.string().min(1) }).strict(),
+        kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }).strict(),
+      ])
+      .optional(),
   })
   .strict();
 
@@ -167,6 +203,8 @@ export function parseKeysServiceConfig(
   }
   const config = result.data;
   const abs = (p: string): string => path.resolve(baseDir, p);
+  const absOpt = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : abs(p);
   return {
     ...config,
     dataDir: abs(config.dataDir),
@@ -175,6 +213,15 @@ export function parseKeysServiceConfig(
       config.tls.mode === 'files'
         ? { mode: 'files', certFile: abs(config.tls.certFile), keyFile: abs(config.tls.keyFile) }
         : config.tls,
+    storage: { ...config.storage, kubeconfigPath: absOpt(config.storage.kubeconfigPath) },
+    ...(config.platform === undefined
+      ? {}
+      : {
+          platform:
+            config.platform.type === 'local'
+              ? { ...config.platform, dataDir: abs(config.platform.dataDir) }
+              : { ...config.platform, kubeconfigPath: absOpt(config.platform.kubeconfigPath) },
+        }),
     ca: {
       ...config.ca,
       userKeyFile: config.ca.userKeyFile === undefined ? undefined : abs(config.ca.userKeyFile),

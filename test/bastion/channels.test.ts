@@ -86,6 +86,21 @@ describe('bastion session channels and limits', function () {
     assert.equal(r.stdout.toString(), '[C.UTF-8][][C]\n');
   });
 
+  it('routes APP:PROCESS and APP:pod=NAME to the platform (nothing runs here: told so)', async () => {
+    const { config } = await h.user('target', {});
+    for (const user of ['demo:web', 'demo:pod=web.1']) {
+      const r = await ssh(config, ['-l', user, 'bastion', 'echo SHOULD-NOT-RUN']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /neetodeploy: no running process/);
+      assert.doesNotMatch(r.stdout.toString(), /SHOULD-NOT-RUN/);
+    }
+    // An unknown app named by a certificate that lists it: the platform's NotFound reaches the user.
+    const ghost = await h.user('ghost', { principals: ['ghost'] });
+    const g = await ssh(ghost.config, ['-l', 'ghost', 'bastion', 'true']);
+    assert.equal(g.code, 1);
+    assert.match(g.stderr, /neetodeploy: app ghost not found/);
+  });
+
   it('delivers signals and reports exit-signal', async () => {
     const u = await h.user('sig', {});
     const c = await connect(h, u);

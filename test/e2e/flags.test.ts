@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../support/paths.js';
@@ -67,6 +68,43 @@ describe('all-in-one: usage errors', function () {
     assert.equal(help.code, 0);
     for (const flag of ['--data-dir', '--api-port', '--ssh-port', 'NEETODEPLOY_ADMIN_EMAIL']) {
       assert.ok(help.stdout.includes(flag), `${flag} in help:\n${help.stdout}`);
+    }
+  });
+
+  it('says which flag to change when a port is taken, and leaves no app running', async function () {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const dataDir = path.join(dir, 'busy');
+      const r = await runAllInOne([
+        '--data-dir',
+        dataDir,
+        '--api-port',
+        String(port),
+        '--ssh-port',
+        '0',
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`cannot start: port ${port} is already in use: pick another with --api-port`),
+      );
+      assert.equal(r.stdout, '');
+      // The demo app had been started before the API failed: nothing runs in its folder now.
+      const demoDir = path.join(dataDir, 'apps', 'demo');
+      assert.ok(fs.existsSync(demoDir));
+      const inDemo = fs.readdirSync('/proc').filter((entry) => {
+        if (!/^\d+$/.test(entry)) return false;
+        try {
+          return fs.readlinkSync(`/proc/${entry}/cwd`) === demoDir;
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual(inDemo, []);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
     }
   });
 });

@@ -231,7 +231,20 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     try {
       await waitForOutput(() => out, /\]: /, 30_000, 'the first log line');
       const marker = `/e2e-${process.pid}-${Date.now()}`;
-      const port = demoPort(dataDir);
+      // As the README tells a newcomer: ask the running web process for its PORT.
+      const portOut = await cli([
+        'exec',
+        '-a',
+        'demo',
+        '--process',
+        'web',
+        '--',
+        'printenv',
+        'PORT',
+      ]);
+      assert.equal(portOut.code, 0, portOut.stderr);
+      const port = Number(portOut.stdout.trim());
+      assert.equal(port, demoPort(dataDir));
       const deadline = Date.now() + 30_000;
       // The demo restarts after config:set; retry until it answers and its line arrives.
       while (!out.includes(marker)) {
@@ -253,8 +266,11 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
     const cmd = [process.execPath, ...sourceBinArgs('cli'), 'exec', '-a', 'demo']
       .map((a) => `'${a}'`)
       .join(' ');
+    const tmuxEnv = cleanEnv();
+    // Our own server even when the suite itself runs inside tmux.
+    delete tmuxEnv.TMUX;
     const tmux = (...args: string[]) =>
-      execFileSync('tmux', ['-L', tmuxSocket, ...args], { env: cleanEnv() }).toString();
+      execFileSync('tmux', ['-L', tmuxSocket, ...args], { env: tmuxEnv }).toString();
     tmux(
       'new-session',
       '-d',

@@ -9,6 +9,7 @@ import {
   generatePrivateKey,
   parseCertificateText,
   parsePublicKeyText,
+  signCertificate,
   verifyUserCertificate,
 } from '@neetodeploy/sshcert';
 import type { AppInfo, Platform } from '@neetodeploy/platform';
@@ -76,6 +77,28 @@ describe('keys-service API', function () {
       const ready = await ks.client.request('/readyz');
       assert.equal(ready.status, 200);
       assert.equal(ready.json.status, 'ready');
+    });
+
+    it("sends helmet's security headers on API answers, errors and pages alike", async function () {
+      const answers = [
+        await ks.client.request('/healthz'),
+        await ks.client.request('/api/v1/me'),
+        await ks.client.request('/api/v1/me', { token: alice }),
+        await ks.client.request('/device'),
+        await ks.client.request('/no/such/page'),
+      ];
+      for (const res of answers) {
+        assert.equal(
+          res.headers['content-security-policy'],
+          "default-src 'none';style-src 'self';img-src 'self';form-action 'self';frame-ancestors 'none';base-uri 'none'",
+        );
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+        assert.equal(res.headers['referrer-policy'], 'no-referrer');
+        assert.match(String(res.headers['strict-transport-security']), /^max-age=\d+/);
+        assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin');
+        assert.equal(res.headers['x-powered-by'], undefined);
+      }
     });
 
     it('exposes Prometheus metrics by route and status', async function () {
@@ -455,5 +478,60 @@ describe('keys-service API', function () {
       );
       assert.ok(newCert.validAfter <= BigInt(Math.floor(Date.now() / 1000)));
     });
+  });
+});
+
+describe('keys-service known_hosts with a pinned bastion host key', function () {
+  let ks: TestKeysService;
+  const hostKey = generatePrivateKey('ssh-ed25519');
+
+  before(async function () {
+    ks = await startKeysService({
+      config: {
+        bastion: {
+          host: 'bastion.example',
+          port: 2200,
+          pinnedHostKey: encodePublicKeyText(hostKey.publicKey, 'bastion'),
+        },
+      },
+    });
+  });
+
+  after(async function () {
+    await ks?.dispose();
+  });
+
+  it('hands out both the @cert-authority line and the pinned key line, and the CLI accepts either key', async function () {
+    const res = await ks.client.request('/api/v1/certificates', {
+      token: await ks.token(ALICE),
+      body: { app: 'demo', public_key: clientKey().line },
+    });
+    assert.equal(res.status, 201, res.text);
+    const text = res.json.bastion.known_hosts as string;
+    assert.deepEqual(text.split('\n'), [
+      `@cert-authority bastion.example,*.neetodeploy ${ks.service.authorities.hostCaKeyLine}`,
+      `[bastion.example]:2200 ${encodePublicKeyText(hostKey.publicKey, 'bastion')}`,
+    ]);
+
+    // The exec command's ssh2 host check: the plain key (what ssh2 is offered) is pinned, and a
+    // host certificate (what stock ssh is offered) verifies against the host CA line.
+    const { checkHostKey, parseKnownHosts } = await import('../../cli/src/known-hosts.js');
+    const entries = parseKnownHosts(text);
+    assert.equal(entries.length, 2);
+    const target = { host: 'bastion.example', port: 2200, now: new Date() };
+    assert.deepEqual(checkHostKey(hostKey.publicKey.blob, entries, target), { ok: true });
+    const hostCert = signCertificate(
+      {
+        publicKey: hostKey.publicKey,
+        certType: 'host',
+        keyId: 'bastion',
+        principals: ['bastion.example'],
+        ttlSeconds: 600,
+      },
+      ks.service.authorities.hostSigningKey,
+    );
+    assert.deepEqual(checkHostKey(hostCert.blob, entries, target), { ok: true });
+    const stranger = generatePrivateKey('ssh-ed25519').publicKey.blob;
+    assert.equal(checkHostKey(stranger, entries, target).ok, false);
   });
 });

@@ -1,9 +1,9 @@
 /** What the admin commands share: finding the config and opening the store. */
 import { pino } from 'pino';
-import { databasePath, loadKeysServiceConfigFile, parseKeysServiceConfig } from '../config.js';
+import { loadKeysServiceConfigFile, parseKeysServiceConfig } from '../config.js';
 import type { KeysServiceConfig } from '../config.js';
 import type { StoreContext } from '../domain/index.js';
-import { openSqliteStore } from '../storage/index.js';
+import { openConfiguredStore } from '../storage/index.js';
 import { BadRequest } from '@neetodeploy/platform';
 
 /** Options every admin command takes to find the store. */
@@ -26,7 +26,7 @@ export function openStoreContext(location: StoreLocation): StoreContext {
   const config = resolveConfig(location);
   return {
     config,
-    store: openSqliteStore(databasePath(config), { synchronous: config.storage.synchronous }),
+    store: openConfiguredStore(config),
     // stdout carries only command output (a token): logs go to stderr, warnings and up.
     logger: pino({ level: 'warn' }, pino.destination(2)),
     clock: () => new Date(),

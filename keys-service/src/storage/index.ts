@@ -1,5 +1,5 @@
 export type * from './types.js';
-export type { SqliteStoreOptions } from './sqlite.js';
+export type { SqliteStoreOptions, SqliteSynchronous } from './sqlite.js';
 export {
   openDatabase,
   openSqliteStore,
@@ -9,3 +9,5 @@ export {
   createRevocationRepository,
   createAuditRepository,
 } from './sqlite.js';
+export { openKubernetesStore, openConfiguredStore, verifyStore } from './kubernetes/index.js';
+export type { KubernetesKeysStore, KubernetesStoreOptions } from './kubernetes/index.js';

@@ -1,7 +1,14 @@
 /**
- * SQLite implementations of the repositories (better-sqlite3). WAL with `synchronous=FULL`: a
- * write is fsynced before its promise resolves, so killing the process never loses an
- * acknowledged write. Each method is one statement or one transaction.
+ * SQLite implementations of the repositories (better-sqlite3). Each method is one statement or
+ * one transaction, committed before its promise resolves.
+ *
+ * Durability: WAL journal. A commit writes its pages to the WAL file with write(2) before it
+ * returns, so once a promise resolves the write is in the operating system's page cache, and
+ * killing the process at any moment (SIGKILL, OOM kill, crash) loses no acknowledged write: the
+ * next open replays the WAL. `synchronous=NORMAL` (the default) stops there; only a power loss
+ * or kernel crash can lose the last commits (never corrupt the database). `synchronous=FULL`
+ * also fsyncs the WAL on every commit, which survives power loss but costs one fsync (~6 ms on
+ * the build machine's disk) per commit, blocking the event loop: better-sqlite3 is synchronous.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -80,11 +87,11 @@ CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events(type, id);
 `;
 
 /** Opens (and creates or migrates) the database file. */
-export function openDatabase(file: string): Db {
+export function openDatabase(file: string, synchronous: SqliteSynchronous = 'normal'): Db {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   const current = db.pragma('user_version', { simple: true }) as number;
@@ -404,8 +411,10 @@ export function createAuditRepository(db: Db): AuditRepository & { flushNow(): v
     ...(row.client_ip === null ? {} : { clientIp: row.client_ip }),
     details: JSON.parse(row.details_json) as AuditEvent['details'],
   });
-  // Group commit: appends queued in the same turn of the event loop share one transaction, so
-  // one fsync (synchronous=FULL) covers them all; each promise resolves once its row is durable.
+  // Group commit: appends queued in the same turn of the event loop share one transaction; each
+  // promise resolves once its row is committed. With synchronous=full one fsync covers the whole
+  // batch; with normal it still saves a WAL write per event (at 16 concurrent requests, measured
+  // ~6 instead of ~21 us of CPU per event) for the cost of waiting one turn.
   let queue: { event: AuditEvent; resolve: () => void; reject: (err: Error) => void }[] = [];
   const insertAll = db.transaction((events: readonly AuditEvent[]) => {
     for (const event of events) {
@@ -446,18 +455,21 @@ export function createAuditRepository(db: Db): AuditRepository & { flushNow(): v
   };
 }
 
+/** SQLite's `synchronous` setting in WAL mode (see the file comment). */
+export type SqliteSynchronous = 'full' | 'normal';
+
 export interface SqliteStoreOptions {
   /**
-   * `full` (default): every commit is fsynced, surviving power loss. `normal`: WAL commits reach
-   * the OS before the promise resolves, so a killed process loses nothing, but a power cut may.
+   * `normal` (default): a commit has reached the operating system (WAL) when its promise
+   * resolves, so a killed process loses no acknowledged write; a power cut may lose the last
+   * commits. `full`: every commit is also fsynced, surviving power loss, at one fsync per commit.
    */
-  readonly synchronous?: 'full' | 'normal';
+  readonly synchronous?: SqliteSynchronous;
 }
 
 /** The SQLite store under one database file. */
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): KeysStore {
-  const db = openDatabase(file);
-  if (options.synchronous === 'normal') db.pragma('synchronous = NORMAL');
+  const db = openDatabase(file, options.synchronous ?? 'normal');
   const audit = createAuditRepository(db);
   let closed = false;
   return {

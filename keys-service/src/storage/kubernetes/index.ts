@@ -1,0 +1,3 @@
+export { openKubernetesStore } from './store.js';
+export type { KubernetesKeysStore, KubernetesStoreOptions } from './store.js';
+export { openConfiguredStore, verifyStore } from './open.js';
