@@ -104,11 +104,16 @@ function recordStaticHeaders(middleware: RequestHandler): readonly [string, stri
     },
   };
   let finished = false;
+  let failure: unknown;
   void middleware({} as Request, recorder as unknown as Response, (err?: unknown) => {
-    if (err) throw err instanceof Error ? err : new Error(String(err));
+    failure = err;
     finished = true;
   });
-  if (!finished) throw new Error('security headers middleware did not finish synchronously');
+  if (!finished || failure !== undefined) {
+    throw new Error('security headers middleware did not finish synchronously', {
+      cause: failure,
+    });
+  }
   return [...headers];
 }
 

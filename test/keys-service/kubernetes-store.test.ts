@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { stringify } from 'yaml';
 import { createKubeClient, loadKubeConfig } from '@neetodeploy/platform';
 import type { KubeClient } from '@neetodeploy/platform';
 import { openKubernetesStore } from '@neetodeploy/keys-service';
@@ -16,6 +18,7 @@ import type { FakeApiServer } from '../support/fake-apiserver/index.js';
 import { ALICE, startKeysService } from '../support/keys-service.js';
 import type { TestKeysService } from '../support/keys-service.js';
 import { approveLoginSession } from '../support/keys-service-internals.js';
+import { createProgram } from '../../keys-service/src/cli.js';
 
 const SA = 'keys-service';
 
@@ -328,6 +331,59 @@ describe('keys-service store on Kubernetes', function () {
         assert.deepEqual(names, ['shop-blue']);
       } finally {
         await ks.dispose();
+      }
+    });
+  });
+
+  describe('admin commands', function () {
+    it('`users add --config` writes to the store the config names', async function () {
+      const { namespace, kubeconfigPath } = namespaceWithRole();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-k8s-cmd-'));
+      const configFile = path.join(dir, 'keys-service.yaml');
+      fs.writeFileSync(
+        configFile,
+        stringify({
+          dataDir: path.join(dir, 'data'),
+          storage: { type: 'kubernetes', namespace, kubeconfigPath },
+        }),
+      );
+      const out = { text: '' };
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          out.text += chunk.toString('utf8');
+          done();
+        },
+      });
+      const program = createProgram({
+        io: {
+          stdout: sink,
+          stderr: sink,
+          stdin: Readable.from([Buffer.from('a long password\n')]),
+        },
+        now: () => new Date(),
+        env: {},
+        cwd: dir,
+      });
+      const store = openKubernetesStore({ client: clientFor(kubeconfigPath), namespace });
+      try {
+        await program.parseAsync([
+          'node',
+          'neetodeploy-keys',
+          'users',
+          'add',
+          'carol@example.com',
+          '--group',
+          'ops',
+          '--password-stdin',
+          '--config',
+          configFile,
+        ]);
+        const carol = await store.users.get('carol@example.com');
+        assert.deepEqual(carol?.groups, ['ops'], out.text);
+        assert.match(carol?.passwordHash ?? '', /^scrypt\$/);
+      } finally {
+        await store.close();
+        fs.rmSync(dir, { recursive: true, force: true });
       }
     });
   });

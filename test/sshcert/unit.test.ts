@@ -145,7 +145,9 @@ describe('sshcert: public keys', () => {
       const p = primes[id]!;
       const points: Buffer[][] = [];
       for (let i = 0; i < 4; i++) {
-        const q = generatePrivateKey(type).publicKey.blob.subarray(-(1 + 2 * size)).subarray(1);
+        const q = generatePrivateKey(type)
+          .publicKey.blob.subarray(-(1 + 2 * size))
+          .subarray(1);
         const x = q.subarray(0, size);
         const y = q.subarray(size);
         points.push(
@@ -194,7 +196,10 @@ describe('sshcert: public keys', () => {
           refused++;
         }
       }
-      assert.ok(accepted >= 8 && refused >= 12, `${type}: ${accepted} accepted, ${refused} refused`);
+      assert.ok(
+        accepted >= 8 && refused >= 12,
+        `${type}: ${accepted} accepted, ${refused} refused`,
+      );
     }
   });
 

@@ -242,6 +242,8 @@ class Store {
         ? await this.replace(kind, current, decision.next, decision.labels)
         : await this.create(kind, name, decision.next, decision.labels);
       if (ok) return decision.result;
+      // Lost a race: back off a little (jittered) so contenders do not collide again in step.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * (attempt + 1))));
     }
     throw new Conflict(
       'the keys-service store is too busy: too many concurrent changes, try again',

@@ -1,0 +1,98 @@
+/**
+ * Helpers of the chart integration tests: the fake API server seeded with apps as a deploy
+ * would leave them, raw requests under a given bearer token, and the chart's rendered configs.
+ */
+import https from 'node:https';
+import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.js';
+
+export const APP_LABEL = 'neetodeploy.com/app';
+export const PROCESS_LABEL = 'neetodeploy.com/process';
+
+/** An app's web Deployment, config Secret and one running pod, as a deploy leaves them. */
+export function seedApp(fake: FakeApiServer, app: string, namespace: string): string {
+  // `create` makes the namespace first when it is missing.
+  const labels = { [APP_LABEL]: app, [PROCESS_LABEL]: 'web' };
+  const container = {
+    name: 'web',
+    image: 'registry.example/app:1',
+    envFrom: [{ secretRef: { name: `${app}-config` } }],
+  };
+  fake.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${app}-web`, namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [container] } },
+    },
+  });
+  fake.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: { name: `${app}-config`, namespace, labels: { [APP_LABEL]: app } },
+    data: { GREETING: Buffer.from('hello').toString('base64') },
+  });
+  const pod: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `${app}-web-5d8f7-a1b2c`, namespace, labels },
+    spec: { containers: [container] },
+  };
+  fake.create(pod);
+  return pod.metadata!.name!;
+}
+
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface RawResult {
+  readonly status: number;
+  readonly text: string;
+}
+
+/** One request to the fake API server as the holder of `token` (no client library between). */
+export function apiRequest(
+  fake: FakeApiServer,
+  token: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = https.request(
+      new URL(urlPath, fake.url),
+      {
+        method,
+        ca: fake.caPem,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
