@@ -2,6 +2,7 @@
  * Helpers of the chart integration tests: the fake API server seeded with apps as a deploy
  * would leave them, raw requests under a given bearer token, and the chart's rendered configs.
  */
+import http from 'node:http';
 import https from 'node:https';
 import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.js';
 
@@ -89,6 +90,55 @@ export function apiRequest(
         res.on('end', () =>
           resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
         );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface JsonResult {
+  readonly status: number;
+  readonly text: string;
+  readonly json: unknown;
+}
+
+/**
+ * A JSON request to a keys-service over plain HTTP: the chart runs it with `tls.mode: none`
+ * behind its Service/Ingress, which is what the test instances reproduce.
+ */
+export function keysRequest(
+  baseUrl: string,
+  urlPath: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<JsonResult> {
+  return new Promise((resolve, reject) => {
+    const payload =
+      options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const req = http.request(
+      new URL(urlPath, baseUrl),
+      {
+        method: payload ? 'POST' : 'GET',
+        agent: false,
+        headers: {
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, text, json });
+        });
         res.on('error', reject);
       },
     );

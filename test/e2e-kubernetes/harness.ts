@@ -139,6 +139,10 @@ export interface K8sEnv {
   readonly bastionToken: string;
   readonly bastionUser: string;
   readonly webPod: string;
+  /** The bastion's host key file (its `-cert.pub` beside it), plain public key and user CA file. */
+  readonly hostKeyFile: string;
+  readonly hostPublicKey: string;
+  readonly userCaFile: string;
   config(name: string): CliConfig;
   loginAs(config: CliConfig, email: string): Promise<string>;
   run(config: CliConfig, argv: string[], io?: FakeIo): Promise<{ code: number; io: FakeIo }>;
@@ -257,6 +261,9 @@ export async function startK8sEnv(vars: Record<string, string>): Promise<K8sEnv>
       bastionToken,
       bastionUser,
       webPod,
+      hostKeyFile: keyFile,
+      hostPublicKey,
+      userCaFile: userCas,
       config,
       async loginAs(cfg, email) {
         const token = await ks.token(email);

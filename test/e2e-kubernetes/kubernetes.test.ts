@@ -6,9 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { stringify } from 'yaml';
+import {
+  encodeCertificateText,
+  encodePrivateKey,
+  generatePrivateKey,
+  signCertificate,
+} from '@neetodeploy/sshcert';
+import { ROOT, sourceBinArgs } from '../support/paths.js';
 import {
   ALICE,
   APP,
@@ -297,5 +306,124 @@ describe('e2e on Kubernetes: bastion + keys-service over the fake API server', f
       code: 0,
       out: 'yes',
     });
+  });
+});
+
+describe('e2e on Kubernetes: the bastion binary configured with platform.type kubernetes', function () {
+  this.timeout(60_000);
+  let env: K8sEnv;
+  let child: ChildProcess | undefined;
+
+  before(async function () {
+    env = await startK8sEnv({ GREETING: 'from the binary' });
+  });
+
+  after(async function () {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await env?.dispose();
+  });
+
+  it('main.ts builds the kubernetes platform from its config file and serves stock ssh -J', async function () {
+    const dir = path.join(env.root, 'bin');
+    fs.mkdirSync(dir, { recursive: true });
+    const configFile = path.join(dir, 'bastion.yaml');
+    fs.writeFileSync(
+      configFile,
+      stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        name: '127.0.0.1',
+        hostKeys: [
+          { privateKeyFile: env.hostKeyFile, certificateFile: `${env.hostKeyFile}-cert.pub` },
+        ],
+        trust: { static: { userCaKeyFiles: [env.userCaFile] } },
+        platform: {
+          type: 'kubernetes',
+          kubeconfigPath: env.fake.kubeconfigPath(env.bastionUser, APPS_NAMESPACE),
+          namespaces: { mode: 'shared', namespace: APPS_NAMESPACE },
+          reaper: { intervalMs: 0 },
+          console: { terminationGracePeriodSeconds: 1, stopGraceMs: 1000 },
+        },
+        log: { level: 'warn' },
+      }),
+    );
+    const proc = spawn(process.execPath, [...sourceBinArgs('bastion'), '--config', configFile], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{"ssh"'));
+        if (line) {
+          proc.stdout.off('data', onData);
+          proc.stdout.resume();
+          resolve((JSON.parse(line) as { ssh: { port: number } }).ssh.port);
+        }
+      };
+      proc.stdout.on('data', onData);
+      proc.once('exit', (code) => reject(new Error(`bastion exited ${code}: ${stderr}`)));
+    });
+
+    // A user certificate from the keys-service's CA for the app, and stock ssh -J to it.
+    const userKey = generatePrivateKey('ssh-ed25519');
+    const keyFile = path.join(dir, 'id_ed25519');
+    fs.writeFileSync(keyFile, encodePrivateKey(userKey), { mode: 0o600 });
+    const cert = signCertificate(
+      {
+        publicKey: userKey.publicKey,
+        certType: 'user',
+        keyId: ALICE,
+        principals: [APP],
+        ttlSeconds: 300,
+      },
+      env.ks.service.authorities.userSigningKey,
+    );
+    fs.writeFileSync(`${keyFile}-cert.pub`, `${encodeCertificateText(cert)}\n`);
+    const knownHosts = path.join(dir, 'known_hosts');
+    fs.writeFileSync(knownHosts, `[127.0.0.1]:${port},${APP}.neetodeploy ${env.hostPublicKey}\n`);
+    const sshConfig = path.join(dir, 'ssh_config');
+    fs.writeFileSync(
+      sshConfig,
+      [
+        'Host *',
+        `  IdentityFile ${keyFile}`,
+        `  CertificateFile ${keyFile}-cert.pub`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${knownHosts}`,
+        '  StrictHostKeyChecking yes',
+        '  BatchMode yes',
+        '',
+      ].join('\n'),
+    );
+    const res = await runSsh(
+      [
+        '-F',
+        sshConfig,
+        '-J',
+        `${APP}@127.0.0.1:${port}`,
+        `${APP}@${APP}.neetodeploy`,
+        'printenv GREETING; exit 4',
+      ],
+      dir,
+    );
+    assert.equal(res.code, 4, res.stderr + stderr);
+    assert.equal(res.stdout, 'from the binary\n');
+    await waitFor('console pod deleted', () => consolePods(env.fake).length === 0);
+    assert.ok(
+      env.fake.requests.some(
+        (r) => r.user === env.bastionUser && r.verb === 'create' && r.path.endsWith('/pods'),
+      ),
+      'the binary created the console pod as the bastion ServiceAccount',
+    );
   });
 });
