@@ -23,6 +23,9 @@ import type { ActiveSession } from './session/index.js';
 import { createTrustStore } from './trust/index.js';
 import type { AuthenticatedConnection, BastionDeps, ConnectionInfo } from './types.js';
 
+/** How long a closing connection may take to flush before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
 export interface BastionAddresses {
   readonly ssh: AddressInfo;
   readonly metrics?: AddressInfo;
@@ -340,17 +343,39 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
     });
   }
 
-  async function closeAll(): Promise<void> {
-    for (const s of [...sessions]) s.close();
-    for (const l of [...lives.values()]) {
+  /**
+   * An OpenSSH client whose last channel has just closed hangs up by itself; an SSH disconnect
+   * sent before that makes it exit 255 and lose the exit status it already received, and
+   * destroying the socket drops what ssh2 still has queued. So: wait for the client, then
+   * disconnect, then destroy, each after a short grace.
+   */
+  function closeConnection(live: Live): Promise<void> {
+    const sock = live.info.kind === 'direct' ? live.info.transport.at(-1) : undefined;
+    const disconnect = (): void => {
       try {
-        l.client.end();
+        live.client.end();
       } catch {
         // already gone
       }
-      const sock = l.info.transport[l.info.transport.length - 1];
-      if (sock && l.info.kind === 'direct') (sock as Socket).destroy();
+    };
+    if (!(sock instanceof net.Socket) || sock.destroyed) {
+      disconnect();
+      return Promise.resolve();
     }
+    return new Promise<void>((resolve) => {
+      const ending = setTimeout(disconnect, CLOSE_GRACE_MS);
+      const killing = setTimeout(() => sock.destroy(), 2 * CLOSE_GRACE_MS);
+      sock.once('close', () => {
+        clearTimeout(ending);
+        clearTimeout(killing);
+        resolve();
+      });
+    });
+  }
+
+  async function closeAll(): Promise<void> {
+    for (const s of [...sessions]) s.close();
+    await Promise.all([...lives.values()].map(closeConnection));
     await new Promise<void>((resolve) => {
       if (!tcpServer?.listening) return resolve();
       tcpServer.close(() => resolve());
