@@ -172,31 +172,28 @@ for (const mode of MODES) {
         assert.equal((await out).trim(), 'in-web');
       });
 
-      // Per-app mode's reaper lists pods cluster-wide, which the chart does not grant (a known
-      // chart/platform mismatch, reported): only the shared mode is asserted.
-      if (mode.values === undefined) {
-        it('runs its orphan-console reaper (lists console pods, deletes ended ones)', async function () {
-          const name = `${APP}-console-orphan`;
-          fake.create({
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: {
-              name,
-              namespace: mode.namespace,
-              labels: { 'neetodeploy.com/console': 'true', 'neetodeploy.com/console-app': APP },
-            },
-            spec: { containers: [{ name: 'web', image: 'registry.example/app:1' }] },
-          });
-          await waitFor('the orphan running', () => {
-            const pod = fake.get('pods', mode.namespace, name) as
-              { status?: { phase?: string } } | undefined;
-            return pod?.status?.phase === 'Running';
-          });
-          fake.setPodPhase(mode.namespace, name, 'Succeeded');
-          const reaped = await bastionPlatform.reapOrphans();
-          assert.deepEqual(reaped, [`${mode.namespace}/${name}`]);
+      // Per-app mode too: the platform lists each app namespace the chart names, never the cluster.
+      it('runs its orphan-console reaper (lists console pods, deletes ended ones)', async function () {
+        const name = `${APP}-console-orphan`;
+        fake.create({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name,
+            namespace: mode.namespace,
+            labels: { 'neetodeploy.com/console': 'true', 'neetodeploy.com/console-app': APP },
+          },
+          spec: { containers: [{ name: 'web', image: 'registry.example/app:1' }] },
         });
-      }
+        await waitFor('the orphan running', () => {
+          const pod = fake.get('pods', mode.namespace, name) as
+            { status?: { phase?: string } } | undefined;
+          return pod?.status?.phase === 'Running';
+        });
+        fake.setPodPhase(mode.namespace, name, 'Succeeded');
+        const reaped = await bastionPlatform.reapOrphans();
+        assert.deepEqual(reaped, [`${mode.namespace}/${name}`]);
+      });
 
       it('gets 403 for Secrets, other namespaces and anything cluster-wide', async function () {
         const forbidden: [string, string][] = [
@@ -297,17 +294,13 @@ for (const mode of MODES) {
         assert.equal(res.status, mode.values === undefined ? 200 : 403, res.text);
       });
 
-      // Per-app mode lists Deployments cluster-wide, which the chart does not grant (a known
-      // chart/platform mismatch, reported): only the shared mode is asserted.
-      if (mode.values === undefined) {
-        it('lists the apps (`GET /api/v1/apps` of the keys-service)', async function () {
-          const apps = await keysPlatform.listApps();
-          assert.ok(
-            apps.some((a) => a.name === APP),
-            JSON.stringify(apps),
-          );
-        });
-      }
+      it('lists the apps (`GET /api/v1/apps` of the keys-service)', async function () {
+        const apps = await keysPlatform.listApps();
+        assert.ok(
+          apps.some((a) => a.name === APP),
+          JSON.stringify(apps),
+        );
+      });
     });
   });
 }

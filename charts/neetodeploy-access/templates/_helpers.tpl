@@ -149,7 +149,10 @@ imagePullSecrets:
 {{/* The Kubernetes platform's config (kubernetesPlatformConfigSchema), shared by both servers. */}}
 {{- define "nda.platformConfig" -}}
 {{- $p := .Values.platform -}}
-{{- $namespaces := dict "mode" "per-app" "prefix" $p.namespacePrefix -}}
+{{- $appNamespaces := list -}}
+{{- range .Values.appNamespaces }}{{ $appNamespaces = append $appNamespaces .name }}{{ end -}}
+{{- /* Listing each app namespace keeps both servers free of cluster-wide rights. */ -}}
+{{- $namespaces := dict "mode" "per-app" "prefix" $p.namespacePrefix "appNamespaces" $appNamespaces -}}
 {{- if eq $p.namespaceMode "shared" -}}
 {{- $namespaces = dict "mode" "shared" "namespace" (index .Values.appNamespaces 0).name -}}
 {{- end -}}

@@ -30,6 +30,14 @@ export const kubernetesPlatformConfigSchema = z
               .regex(/^([a-z0-9][-a-z0-9]*)?$/)
               .max(40)
               .default(''),
+            /**
+             * The app namespaces, when known (the Helm chart lists them): listing apps and
+             * console pods then reads each of them instead of the whole cluster, so the
+             * servers need no cluster-wide rights.
+             */
+            appNamespaces: z
+              .array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/))
+              .optional(),
           })
           .strict(),
         z

@@ -527,10 +527,28 @@ export async function createKubernetesPlatform(
       return list.items;
     }
     const prefix = config.namespaces.prefix;
-    const list = await client.request<V1PodList>('GET', '/api/v1/pods', {
-      query: { labelSelector: selector },
-    });
-    return list.items.filter((p) => (p.metadata?.namespace ?? '').startsWith(prefix));
+    const items = await listAcrossAppNamespaces<V1Pod>('/api/v1', 'pods', selector);
+    return items.filter((p) => (p.metadata?.namespace ?? '').startsWith(prefix));
+  }
+
+  /**
+   * Per-app mode: one list per configured app namespace, or one cluster-wide list when the
+   * namespaces are not configured (which needs a ClusterRole).
+   */
+  async function listAcrossAppNamespaces<T>(
+    apiPrefix: string,
+    resource: string,
+    labelSelector: string,
+  ): Promise<T[]> {
+    const namespaces =
+      config.namespaces.mode === 'per-app' ? config.namespaces.appNamespaces : undefined;
+    const paths = namespaces
+      ? namespaces.map((ns) => `${apiPrefix}/namespaces/${ns}/${resource}`)
+      : [`${apiPrefix}/${resource}`];
+    const lists = await Promise.all(
+      paths.map((p) => client.request<{ items: T[] }>('GET', p, { query: { labelSelector } })),
+    );
+    return lists.flatMap((l) => l.items);
   }
 
   async function reapOrphans(): Promise<string[]> {
@@ -573,20 +591,27 @@ export async function createKubernetesPlatform(
     reapOrphans,
 
     async listApps(): Promise<AppInfo[]> {
-      const path =
-        config.namespaces.mode === 'shared'
-          ? `/apis/apps/v1/namespaces/${config.namespaces.namespace}/deployments`
-          : '/apis/apps/v1/deployments';
-      let list: V1DeploymentList;
+      let deployments: V1Deployment[];
       try {
-        list = await client.request<V1DeploymentList>('GET', path, {
-          query: { labelSelector: labels.app },
-        });
+        deployments =
+          config.namespaces.mode === 'shared'
+            ? (
+                await client.request<V1DeploymentList>(
+                  'GET',
+                  `/apis/apps/v1/namespaces/${config.namespaces.namespace}/deployments`,
+                  { query: { labelSelector: labels.app } },
+                )
+              ).items
+            : await listAcrossAppNamespaces<V1Deployment>(
+                '/apis/apps/v1',
+                'deployments',
+                labels.app,
+              );
       } catch (err) {
         throw toAppError(err, 'apps');
       }
       const byApp = new Map<string, V1Deployment[]>();
-      for (const d of list.items) {
+      for (const d of deployments) {
         const app = d.metadata?.labels?.[labels.app];
         if (!app || !APP_NAME_PATTERN.test(app)) continue;
         if (
