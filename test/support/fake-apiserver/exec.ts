@@ -13,6 +13,9 @@ const STDERR = 2;
 const ERROR = 3;
 const RESIZE = 4;
 const CLOSE = 255;
+/** Unsent websocket bytes above which process output is paused, and below which it resumes. */
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
 
 export interface ExecRequest {
   namespace: string;
@@ -127,10 +130,25 @@ export class ExecManager {
 
   start(ws: WebSocket, protocol: string, req: ExecRequest): void {
     const v5 = protocol === 'v5.channel.k8s.io';
+    // Output sources are paused while the websocket holds more than HIGH_WATER unsent bytes,
+    // as TCP backpressure from a slow client reaches a real kubelet's process.
+    const sources: { pause(): void; resume(): void }[] = [];
+    let drainPoll: NodeJS.Timeout | undefined;
+    const throttle = (): void => {
+      if (drainPoll || ws.bufferedAmount <= HIGH_WATER) return;
+      for (const src of sources) src.pause();
+      drainPoll = setInterval(() => {
+        if (ws.readyState === ws.OPEN && ws.bufferedAmount > LOW_WATER) return;
+        clearInterval(drainPoll);
+        drainPoll = undefined;
+        for (const src of sources) src.resume();
+      }, 5);
+    };
     const send = (channel: number, data: Buffer | string): void => {
       if (ws.readyState !== ws.OPEN) return;
       const payload = typeof data === 'string' ? Buffer.from(data) : data;
       ws.send(Buffer.concat([Buffer.from([channel]), payload]));
+      throttle();
     };
     // The real server opens every channel with an empty frame; clients must ignore them.
     if (req.stdout) send(STDOUT, Buffer.alloc(0));
@@ -214,6 +232,7 @@ export class ExecManager {
       });
       pid = term.pid;
       term.onData((d: string | Buffer) => send(STDOUT, typeof d === 'string' ? Buffer.from(d) : d));
+      sources.push(term);
       // node-pty reports the exit only once the terminal's output has been read to the end.
       term.onExit(({ exitCode, signal }) => onExit(exitCode, signal ?? null));
       writeStdin = (b) => term.write(b);
@@ -239,6 +258,7 @@ export class ExecManager {
       pid = child.pid;
       child.stdout?.on('data', (d: Buffer) => send(STDOUT, d));
       child.stderr?.on('data', (d: Buffer) => send(STDERR, d));
+      for (const out of [child.stdout, child.stderr]) if (out) sources.push(out);
       child.stdin?.on('error', () => undefined);
       let exited: [number | null, NodeJS.Signals | null] | undefined;
       child.on('exit', (code, signal) => {
