@@ -3,44 +3,28 @@
  * stock OpenSSH through the ssh_config of `neetodeploy ssh-config`, against the local platform.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as pty from 'node-pty';
+import { run } from '../support/openssh.js';
 import { ROOT, sourceBinArgs } from '../support/paths.js';
 import { ALICE, BOB, fakeIo, runBin, startCliEnv } from './harness.js';
 import type { CliEnv } from './harness.js';
 
-function run(
-  cmd: string,
-  args: string[],
-  home: string,
-  input = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+/** Only what ssh, scp and the ssh_config's `Match exec` need. */
+function bareEnv(home: string): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home };
 }
 
 function runSsh(
   args: string[],
   options: { input?: string; home: string },
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return run('ssh', args, options.home, options.input);
+  return run('ssh', args, {
+    env: bareEnv(options.home),
+    input: options.input,
+    timeoutMs: 30_000,
+  });
 }
 
 describe('cli: exec and stock ssh through a real bastion', function () {
@@ -229,7 +213,7 @@ describe('cli: exec and stock ssh through a real bastion', function () {
     const scp = await run(
       'scp',
       ['-F', userConfig, '-o', 'BatchMode=yes', '-O', src, 'demo.neetodeploy:uploaded.txt'],
-      config.home,
+      { env: bareEnv(config.home), timeoutMs: 30_000 },
     );
     assert.equal(scp.code, 0, scp.stderr);
     const uploaded = path.join(env.platformDir, 'apps', 'demo', 'uploaded.txt');

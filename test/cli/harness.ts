@@ -11,16 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
-import { createBastion, parseBastionConfig } from '@neetodeploy/bastion';
 import type { Bastion } from '@neetodeploy/bastion';
 import { createLocalPlatform } from '@neetodeploy/platform';
-import {
-  encodeCertificateText,
-  encodePrivateKey,
-  encodePublicKeyText,
-  generatePrivateKey,
-  signCertificate,
-} from '@neetodeploy/sshcert';
+import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
 import type { Platform } from '@neetodeploy/platform';
 import { runCli } from '../../cli/src/cli.js';
 import { makeCliConfig, saveCredentials } from '../../cli/src/config.js';
@@ -31,6 +24,7 @@ import { abortableSleep } from '../../cli/src/io.js';
 import { createApiProvider } from '../../cli/src/session.js';
 import { ROOT, SOURCE_NODE_ARGS, sourceBinArgs } from '../support/paths.js';
 import { ALICE, BOB, startKeysService } from '../support/keys-service.js';
+import { startBastionForKeysService } from '../support/bastion-for-keys-service.js';
 import { freePort } from '../support/openssh.js';
 import type { TestKeysService } from '../support/keys-service.js';
 
@@ -189,34 +183,14 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
   }
   let bastion: CliEnv['bastion'];
   if (bastionPort !== undefined) {
-    const dir = path.join(root, 'bastion');
-    fs.mkdirSync(dir, { recursive: true });
-    const keyFile = path.join(dir, 'ssh_host_ed25519_key');
-    fs.writeFileSync(keyFile, encodePrivateKey(hostKey), { mode: 0o600 });
-    const cert = signCertificate(
-      {
-        publicKey: hostKey.publicKey,
-        certType: 'host',
-        keyId: 'bastion',
-        principals: ['127.0.0.1', '*.neetodeploy'],
-        ttlSeconds: 3600,
-      },
-      ks.service.authorities.hostSigningKey,
-    );
-    fs.writeFileSync(`${keyFile}-cert.pub`, `${encodeCertificateText(cert)}\n`);
-    const userCas = path.join(dir, 'user_ca.pub');
-    fs.writeFileSync(userCas, `${ks.service.authorities.userCaKeyLines.join('\n')}\n`);
-    const server = createBastion(
-      parseBastionConfig({
-        listen: { host: '127.0.0.1', port: bastionPort },
-        name: '127.0.0.1',
-        hostKeys: [{ privateKeyFile: keyFile, certificateFile: `${keyFile}-cert.pub` }],
-        trust: { static: { userCaKeyFiles: [userCas] } },
-        log: { level: 'silent' },
-      }),
-      { platform, logger },
-    );
-    await server.start();
+    const { bastion: server } = await startBastionForKeysService({
+      dir: path.join(root, 'bastion'),
+      hostKey,
+      keysService: ks,
+      port: bastionPort,
+      platform,
+      logger,
+    });
     bastion = { server, port: bastionPort, hostPublicKey };
   }
   const caFile = path.join(root, 'api-ca.pem');

@@ -8,17 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { createBastion, parseBastionConfig } from '@neetodeploy/bastion';
 import type { Bastion } from '@neetodeploy/bastion';
 import { createKubernetesPlatform } from '@neetodeploy/platform';
 import type { KubernetesPlatform, KubernetesPlatformConfigInput } from '@neetodeploy/platform';
-import {
-  encodeCertificateText,
-  encodePrivateKey,
-  encodePublicKeyText,
-  generatePrivateKey,
-  signCertificate,
-} from '@neetodeploy/sshcert';
+import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
 import { runCli } from '../../cli/src/cli.js';
 import { makeCliConfig, saveCredentials } from '../../cli/src/config.js';
 import type { CliConfig } from '../../cli/src/config.js';
@@ -34,6 +27,7 @@ import {
 } from '../support/fake-apiserver/index.js';
 import { ALICE, startKeysService } from '../support/keys-service.js';
 import type { TestKeysService } from '../support/keys-service.js';
+import { startBastionForKeysService } from '../support/bastion-for-keys-service.js';
 import { freePort } from '../support/openssh.js';
 
 export { ALICE, fakeIo };
@@ -207,34 +201,18 @@ export async function startK8sEnv(vars: Record<string, string>): Promise<K8sEnv>
     });
     cleanups.push(() => ks.dispose());
 
-    const dir = path.join(root, 'bastion');
-    fs.mkdirSync(dir, { recursive: true });
-    const keyFile = path.join(dir, 'ssh_host_ed25519_key');
-    fs.writeFileSync(keyFile, encodePrivateKey(hostKey), { mode: 0o600 });
-    const cert = signCertificate(
-      {
-        publicKey: hostKey.publicKey,
-        certType: 'host',
-        keyId: 'bastion',
-        principals: ['127.0.0.1', '*.neetodeploy'],
-        ttlSeconds: 3600,
-      },
-      ks.service.authorities.hostSigningKey,
-    );
-    fs.writeFileSync(`${keyFile}-cert.pub`, `${encodeCertificateText(cert)}\n`);
-    const userCas = path.join(dir, 'user_ca.pub');
-    fs.writeFileSync(userCas, `${ks.service.authorities.userCaKeyLines.join('\n')}\n`);
-    const bastion = createBastion(
-      parseBastionConfig({
-        listen: { host: '127.0.0.1', port: bastionPort },
-        name: '127.0.0.1',
-        hostKeys: [{ privateKeyFile: keyFile, certificateFile: `${keyFile}-cert.pub` }],
-        trust: { static: { userCaKeyFiles: [userCas] } },
-        log: { level: 'silent' },
-      }),
-      { platform: bastionPlatform, logger },
-    );
-    await bastion.start();
+    const {
+      bastion,
+      hostKeyFile: keyFile,
+      userCaFile: userCas,
+    } = await startBastionForKeysService({
+      dir: path.join(root, 'bastion'),
+      hostKey,
+      keysService: ks,
+      port: bastionPort,
+      platform: bastionPlatform,
+      logger,
+    });
     cleanups.push(() => bastion.stop());
 
     const caFile = path.join(root, 'api-ca.pem');

@@ -17,6 +17,8 @@ import {
   generatePrivateKey,
   signCertificate,
 } from '@neetodeploy/sshcert';
+import { run } from '../support/openssh.js';
+import type { RunResult } from '../support/openssh.js';
 import { ROOT, sourceBinArgs } from '../support/paths.js';
 import {
   ALICE,
@@ -31,27 +33,12 @@ import {
 } from './harness.js';
 import type { K8sEnv } from './harness.js';
 
-function runSsh(
-  args: string[],
-  home: string,
-  input = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', args, {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
+function runSsh(args: string[], home: string, input = ''): Promise<RunResult> {
+  // A bare environment: only what ssh and the ssh_config's `Match exec` need.
+  return run('ssh', args, {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+    input,
+    timeoutMs: 30_000,
   });
 }
 
@@ -290,16 +277,12 @@ describe('e2e on Kubernetes: bastion + keys-service over the fake API server', f
 
     // And through the real kubectl, with the bastion's own kubeconfig.
     const kubeconfig = env.fake.kubeconfigPath(env.bastionUser, APPS_NAMESPACE);
-    const canI = (...args: string[]) =>
-      new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-        const child = spawn('kubectl', ['--kubeconfig', kubeconfig, 'auth', 'can-i', ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, out: out.trim() }));
+    const canI = async (...args: string[]) => {
+      const r = await run('kubectl', ['--kubeconfig', kubeconfig, 'auth', 'can-i', ...args], {
+        env: process.env,
       });
+      return { code: r.code, out: r.stdout.trim() };
+    };
     assert.deepEqual(await canI('get', 'secrets', '-n', APPS_NAMESPACE), { code: 1, out: 'no' });
     assert.deepEqual(await canI('create', 'pods/exec', '-n', 'other'), { code: 1, out: 'no' });
     assert.deepEqual(await canI('create', 'pods/exec', '-n', APPS_NAMESPACE), {

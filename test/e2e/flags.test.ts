@@ -1,32 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { run } from '../support/openssh.js';
 import { ROOT } from '../support/paths.js';
 import { ALL_IN_ONE_ARGS, cleanEnv } from './support.js';
 
-function runAllInOne(
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = cleanEnv(),
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...ALL_IN_ONE_ARGS, ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function runAllInOne(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()) {
+  return run(process.execPath, [...ALL_IN_ONE_ARGS, ...args], {
+    cwd: ROOT,
+    env,
+    timeoutMs: 60_000,
   });
 }
 

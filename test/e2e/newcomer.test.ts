@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
+import { run } from '../support/openssh.js';
 import { sourceBinArgs, ROOT } from '../support/paths.js';
 import {
   ADMIN_EMAIL,
@@ -53,10 +54,10 @@ function httpGet(port: number, pathname: string): Promise<number> {
 
 /** The port the demo app's web.1 listens on, from the local platform's run file. */
 function demoPort(dataDir: string): number {
-  const run = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', 'demo.json'), 'utf8')) as {
+  const runFile = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', 'demo.json'), 'utf8')) as {
     instances: { name: string; port: number }[];
   };
-  const web = run.instances.find((i) => i.name === 'web.1');
+  const web = runFile.instances.find((i) => i.name === 'web.1');
   assert.ok(web, 'demo has a web.1 instance');
   return web.port;
 }
@@ -360,23 +361,11 @@ describe('e2e: a newcomer’s path through the all-in-one', function () {
 
   it('admin commands work on the running data dir: a scripted token drives the CLI', async function () {
     const keys = (args: readonly string[], input = '') =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [...sourceBinArgs('keys-service'), ...args], {
-          cwd: ROOT,
-          env: cleanEnv(),
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.on('error', reject);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-        child.stdin.end(input);
+      run(process.execPath, [...sourceBinArgs('keys-service'), ...args], {
+        cwd: ROOT,
+        env: cleanEnv(),
+        input,
+        timeoutMs: 60_000,
       });
     const added = await keys(
       ['users', 'add', 'ops@example.com', '--password-stdin', '--data-dir', dataDir],
