@@ -1,16 +1,24 @@
 /**
- * Benchmark: `POST /api/v1/certificates` over HTTPS keep-alive, driven from a second process for
- * 10 s at concurrency 1, 4 and 16, next to the bare sshcert signing rate measured in this run.
+ * Benchmark: `POST /api/v1/certificates` over HTTPS keep-alive, driven from a second process at
+ * concurrency 1, 4 and 16, next to the bare sshcert signing rate measured in this run.
  *
  *   node --conditions=neetodeploy-source --import tsx bench/keys-service.ts \
- *     [--seconds 10] [--sync normal|full]
+ *     [--seconds 10] [--sync normal|full] [--only 'c=16'] [--no-pin]
  *
  * (or `npm run build` first and drop the `--conditions` flag to run the built packages).
- * The server runs in this process (one event loop, i.e. one core); the load generator is a
- * child process. Prints certificates/s, p50/p99 latency and the ratio to the bare rate, and,
- * as the floor of any express-over-HTTPS endpoint, the same figures for `GET /healthz`.
+ * "On one core", literally: the server (this process, all its threads) is pinned to CPU 0 with
+ * taskset and the load generator to CPU 1. Each row has two phases of `--seconds` each:
+ *
+ * 1. latency: the client drives the server; requests/s, p50/p99 and server CPU per request.
+ * 2. ratio: the same load, while the server stops every 900 ms for 100 ms to sign certificates
+ *    bare (signCertificate in a loop) on the same core. Each serving slice's CPU per request is
+ *    paired with the bare slice next to it, so both are measured under the same machine
+ *    conditions: on a shared VM the bare loop's speed drifts by 2x within minutes, far more than
+ *    the server's. The ratio is the median of the pairs.
+ *
+ * `GET /healthz` is the floor of any express endpoint on this stack.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -122,11 +130,8 @@ const cpuMicros = (): number => {
   return u.user + u.system;
 };
 
-/**
- * Certificates per second that signCertificate alone reaches in this process: by wall clock,
- * and by this process's CPU time (steadier when other work shares the machine).
- */
-function bareSigningRate(seconds: number): { wall: number; cpu: number } {
+/** The ceiling: sshcert's signCertificate alone (ed25519 CA and key). */
+function createBareSigner(): (ms: number) => { perSecondWall: number; cpuMicrosEach: number } {
   const ca = generatePrivateKey('ssh-ed25519');
   const subject = generatePrivateKey('ssh-ed25519').publicKey;
   const sign = (): void => {
@@ -141,16 +146,28 @@ function bareSigningRate(seconds: number): { wall: number; cpu: number } {
       ca,
     );
   };
-  for (let i = 0; i < 500; i++) sign();
-  let n = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  const c0 = cpuMicros();
-  while (performance.now() < deadline) {
-    for (let i = 0; i < 50; i++) sign();
-    n += 50;
-  }
-  return { wall: n / ((performance.now() - t0) / 1000), cpu: n / ((cpuMicros() - c0) / 1e6) };
+  for (let i = 0; i < 2000; i++) sign();
+  return (ms) => {
+    let n = 0;
+    const t0 = performance.now();
+    const c0 = cpuMicros();
+    const deadline = t0 + ms;
+    while (performance.now() < deadline) {
+      for (let i = 0; i < 20; i++) sign();
+      n += 20;
+    }
+    return {
+      perSecondWall: n / ((performance.now() - t0) / 1000),
+      cpuMicrosEach: (cpuMicros() - c0) / n,
+    };
+  };
+}
+
+const CLIENT_CPU = '1';
+const SERVER_CPU = '0';
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
 }
 
 function spawnClient(options: {
@@ -160,29 +177,30 @@ function spawnClient(options: {
   concurrency: number;
   seconds: number;
   healthz?: boolean;
+  pinned: boolean;
 }): Promise<ClientResult> {
   const self = fileURLToPath(import.meta.url);
+  const argv = [
+    ...process.execArgv,
+    self,
+    '--client',
+    '--url',
+    options.url,
+    '--ca',
+    options.ca,
+    '--token',
+    options.token,
+    '--concurrency',
+    String(options.concurrency),
+    '--seconds',
+    String(options.seconds),
+    ...(options.healthz ? ['--healthz'] : []),
+  ];
+  const [command, commandArgs] = options.pinned
+    ? ['taskset', ['-c', CLIENT_CPU, process.execPath, ...argv]]
+    : [process.execPath, argv];
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        ...process.execArgv,
-        self,
-        '--client',
-        '--url',
-        options.url,
-        '--ca',
-        options.ca,
-        '--token',
-        options.token,
-        '--concurrency',
-        String(options.concurrency),
-        '--seconds',
-        String(options.seconds),
-        ...(options.healthz ? ['--healthz'] : []),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -193,8 +211,25 @@ function spawnClient(options: {
   });
 }
 
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 async function main(): Promise<void> {
   const seconds = Number(flag('--seconds', '10'));
+  const pinned = !args.includes('--no-pin') && os.cpus().length >= 2 && hasTaskset();
+  if (pinned && process.env.NEETODEPLOY_BENCH_PINNED !== '1') {
+    // Re-run this process on CPU 0 so every server thread (GC, checkpoints) shares that core.
+    const child = spawnSync(
+      'taskset',
+      ['-c', SERVER_CPU, process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+      { stdio: 'inherit', env: { ...process.env, NEETODEPLOY_BENCH_PINNED: '1' } },
+    );
+    process.exit(child.status ?? 1);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-bench-'));
   const policyFile = path.join(dir, 'policy.yaml');
   fs.writeFileSync(
@@ -210,6 +245,7 @@ async function main(): Promise<void> {
     storage: { synchronous: flag('--sync', 'normal') as 'full' | 'normal' },
   });
   const service = createKeysService(config, { logger: pino({ level: 'silent' }) });
+  const bare = createBareSigner();
   try {
     const address = await service.start();
     await addUser(service.context.store, { email: 'bench@example.com', groups: [] });
@@ -217,18 +253,26 @@ async function main(): Promise<void> {
       email: 'bench@example.com',
       clientDescription: 'bench',
     });
+    const served = async (route: string): Promise<number> =>
+      (await service.context.metrics.requests.get()).values
+        .filter((v) => v.labels.route === route)
+        .reduce((sum, v) => sum + v.value, 0);
 
     console.log(
       `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os
         .loadavg()
         .map((l) => l.toFixed(1))
-        .join(' ')}, sqlite synchronous=${config.storage.synchronous}`,
+        .join(' ')}, sqlite synchronous=${config.storage.synchronous}, ${
+        pinned
+          ? `server pinned to CPU ${SERVER_CPU}, client to CPU ${CLIENT_CPU}`
+          : 'not pinned (no taskset or one CPU)'
+      }`,
     );
     console.log(
-      'The bare rate is sshcert signCertificate alone (ed25519 CA and key), measured right before each row.',
+      'bare = sshcert signCertificate alone (ed25519 CA and key) on the server core, in 100 ms slices between serving slices.',
     );
     console.log(
-      'row                 req/s   p50 ms   p99 ms  errors  bare/s  % of bare | server CPU us/req  bare CPU us  % of bare (CPU)',
+      'row                 req/s   p50 ms   p99 ms  errors | server CPU us/req | paired: server us/req  bare us/sign  bare/s  % of bare (min..max)',
     );
     const rows = [
       { name: 'certificates c=1', concurrency: 1, healthz: false },
@@ -236,35 +280,65 @@ async function main(): Promise<void> {
       { name: 'certificates c=16', concurrency: 16, healthz: false },
       { name: 'GET /healthz c=16', concurrency: 16, healthz: true },
     ];
-    for (const row of rows) {
-      // The machine's load changes from minute to minute: the ceiling is measured next to each row.
-      const bare = bareSigningRate(Math.min(2, seconds));
-      const c0 = cpuMicros();
-      const r = await spawnClient({
+    const only = flag('--only', '');
+    for (const row of rows.filter((r) => r.name.includes(only))) {
+      const route = row.healthz ? '/healthz' : '/api/v1/certificates';
+      const client = {
         url: address.url,
         ca: address.caFile!,
         token,
         concurrency: row.concurrency,
         seconds,
         healthz: row.healthz,
-      });
-      // Server CPU per request: this process did nothing else meanwhile (warm-up included).
-      const cpuPerReq = (cpuMicros() - c0) / (r.count + r.errors + row.concurrency);
-      const rate = r.count / r.seconds;
-      const bareCpuUs = 1e6 / bare.cpu;
+        pinned,
+      };
+      // Phase 1: latency and throughput, nothing else on the server core.
+      const c0 = cpuMicros();
+      const n0 = await served(route);
+      const r = await spawnClient(client);
+      const cpuPerReq = (cpuMicros() - c0) / ((await served(route)) - n0);
+
+      // Phase 2: serving slices paired with bare signing slices on the same core.
+      const pairs: { serverUs: number; bareUs: number; bareRate: number }[] = [];
+      const loaded = spawnClient(client);
+      let done = false;
+      void loaded.finally(() => (done = true));
+      await sleep(1000);
+      while (!done) {
+        const sc0 = cpuMicros();
+        const sn0 = await served(route);
+        await sleep(900);
+        const count = (await served(route)) - sn0;
+        const serverUs = (cpuMicros() - sc0) / count;
+        const b = bare(100);
+        if (!done && count > 50) {
+          pairs.push({ serverUs, bareUs: b.cpuMicrosEach, bareRate: b.perSecondWall });
+        }
+      }
+      await loaded;
+      const ratios = pairs.map((p) => (100 * p.bareUs) / p.serverUs);
       console.log(
         [
           row.name.padEnd(17),
-          rate.toFixed(0).padStart(7),
+          (r.count / r.seconds).toFixed(0).padStart(7),
           r.p50.toFixed(2).padStart(8),
           r.p99.toFixed(2).padStart(8),
           String(r.errors).padStart(7),
-          bare.wall.toFixed(0).padStart(7),
-          `${((100 * rate) / bare.wall).toFixed(1)}%`.padStart(10),
           '|',
           cpuPerReq.toFixed(0).padStart(17),
-          bareCpuUs.toFixed(0).padStart(12),
-          `${((100 * bareCpuUs) / cpuPerReq).toFixed(1)}%`.padStart(16),
+          '|',
+          median(pairs.map((p) => p.serverUs))
+            .toFixed(0)
+            .padStart(21),
+          median(pairs.map((p) => p.bareUs))
+            .toFixed(0)
+            .padStart(13),
+          median(pairs.map((p) => p.bareRate))
+            .toFixed(0)
+            .padStart(7),
+          `${median(ratios).toFixed(1)}% (${Math.min(...ratios).toFixed(0)}..${Math.max(...ratios).toFixed(0)})`.padStart(
+            21,
+          ),
         ].join(' '),
       );
     }

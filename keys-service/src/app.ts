@@ -1,6 +1,6 @@
 /**
  * The one place that wires the keys-service together: config → store, CA keys, policy, TLS →
- * express app → HTTPS (or HTTP) server. `start()` listens (port 0 works) and returns the bound
+ * express app (and the express-free certificates handler) → HTTPS (or HTTP) server. `start()` listens (port 0 works) and returns the bound
  * address; `stop()` closes the server, the policy watcher and the store.
  */
 import crypto from 'node:crypto';
@@ -11,8 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express from 'express';
-import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
-import helmet from 'helmet';
+import type { Express, NextFunction, Request, Response } from 'express';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { NotFound, createKubernetesPlatform, createLocalPlatform } from '@neetodeploy/platform';
@@ -29,7 +28,9 @@ import type { KeysMetrics } from './metrics.js';
 import { createPolicySource } from './policy/index.js';
 import type { PolicySource } from './policy/index.js';
 import { createApiRouter } from './routes/api.js';
+import { createCertificatesHandler, isCertificateRequest } from './routes/certificates.js';
 import { apiErrorHandler } from './routes/http.js';
+import { createRequestObserver } from './routes/observe.js';
 import { openConfiguredStore, verifyStore } from './storage/index.js';
 import type { KeysStore } from './storage/index.js';
 import { ensureLocalTls, loadTlsFiles } from './tls/index.js';
@@ -68,72 +69,6 @@ export interface KeysService {
   readonly authorities: CertificateAuthorities;
 }
 
-/** The routes metrics are labelled with; anything else is `other` (bounded cardinality). */
-const KNOWN_ROUTES = new Set([
-  '/api/v1/login-sessions',
-  '/api/v1/login-sessions/token',
-  '/api/v1/me',
-  '/api/v1/tokens/current',
-  '/api/v1/apps',
-  '/api/v1/certificates',
-  '/api/v1/ca',
-  '/device',
-  '/device/sign-in',
-  '/device/code',
-  '/device/decision',
-  '/device/sign-out',
-  '/device/style.css',
-  '/healthz',
-  '/readyz',
-  '/metrics',
-]);
-
-/**
- * Helmet's headers for our options are constants (no nonces, no per-request directives), so
- * they are recorded once and set in one loop: running its thirteen middlewares on every request
- * cost more than the rest of the request routing. Every response still carries all of them.
- */
-function recordStaticHeaders(middleware: RequestHandler): readonly [string, string][] {
-  const headers = new Map<string, string>();
-  const recorder = {
-    setHeader(name: string, value: string | number): void {
-      headers.set(name, String(value));
-    },
-    removeHeader(name: string): void {
-      headers.delete(name);
-    },
-  };
-  let finished = false;
-  let failure: unknown;
-  void middleware({} as Request, recorder as unknown as Response, (err?: unknown) => {
-    failure = err;
-    finished = true;
-  });
-  if (!finished || failure !== undefined) {
-    throw new Error('security headers middleware did not finish synchronously', {
-      cause: failure,
-    });
-  }
-  return [...headers];
-}
-
-const SECURITY_HEADERS = recordStaticHeaders(
-  helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-    },
-    referrerPolicy: { policy: 'no-referrer' },
-  }),
-);
-
 function loadOrCreateSecret(file: string): Buffer {
   if (fs.existsSync(file)) return fs.readFileSync(file);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -164,25 +99,15 @@ export function createKeysService(
   let draining = false;
   let stopped: Promise<void> | undefined;
 
+  const observer = createRequestObserver(metrics, logger);
+
   const buildApp = (ctx: DomainContext, baseUrl: () => string): Express => {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
     app.set('trust proxy', config.trustProxyHops);
     app.use((req: Request, res: Response, next: NextFunction) => {
-      for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
-      const started = performance.now();
-      // req.url is relative to a router by the time the response finishes; read it now.
-      const url = req.url;
-      const q = url.indexOf('?');
-      const pathname = q < 0 ? url : url.slice(0, q);
-      const route = KNOWN_ROUTES.has(pathname) ? pathname : 'other';
-      res.once('finish', () => {
-        const status = res.statusCode;
-        metrics.requests.inc({ method: req.method, route, status: String(status) });
-        metrics.requestDuration.observe({ route }, (performance.now() - started) / 1000);
-        logger.debug({ event: EVENTS.request, method: req.method, route, status }, 'request');
-      });
+      observer.observe(req, res);
       next();
     });
 
@@ -236,7 +161,7 @@ export function createKeysService(
     async start() {
       if (server) throw new Error('keys-service already started');
       if (!deps.store) {
-        const opened = openConfiguredStore(config, logger);
+        const opened = openConfiguredStore(config, logger, { serving: true });
         store = opened;
         // The Kubernetes store checks its rights now, so a missing Role fails the boot clearly.
         await verifyStore(opened).catch(async (err: unknown) => {
@@ -284,9 +209,17 @@ export function createKeysService(
       let boundUrl = '';
       const baseUrl = (): string => config.publicUrl ?? boundUrl;
       const app = buildApp(ctx, baseUrl);
+      const issueCertificate = createCertificatesHandler(ctx, {
+        observer,
+        trustedProxyHops: config.trustProxyHops,
+      });
+      const handle: http.RequestListener = (req, res) => {
+        if (isCertificateRequest(req)) issueCertificate(req, res);
+        else app(req, res);
+      };
       const srv = tls
-        ? https.createServer({ key: tls.key, cert: tls.cert }, app)
-        : http.createServer(app);
+        ? https.createServer({ key: tls.key, cert: tls.cert }, handle)
+        : http.createServer(handle);
       srv.headersTimeout = 15_000;
       srv.requestTimeout = 30_000;
       srv.on('connection', (socket: Socket) => {

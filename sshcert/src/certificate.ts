@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { secureRandomBytes } from './random.js';
 import { SshCertError, malformed } from './errors.js';
 import {
   SshPublicKey,
@@ -238,7 +238,7 @@ function encodeOptions(opts: Readonly<Record<string, string>> | undefined, what:
 
 function randomSerial(): bigint {
   for (;;) {
-    const s = randomBytes(8).readBigUInt64BE(0) & 0x7fffffffffffffffn;
+    const s = secureRandomBytes(8).readBigUInt64BE(0) & 0x7fffffffffffffffn;
     if (s !== 0n) return s;
   }
 }
@@ -296,7 +296,7 @@ export function signCertificate(
   const principals = new WireWriter();
   for (const p of request.principals) principals.string(p);
 
-  const w = new WireWriter().string(certKeyTypeFor(subject.type)).bytes(randomBytes(32));
+  const w = new WireWriter().string(certKeyTypeFor(subject.type)).bytes(secureRandomBytes(32));
   encodeKeyFields(w, fields);
   w.u64(serial)
     .u32(CERT_TYPE_CODES[request.certType])

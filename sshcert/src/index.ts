@@ -2,7 +2,7 @@
  * Public surface of @neetodeploy/sshcert. The contract lives in ./types.ts; each module below
  * has one job: errors, public keys (wire, text, fingerprints), private keys (openssh-key-v1 and
  * PEM), SSH signatures, certificates (PROTOCOL.certkeys), pure verification, source-address
- * lists, and KRLs (PROTOCOL.krl). The wire reader every parser uses is in ./wire.ts.
+ * lists, KRLs (PROTOCOL.krl), and pooled CSPRNG bytes for nonces and serials. The wire reader every parser uses is in ./wire.ts.
  */
 export type * from './types.js';
 export { SshCertError, type SshCertErrorCode } from './errors.js';
@@ -36,3 +36,4 @@ export {
 export { verifyCertificate, verifyUserCertificate } from './verify.js';
 export { matchSourceAddress } from './source-address.js';
 export { parseKrl, createKrl } from './krl.js';
+export { secureRandomBytes } from './random.js';

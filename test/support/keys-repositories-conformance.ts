@@ -102,6 +102,30 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         assert.equal(await store.tokens.findByHash('0'.repeat(64)), undefined);
       });
 
+      it('finds a bearer: the token with its holder\'s groups and "not before"', async function () {
+        await store.tokens.create(token);
+        assert.equal(await store.tokens.findBearer('0'.repeat(64)), undefined);
+        const bare = await store.tokens.findBearer(token.hash);
+        assert.equal(bare?.token.email, 'amy@example.com');
+        assert.equal(bare?.token.expiresAt.getTime(), at(3600).getTime());
+        assert.deepEqual(bare?.groups, []);
+        assert.equal(bare?.notBefore, undefined);
+        assert.ok(bare && !('notBefore' in bare));
+
+        await store.users.upsert({
+          email: 'Amy@example.com',
+          groups: ['ops', 'dev'],
+          createdAt: T0,
+        });
+        await store.revocations.setNotBefore('amy@example.com', 1234);
+        await store.tokens.touch(token.hash, at(10));
+        const full = await store.tokens.findBearer(token.hash);
+        assert.deepEqual(full?.groups, ['ops', 'dev']);
+        assert.equal(full?.notBefore, 1234);
+        assert.equal(full?.token.lastUsedAt?.getTime(), at(10).getTime());
+        assert.deepEqual(full?.token, await store.tokens.findByHash(token.hash));
+      });
+
       it('revokes one token once, and all live tokens of a user', async function () {
         await store.tokens.create(token);
         await store.tokens.create({ ...token, hash: 'e'.repeat(64) });

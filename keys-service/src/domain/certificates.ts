@@ -2,13 +2,13 @@
  * Issuing user certificates: the token's user, the policy's `exec` grant on the app, a sound
  * public key; then a short-lived certificate for that app only, recorded as an audit event.
  */
-import crypto from 'node:crypto';
 import { APP_NAME_PATTERN, AccessDenied, BadRequest, NotFound } from '@neetodeploy/platform';
 import {
   SshCertError,
   encodeCertificateText,
   fingerprint,
   parsePublicKeyText,
+  secureRandomBytes,
   signCertificate,
 } from '@neetodeploy/sshcert';
 import type { PublicKey } from '@neetodeploy/sshcert';
@@ -103,7 +103,8 @@ export async function issueCertificate(
   // Backdate for clock skew, but never before the user's "not before" (revocation).
   const now = ctx.clock();
   const nowSeconds = unixSeconds(now);
-  const notBefore = await ctx.store.revocations.getNotBefore(caller.email);
+  // Read with the token, in the same request (one store read for both).
+  const notBefore = caller.notBefore;
   let backdateSeconds = ctx.config.certificates.backdateSeconds;
   let issueAt = now;
   if (notBefore !== undefined) {
@@ -115,7 +116,7 @@ export async function issueCertificate(
     }
   }
 
-  const requestId = crypto.randomBytes(12).toString('base64url');
+  const requestId = secureRandomBytes(12).toString('base64url');
   const keyId = `${caller.email}:${requestId}`;
   const extensions: Record<string, string> = { 'permit-pty': '' };
   if (grant.permissions.has('port-forward')) extensions['permit-port-forwarding'] = '';

@@ -26,6 +26,8 @@ export interface Caller {
   readonly tokenExpiresAt: Date;
   readonly tokenCreatedAt: Date;
   readonly clientDescription: string;
+  /** The user's "not before" (unix seconds) when the token was checked, if any. */
+  readonly notBefore?: number;
 }
 
 /** The part of the context that admin commands (no server, no CA) can build. */

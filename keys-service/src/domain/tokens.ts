@@ -67,15 +67,16 @@ export async function authenticateToken(
       code: 'missing_token',
     });
   }
-  const record = token.startsWith(TOKEN_PREFIX)
-    ? await ctx.store.tokens.findByHash(hashSecret(token))
+  const bearer = token.startsWith(TOKEN_PREFIX)
+    ? await ctx.store.tokens.findBearer(hashSecret(token))
     : undefined;
   const now = ctx.clock();
-  if (!record) {
+  if (!bearer) {
     throw new Unauthenticated('invalid API token: run `neetodeploy login`', {
       code: 'invalid_token',
     });
   }
+  const record = bearer.token;
   if (record.revokedAt) {
     throw new Unauthenticated('this API token was revoked: run `neetodeploy login`', {
       code: 'revoked_token',
@@ -89,14 +90,14 @@ export async function authenticateToken(
   if (!record.lastUsedAt || now.getTime() - record.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
     await ctx.store.tokens.touch(record.hash, now);
   }
-  const user = await ctx.store.users.get(record.email);
   return {
     email: record.email,
-    groups: user?.groups ?? [],
+    groups: bearer.groups,
     tokenHash: record.hash,
     tokenExpiresAt: record.expiresAt,
     tokenCreatedAt: record.createdAt,
     clientDescription: record.clientDescription,
+    ...(bearer.notBefore === undefined ? {} : { notBefore: bearer.notBefore }),
   };
 }
 

@@ -1,23 +1,22 @@
 /**
  * The JSON API under /api/v1. Each route parses and validates, then calls one use-case.
+ * `POST /api/v1/certificates` is served outside express (./certificates.ts).
  */
 import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import { APP_NAME_PATTERN, NotFound, RateLimited } from '@neetodeploy/platform';
+import { NotFound, RateLimited } from '@neetodeploy/platform';
 import type { Caller, DomainContext } from '../domain/index.js';
 import {
   authenticateToken,
   createCaBundleSource,
   createLoginSession,
-  issueCertificate,
   listAppsForCaller,
   pollLoginSession,
   revokeCurrentToken,
 } from '../domain/index.js';
-import { PROCESS_NAME_PATTERN } from '../domain/certificates.js';
-import { apiErrorHandler, clientIp, parseBody } from './http.js';
+import { apiErrorHandler, bearerToken, clientIp, parseBody } from './http.js';
 import { createConfigVarsRouter } from './config-vars.js';
 import { createLogsRouter } from './logs.js';
 
@@ -33,14 +32,6 @@ const tokenBody = z
   .object({
     device_code: z.string().min(1).max(128),
     grant_type: z.literal('urn:ietf:params:oauth:grant-type:device_code').optional(),
-  })
-  .strict();
-
-const certificateBody = z
-  .object({
-    app: z.string().regex(APP_NAME_PATTERN, 'app names are DNS labels'),
-    public_key: z.string().min(1).max(16_384),
-    process: z.string().regex(PROCESS_NAME_PATTERN, 'a process type name').optional(),
   })
   .strict();
 
@@ -68,9 +59,10 @@ export function createApiRouter(ctx: DomainContext, options: ApiRouterOptions): 
   const caBundle = createCaBundleSource(ctx);
 
   const requireToken = async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    (req as AuthedRequest).caller = await authenticateToken(ctx, match?.[1]);
+    (req as AuthedRequest).caller = await authenticateToken(
+      ctx,
+      bearerToken(req.get('authorization')),
+    );
     next();
   };
 
@@ -159,31 +151,6 @@ export function createApiRouter(ctx: DomainContext, options: ApiRouterOptions): 
         permissions: a.permissions,
         ...(a.processTypes ? { process_types: a.processTypes } : {}),
       })),
-    });
-  });
-
-  // Authentication before body parsing: an anonymous caller gets 401 and learns nothing more.
-  router.post('/certificates', requireToken, json, async (req, res) => {
-    const body = parseBody(certificateBody, req.body);
-    const issued = await issueCertificate(ctx, callerOf(req), {
-      app: body.app,
-      publicKey: body.public_key,
-      ...(body.process !== undefined ? { process: body.process } : {}),
-      clientIp: clientIp(req),
-    });
-    res.status(201).json({
-      certificate: issued.certificate,
-      serial: issued.serial,
-      key_id: issued.keyId,
-      request_id: issued.requestId,
-      principals: issued.principals,
-      valid_after: issued.validAfter.toISOString(),
-      valid_before: issued.validBefore.toISOString(),
-      bastion: {
-        host: issued.bastion.host,
-        port: issued.bastion.port,
-        known_hosts: issued.bastion.knownHosts,
-      },
     });
   });
 

@@ -9,7 +9,7 @@ import type { ConfigVars } from '@neetodeploy/platform';
 import { authenticateToken } from '../domain/index.js';
 import type { Caller, DomainContext } from '../domain/index.js';
 import { CONFIG_VAR_LIMITS, getConfigVars, setConfigVars } from '../domain/config-vars.js';
-import { clientIp, parseBody } from './http.js';
+import { bearerToken, clientIp, parseBody } from './http.js';
 
 const changeBody = z
   .object({
@@ -21,8 +21,7 @@ const changeBody = z
   .strict();
 
 export async function bearerCaller(ctx: DomainContext, req: Request): Promise<Caller> {
-  const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-  return authenticateToken(ctx, match?.[1]);
+  return authenticateToken(ctx, bearerToken(req.get('authorization')));
 }
 
 /** `"v"` ↔ `v`: versions are opaque to clients, quoted as RFC 9110 entity tags. */

@@ -35,9 +35,23 @@ export interface TokenRecord {
   readonly revokedAt?: Date;
 }
 
+/** A token with what every API call needs to know about its holder. */
+export interface BearerRecord {
+  readonly token: TokenRecord;
+  /** The holder's groups; empty when there is no local account for the email. */
+  readonly groups: readonly string[];
+  /** The holder's "not before" (unix seconds), when one was ever recorded. */
+  readonly notBefore?: number;
+}
+
 export interface TokenRepository {
   create(token: TokenRecord): Promise<void>;
   findByHash(hash: string): Promise<TokenRecord | undefined>;
+  /**
+   * The token, its holder's groups and "not before" in one read (one statement in SQLite):
+   * every authenticated request needs all three.
+   */
+  findBearer(hash: string): Promise<BearerRecord | undefined>;
   /** Records use; cheap and idempotent. */
   touch(hash: string, at: Date): Promise<void>;
   /** Returns whether a live token was revoked. */

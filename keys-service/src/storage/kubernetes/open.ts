@@ -8,13 +8,29 @@ import type { KeysStore } from '../types.js';
 import { openKubernetesStore } from './store.js';
 import type { KubernetesKeysStore } from './store.js';
 
+export interface OpenStoreOptions {
+  /** The long-running server: SQLite checkpoints its WAL on a worker thread. */
+  readonly serving?: boolean;
+}
+
 export function openConfiguredStore(
   config: Pick<KeysServiceConfig, 'dataDir' | 'storage'>,
   logger?: Logger,
+  options: OpenStoreOptions = {},
 ): KeysStore | KubernetesKeysStore {
   const storage = config.storage;
   if (storage.type === 'sqlite') {
-    return openSqliteStore(databasePath(config), { synchronous: storage.synchronous });
+    return openSqliteStore(databasePath(config), {
+      synchronous: storage.synchronous,
+      ...(options.serving
+        ? {
+            backgroundCheckpoints: {
+              onError: (message: string) =>
+                logger?.error({ event: 'keys.store_checkpoint_failed' }, message),
+            },
+          }
+        : {}),
+    });
   }
   let kc;
   try {

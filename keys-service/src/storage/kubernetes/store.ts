@@ -319,7 +319,10 @@ interface TokenJson {
   revokedAt?: number;
 }
 
-function tokenRepository(s: Store): TokenRepository {
+function tokenRepository(
+  s: Store,
+  holders: { readonly users: UserRepository; readonly revocations: RevocationRepository },
+): TokenRepository {
   const toRecord = (t: TokenJson): TokenRecord => ({
     hash: t.hash,
     email: t.email,
@@ -333,6 +336,11 @@ function tokenRepository(s: Store): TokenRepository {
   const nameOf = (hash: string): string | undefined =>
     HEX64.test(hash) ? `ndk-token-${hash}` : undefined;
   const labelsOf = (t: TokenJson) => ({ [LABEL_EMAIL]: labelHash(t.email) });
+  const findByHash = async (hash: string): Promise<TokenRecord | undefined> => {
+    const name = nameOf(hash);
+    const obj = name ? await s.get(name) : undefined;
+    return obj ? toRecord(recordOf<TokenJson>(obj)) : undefined;
+  };
   const revokeOne = (name: string, at: Date): Promise<boolean> =>
     s.mutate<TokenJson, boolean>('token', name, (t) =>
       t && t.revokedAt === undefined && t.expiresAt > at.getTime()
@@ -356,10 +364,19 @@ function tokenRepository(s: Store): TokenRepository {
         throw new Conflict('a token with this hash exists');
       }
     },
-    async findByHash(hash) {
-      const name = nameOf(hash);
-      const obj = name ? await s.get(name) : undefined;
-      return obj ? toRecord(recordOf<TokenJson>(obj)) : undefined;
+    findByHash,
+    async findBearer(hash) {
+      const token = await findByHash(hash);
+      if (!token) return undefined;
+      const [user, notBefore] = await Promise.all([
+        holders.users.get(token.email),
+        holders.revocations.getNotBefore(token.email),
+      ]);
+      return {
+        token,
+        groups: user?.groups ?? [],
+        ...(notBefore === undefined ? {} : { notBefore }),
+      };
     },
     async touch(hash, at) {
       const name = nameOf(hash);
@@ -656,12 +673,14 @@ export interface KubernetesKeysStore extends KeysStore {
 export function openKubernetesStore(options: KubernetesStoreOptions): KubernetesKeysStore {
   const s = new Store(options.client, options.namespace, options.maxConflictRetries ?? 30);
   let closed = false;
+  const users = userRepository(s);
+  const revocations = revocationRepository(s);
   return {
     namespace: options.namespace,
-    users: userRepository(s),
-    tokens: tokenRepository(s),
+    users,
+    tokens: tokenRepository(s, { users, revocations }),
     loginSessions: loginSessionRepository(s),
-    revocations: revocationRepository(s),
+    revocations,
     audit: auditRepository(s, options.auditRetain ?? 1000, options.logger),
     async verifyAccess() {
       await s.list('user');
