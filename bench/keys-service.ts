@@ -16,7 +16,9 @@
  *    conditions: on a shared VM the bare loop's speed drifts by 2x within minutes, far more than
  *    the server's. The ratio is the median of the pairs.
  *
- * `GET /healthz` is the floor of any express endpoint on this stack.
+ * Two reference rows: `floor` is a bare node:https server in this process that only parses and
+ * signs (the most any Node HTTPS design can reach here), `GET /healthz` the cheapest express
+ * endpoint of the keys-service.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,7 +33,13 @@ import {
   mintToken,
   parseKeysServiceConfig,
 } from '@neetodeploy/keys-service';
-import { encodePublicKeyText, generatePrivateKey, signCertificate } from '@neetodeploy/sshcert';
+import {
+  encodeCertificateText,
+  encodePublicKeyText,
+  generatePrivateKey,
+  parsePublicKeyText,
+  signCertificate,
+} from '@neetodeploy/sshcert';
 
 interface ClientResult {
   readonly concurrency: number;
@@ -163,6 +171,56 @@ function createBareSigner(): (ms: number) => { perSecondWall: number; cpuMicrosE
   };
 }
 
+/**
+ * The floor of any design on node:https: the same TLS certificate, the body read and parsed,
+ * the client key parsed and a certificate signed with sshcert, answered as JSON. No token, policy,
+ * audit, metrics or security headers. What the keys-service adds is the rest of its row.
+ */
+async function startFloorServer(tls: {
+  key: string;
+  cert: string;
+}): Promise<{ url: string; served: () => number; close: () => Promise<void> }> {
+  const ca = generatePrivateKey('ssh-ed25519');
+  let served = 0;
+  const server = https.createServer(tls, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { public_key: publicKey } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        public_key: string;
+      };
+      const cert = signCertificate(
+        {
+          publicKey: parsePublicKeyText(publicKey),
+          certType: 'user',
+          keyId: 'bench@example.com:req',
+          principals: ['demo'],
+          ttlSeconds: 300,
+        },
+        ca,
+      );
+      const text = JSON.stringify({ certificate: encodeCertificateText(cert) });
+      res.writeHead(201, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      served++;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `https://127.0.0.1:${port}`,
+    served: () => served,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 const CLIENT_CPU = '1';
 const SERVER_CPU = '0';
 
@@ -246,14 +304,19 @@ async function main(): Promise<void> {
   });
   const service = createKeysService(config, { logger: pino({ level: 'silent' }) });
   const bare = createBareSigner();
+  let floor: Awaited<ReturnType<typeof startFloorServer>> | undefined;
   try {
     const address = await service.start();
+    floor = await startFloorServer({
+      key: fs.readFileSync(path.join(config.dataDir, 'tls', 'server.key'), 'utf8'),
+      cert: fs.readFileSync(path.join(config.dataDir, 'tls', 'server.crt'), 'utf8'),
+    });
     await addUser(service.context.store, { email: 'bench@example.com', groups: [] });
     const { token } = await mintToken(service.context, {
       email: 'bench@example.com',
       clientDescription: 'bench',
     });
-    const served = async (route: string): Promise<number> =>
+    const servedOn = async (route: string): Promise<number> =>
       (await service.context.metrics.requests.get()).values
         .filter((v) => v.labels.route === route)
         .reduce((sum, v) => sum + v.value, 0);
@@ -274,17 +337,31 @@ async function main(): Promise<void> {
     console.log(
       'row                 req/s   p50 ms   p99 ms  errors | server CPU us/req | paired: server us/req  bare us/sign  bare/s  % of bare (min..max)',
     );
+    const floorServer = floor;
+    const certificates = () => servedOn('/api/v1/certificates');
     const rows = [
-      { name: 'certificates c=1', concurrency: 1, healthz: false },
-      { name: 'certificates c=4', concurrency: 4, healthz: false },
-      { name: 'certificates c=16', concurrency: 16, healthz: false },
-      { name: 'GET /healthz c=16', concurrency: 16, healthz: true },
+      { name: 'certificates c=1', concurrency: 1, healthz: false, served: certificates },
+      { name: 'certificates c=4', concurrency: 4, healthz: false, served: certificates },
+      { name: 'certificates c=16', concurrency: 16, healthz: false, served: certificates },
+      {
+        name: 'floor c=16',
+        concurrency: 16,
+        healthz: false,
+        served: () => Promise.resolve(floorServer.served()),
+        url: floorServer.url,
+      },
+      {
+        name: 'GET /healthz c=16',
+        concurrency: 16,
+        healthz: true,
+        served: () => servedOn('/healthz'),
+      },
     ];
     const only = flag('--only', '');
     for (const row of rows.filter((r) => r.name.includes(only))) {
-      const route = row.healthz ? '/healthz' : '/api/v1/certificates';
+      const served = row.served;
       const client = {
-        url: address.url,
+        url: row.url ?? address.url,
         ca: address.caFile!,
         token,
         concurrency: row.concurrency,
@@ -294,9 +371,9 @@ async function main(): Promise<void> {
       };
       // Phase 1: latency and throughput, nothing else on the server core.
       const c0 = cpuMicros();
-      const n0 = await served(route);
+      const n0 = await served();
       const r = await spawnClient(client);
-      const cpuPerReq = (cpuMicros() - c0) / ((await served(route)) - n0);
+      const cpuPerReq = (cpuMicros() - c0) / ((await served()) - n0);
 
       // Phase 2: serving slices paired with bare signing slices on the same core.
       const pairs: { serverUs: number; bareUs: number; bareRate: number }[] = [];
@@ -306,9 +383,9 @@ async function main(): Promise<void> {
       await sleep(1000);
       while (!done) {
         const sc0 = cpuMicros();
-        const sn0 = await served(route);
+        const sn0 = await served();
         await sleep(900);
-        const count = (await served(route)) - sn0;
+        const count = (await served()) - sn0;
         const serverUs = (cpuMicros() - sc0) / count;
         const b = bare(100);
         if (!done && count > 50) {
@@ -343,6 +420,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    await floor?.close();
     await service.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }

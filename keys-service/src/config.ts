@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BadRequest, kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
+import { parsePublicKeyText } from '@neetodeploy/sshcert';
 
 const DAY = 24 * 60 * 60;
 
@@ -95,10 +96,19 @@ export const keysServiceConfigSchema = z
         port: z.number().int().min(1).max(65535).default(2222),
         /** Names the `@cert-authority` line covers; default `<host>,*.neetodeploy`. */
         hostPatterns: z.string().optional(),
-        /** Instead of a `@cert-authority` line: a pinned host public key. */
+        /**
+         * Besides the `@cert-authority` line: a pinned host public key for clients that cannot
+         * verify host certificates (ssh2, the CLI's `exec`).
+         */
         pinnedHostKey: z.string().optional(),
+        /** The same pin read from an OpenSSH `.pub` file (e.g. a mounted Secret item). */
+        pinnedHostKeyFile: z.string().min(1).optional(),
       })
       .strict()
+      .refine((b) => b.pinnedHostKey === undefined || b.pinnedHostKeyFile === undefined, {
+        message: 'set pinnedHostKey or pinnedHostKeyFile, not both',
+        path: ['pinnedHostKeyFile'],
+      })
       .default({ host: '127.0.0.1', port: 2222 }),
     limits: z
       .object({
@@ -227,7 +237,49 @@ export function parseKeysServiceConfig(
       userKeyFile: config.ca.userKeyFile === undefined ? undefined : abs(config.ca.userKeyFile),
       hostKeyFile: config.ca.hostKeyFile === undefined ? undefined : abs(config.ca.hostKeyFile),
     },
+    bastion: resolvePinnedHostKey(config.bastion, abs, pathPrefix),
   };
+}
+
+/**
+ * Reads `pinnedHostKeyFile` into `pinnedHostKey`, the one field the rest of the service uses,
+ * and checks the pin either way: it becomes one known_hosts line, so it must be one key line.
+ * The file is dropped from the result so that a parsed config parses again.
+ */
+function resolvePinnedHostKey(
+  bastion: KeysServiceConfig['bastion'],
+  abs: (p: string) => string,
+  pathPrefix: string,
+): KeysServiceConfig['bastion'] {
+  const { pinnedHostKeyFile, ...rest } = bastion;
+  const field = (name: string): string => [pathPrefix, 'bastion', name].filter(Boolean).join('.');
+  let text: string;
+  let source: string;
+  if (pinnedHostKeyFile !== undefined) {
+    const file = abs(pinnedHostKeyFile);
+    source = `${field('pinnedHostKeyFile')}: ${file}`;
+    try {
+      text = fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(
+        `invalid configuration: ${field('pinnedHostKeyFile')}: cannot read ${file}: ${(err as Error).message}`,
+        err,
+      );
+    }
+  } else if (rest.pinnedHostKey !== undefined) {
+    source = field('pinnedHostKey');
+    text = rest.pinnedHostKey.trim();
+  } else return rest;
+  try {
+    if (/[\r\n]/.test(text)) throw new Error('expected exactly one key line');
+    parsePublicKeyText(text);
+  } catch (err) {
+    throw new ConfigError(
+      `invalid configuration: ${source} is not an OpenSSH public key: ${(err as Error).message}`,
+      err,
+    );
+  }
+  return { ...rest, pinnedHostKey: text };
 }
 
 /** Reads a YAML or JSON config file (the `serve --config FILE` path). */

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
+import ssh2 from 'ssh2';
 import { createBastion, parseBastionConfig } from '@neetodeploy/bastion';
 import type { Bastion, BastionAddresses } from '@neetodeploy/bastion';
 import { createKubernetesPlatform } from '@neetodeploy/platform';
@@ -35,6 +36,7 @@ import {
 import type { KeysService, KeysServiceAddress } from '../support/keys-service-internals.js';
 import { makeKey, signCert, ssh, tempDir, writeSshConfig } from '../support/ssh-client.js';
 import type { KeyPair } from '../support/ssh-client.js';
+import { checkHostKey, parseKnownHosts } from '../../cli/src/known-hosts.js';
 import { keysRequest, seedApp, waitFor } from './support.js';
 
 const VALUES_FILES = [path.join(CHART_DIR, 'ci', 'production-values.yaml')];
@@ -74,6 +76,8 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
   /** The bastion container's readiness probe path, as the rendered Deployment names it. */
   let readinessPath: string;
   let bastionName: string;
+  /** The bastion's host key pair, as in the host-key Secret. */
+  let bastionKey: KeyPair;
   const keys: KeysInstance[] = [];
   const bastions: BastionInstance[] = [];
   // Both keys-service replicas read one hand-moved clock, so a poll after approval is never
@@ -84,7 +88,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
 
   async function startKeys(
     name: string,
-    files: { userCa: string; hostCa: string; policy: string },
+    files: { userCa: string; hostCa: string; policy: string; hostPublicKey: string },
   ) {
     const kubeconfigPath = fake.kubeconfigPath(
       serviceAccountUsername(DEFAULT_NAMESPACE, sa.keysService),
@@ -97,6 +101,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       listen: { host: '127.0.0.1', port: 0 },
       policyFile: files.policy,
       ca: { ...section(rendered, 'ca'), userKeyFile: files.userCa, hostKeyFile: files.hostCa },
+      bastion: { ...section(rendered, 'bastion'), pinnedHostKeyFile: files.hostPublicKey },
       storage: { ...section(rendered, 'storage'), kubeconfigPath },
       platform: { ...section(rendered, 'platform'), kubeconfigPath },
     });
@@ -174,23 +179,30 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
     fake.serviceAccountToken(DEFAULT_NAMESPACE, sa.keysService);
 
     // What the bootstrap Job leaves in the CA and host-key Secrets, made once and shared.
-    const [userCa, hostCa, hostKey] = await Promise.all([
+    const [userCa, hostCa, bastionHostKey] = await Promise.all([
       makeKey(tmp.dir, 'user_ca'),
       makeKey(tmp.dir, 'host_ca'),
       makeKey(tmp.dir, 'ssh_host_ed25519_key'),
     ]);
-    const hostCert = await signCert(hostCa, hostKey, {
+    bastionKey = bastionHostKey;
+    const hostCert = await signCert(hostCa, bastionHostKey, {
       keyId: 'neetodeploy-bastion',
       principals: hostPatterns.split(','),
       host: true,
       validity: '-5m:+1h',
     });
-    const files = { userCa: userCa.file, hostCa: hostCa.file, policy: policyFile };
+    // The keys-service pins the host key from the Secret's `.pub` item, ssh-keygen's file here.
+    const files = {
+      userCa: userCa.file,
+      hostCa: hostCa.file,
+      policy: policyFile,
+      hostPublicKey: `${bastionKey.file}.pub`,
+    };
     const a = await startKeys('keys-a', files);
     const b = await startKeys('keys-b', files);
     await addUserForTests(a.service.context.store, { email: BOB, groups: [] });
-    await startBastion(a.address.url, hostKey, hostCert);
-    await startBastion(b.address.url, hostKey, hostCert);
+    await startBastion(a.address.url, bastionKey, hostCert);
+    await startBastion(b.address.url, bastionKey, hostCert);
     await waitFor('the web pod running', () => {
       const pod = fake.get('pods', APP_NAMESPACE, webPod) as
         { status?: { phase?: string } } | undefined;
@@ -272,6 +284,48 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
         r.status === 201,
     );
     assert.ok(created.length >= 4, `console pods created: ${created.length}`);
+  });
+
+  it("pins the bastion's host key from the Secret's public item, so neetodeploy exec trusts it", async function () {
+    const target = section(keysConfig, 'bastion');
+    const [host, port] = [String(target.host), Number(target.port)];
+    const hostPart = port === 22 ? host : `[${host}]:${port}`;
+    for (const ks of keys) {
+      const key = await makeKey(tmp.dir, `user-${++seq}`);
+      const res = await keysRequest(ks.address.url, '/api/v1/certificates', {
+        token: await mintedToken(ks),
+        body: { app: APP, public_key: key.publicKey },
+      });
+      assert.equal(res.status, 201, res.text);
+      const text = (res.json as { bastion: { known_hosts: string } }).bastion.known_hosts;
+      const lines = text.split('\n');
+      assert.equal(lines.length, 2, text);
+      assert.ok(lines[0]!.startsWith(`@cert-authority ${hostPatterns} `), lines[0]);
+      assert.equal(lines[1], `${hostPart} ${bastionKey.publicKey}`);
+
+      // exec's check (ssh2 is offered the plain key) of the key a running bastion presents.
+      const entries = parseKnownHosts(text);
+      const verdicts = await Promise.all(
+        bastions.map((b) => {
+          const client = new ssh2.Client();
+          return new Promise<ReturnType<typeof checkHostKey>>((resolve, reject) => {
+            client.once('error', reject);
+            client.connect({
+              host: '127.0.0.1',
+              port: b.addresses.ssh.port,
+              username: APP,
+              readyTimeout: 10_000,
+              hostVerifier: (offered: Buffer) => {
+                const verdict = checkHostKey(offered, entries, { host, port, now: new Date() });
+                resolve(verdict);
+                return false;
+              },
+            });
+          }).finally(() => client.end());
+        }),
+      );
+      assert.deepEqual(verdicts, [{ ok: true }, { ok: true }]);
+    }
   });
 
   it('finishes on keys-service B a login started on keys-service A', async function () {

@@ -294,6 +294,40 @@ describe('helm chart neetodeploy-access', function () {
         }
       });
 
+      it("gives the keys-service only the bastion host key's public item, read-only", () => {
+        const bastion = deployment(objects, 'bastion');
+        const hostKeySecret = (bastion.spec.template.spec.volumes as Json[]).find(
+          (v) => v.name === 'host-key',
+        ).secret.secretName as string;
+        const keys = deployment(objects, 'keys-service');
+        const refs = (keys.spec.template.spec.volumes as Json[]).filter(
+          (v) =>
+            v.secret?.secretName === hostKeySecret ||
+            (v.projected?.sources ?? []).some((s: Json) => s.secret?.name === hostKeySecret),
+        );
+        assert.equal(refs.length, 1);
+        assert.deepEqual(refs[0].secret.items, [
+          { key: 'ssh_host_ed25519_key.pub', path: 'ssh_host_ed25519_key.pub' },
+        ]);
+        const container = keys.spec.template.spec.containers[0];
+        const mounts = (container.volumeMounts as Json[]).filter((m) => m.name === refs[0].name);
+        assert.equal(mounts.length, 1);
+        assert.equal(mounts[0].readOnly, true);
+        assert.equal(mounts[0].subPath, undefined);
+        assert.equal(
+          serverConfig(objects, 'keys-service').bastion.pinnedHostKeyFile,
+          `${mounts[0].mountPath}/ssh_host_ed25519_key.pub`,
+        );
+        const env = [...(container.env ?? []), ...(container.envFrom ?? [])] as Json[];
+        assert.ok(
+          !env.some(
+            (e) =>
+              e.valueFrom?.secretKeyRef?.name === hostKeySecret ||
+              e.secretRef?.name === hostKeySecret,
+          ),
+        );
+      });
+
       it('exposes the bastion on one LoadBalancer-style Service, port 22 to its unprivileged port', () => {
         const bastion = deployment(objects, 'bastion');
         const container = bastion.spec.template.spec.containers[0];

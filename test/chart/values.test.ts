@@ -271,6 +271,18 @@ describe('helm chart values and rendered server configs', function () {
         assert.ok(ca.secret);
         assert.equal(volumeOf(mounts, parsed.ca.hostKeyFile!), ca);
         assert.ok(volumeOf(mounts, parsed.policyFile!).configMap);
+        // The bastion's host key is pinned for `neetodeploy exec` from its Secret's `.pub` item.
+        const pinned = parsed.bastion.pinnedHostKeyFile;
+        assert.ok(pinned, 'bastion.pinnedHostKeyFile is set');
+        assert.equal(parsed.bastion.pinnedHostKey, undefined);
+        const [pinDir, pinVolume] = [...mounts].find(([, v]) => v === volumeOf(mounts, pinned))!;
+        assert.deepEqual(pinVolume.secret.items, [
+          { key: 'ssh_host_ed25519_key.pub', path: path.posix.relative(pinDir, pinned) },
+        ]);
+        const hostKeySecret = (
+          objects.find((o) => o.kind === 'Deployment' && component(o) === 'bastion') as Json
+        ).spec.template.spec.volumes.find((v: Json) => v.name === 'host-key').secret.secretName;
+        assert.equal(pinVolume.secret.secretName, hostKeySecret);
         // The data dir must be writable under a read-only root filesystem.
         assert.ok(mounts.get(parsed.dataDir)?.emptyDir, 'dataDir is an emptyDir');
         // The login pages' cookie key (<dataDir>/web-secret) is one Secret for all replicas.

@@ -57,8 +57,6 @@ function parse(text: string): unknown {
 export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const refused = encodingProblem(req) ?? sizeProblem(req, limitBytes);
   if (refused) return Promise.reject(refused);
-  // Gone before anyone listened (the handler may start a turn after the request arrived).
-  if (req.destroyed && !req.readableEnded) return Promise.reject(new BodyAborted());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
