@@ -14,7 +14,7 @@
  *    bare (signCertificate in a loop) on the same core. Each serving slice's CPU per request is
  *    paired with the bare slice next to it, so both are measured under the same machine
  *    conditions: on a shared VM the bare loop's speed drifts by 2x within minutes, far more than
- *    the server's. The ratio is the median of the pairs.
+ *    the server's. The ratio is the median of the pairs (BENCH_DEBUG=1 prints every pair).
  *
  * Two reference rows: `floor` is a bare node:https server in this process that only parses and
  * signs (the most any Node HTTPS design can reach here), `GET /healthz` the cheapest express
@@ -380,7 +380,10 @@ async function main(): Promise<void> {
       const loaded = spawnClient(client);
       let done = false;
       void loaded.finally(() => (done = true));
-      await sleep(1000);
+      // Slices start once the client's warm-up (process start, TLS handshakes) is over.
+      const start = await served();
+      while (!done && (await served()) - start < 200) await sleep(50);
+      await sleep(200);
       while (!done) {
         const sc0 = cpuMicros();
         const sn0 = await served();
@@ -394,6 +397,10 @@ async function main(): Promise<void> {
       }
       await loaded;
       const ratios = pairs.map((p) => (100 * p.bareUs) / p.serverUs);
+      if (process.env.BENCH_DEBUG)
+        console.error(
+          JSON.stringify(pairs.map((p) => [Math.round(p.serverUs), Math.round(p.bareUs)])),
+        );
       console.log(
         [
           row.name.padEnd(17),

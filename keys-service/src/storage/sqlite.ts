@@ -434,13 +434,18 @@ export function createAuditRepository(db: Db): AuditRepository & { flushNow(): v
     details: JSON.parse(row.details_json) as AuditEvent['details'],
   });
   // Group commit: appends queued while a commit is due share one transaction; each promise
-  // resolves once its row is committed. A commit runs on the next turn of the event loop, or,
-  // when the last one was less than MIN_COMMIT_GAP_MS ago, once that gap has passed: under load
-  // commits come at most that often and carry more events each (every commit writes whole WAL
-  // pages and takes the write lock), while a lone request still commits at once.
-  const MIN_COMMIT_GAP_MS = 1;
+  // resolves once its row is committed. A commit waits, after the previous one, for a gap that
+  // grows with the size of the previous batch (COMMIT_GAP_PER_EVENT_MS each, at most
+  // MAX_COMMIT_GAP_MS): a lone request commits on the next turn of the event loop, while under
+  // load commits come every few milliseconds and carry a dozen events or more. A commit writes
+  // whole WAL pages and takes the write lock whatever it carries: an event cost ~25-33 us of CPU
+  // in commits of 4 and ~12-13 us in commits of 16 (with 8 MB of cache pollution between
+  // commits, as in the server).
+  const COMMIT_GAP_PER_EVENT_MS = 0.5;
+  const MAX_COMMIT_GAP_MS = 4;
   let queue: { event: AuditEvent; resolve: () => void; reject: (err: Error) => void }[] = [];
   let lastCommit = -Infinity;
+  let gapMs = 0;
   const insertAll = db.transaction((events: readonly AuditEvent[]) => {
     for (const event of events) {
       insert.run(
@@ -464,9 +469,10 @@ export function createAuditRepository(db: Db): AuditRepository & { flushNow(): v
       for (const b of batch) b.reject(err as Error);
     }
     lastCommit = performance.now();
+    gapMs = Math.min(MAX_COMMIT_GAP_MS, batch.length * COMMIT_GAP_PER_EVENT_MS);
   };
   const schedule = (): void => {
-    const wait = lastCommit + MIN_COMMIT_GAP_MS - performance.now();
+    const wait = lastCommit + gapMs - performance.now();
     if (wait <= 0) setImmediate(flush);
     else setTimeout(flush, wait);
   };
