@@ -327,6 +327,9 @@ export function parseNestedPublicKey(blob: Buffer, what: string): SshPublicKey {
 /** Splits `type base64 [comment]`. */
 export function splitKeyLine(text: string): { type: string; data: string; comment?: string } {
   const line = text.trim();
+  // One line: a second key after a newline would otherwise be swallowed into the comment and
+  // come back out as a line of its own wherever the comment is written (known_hosts).
+  if (/[\r\n]/.test(line)) throw malformed('a key line must be one line');
   const m = /^(\S+)\s+(\S+)(?:\s+(.*))?$/s.exec(line);
   if (!m) throw malformed('expected "<type> <base64> [comment]"');
   const comment = m[3]?.trim();

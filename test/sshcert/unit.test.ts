@@ -63,6 +63,15 @@ describe('sshcert: public keys', () => {
     });
   }
 
+  it('reads one key line: surrounding whitespace is fine, a second line is malformed', () => {
+    const line = encodePublicKeyText(testKey('ssh-ed25519').publicKey, 'me@host');
+    assert.equal(parsePublicKeyText(`  ${line}\r\n`).comment, 'me@host');
+    const other = encodePublicKeyText(testKey('ecdsa-sha2-nistp256').publicKey, 'other');
+    for (const text of [`${line}\n${other}`, `${line}\r${other}`, `${line} a\nb`]) {
+      assertCode(() => parsePublicKeyText(text), 'malformed', /one line/);
+    }
+  });
+
   it('bits: 256 for ed25519, curve size for ecdsa, modulus size for rsa', () => {
     assert.equal(testKey('ssh-ed25519').publicKey.bits, 256);
     assert.equal(testKey('ecdsa-sha2-nistp384').publicKey.bits, 384);
