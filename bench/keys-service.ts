@@ -3,7 +3,7 @@
  * concurrency 1, 4 and 16, next to the bare sshcert signing rate measured in this run.
  *
  *   node --conditions=neetodeploy-source --import tsx bench/keys-service.ts \
- *     [--seconds 10] [--sync normal|full] [--only 'c=16'] [--no-pin]
+ *     [--seconds 10] [--sync normal|full] [--only 'c=16'] [--no-pin] [--log-file FILE]
  *
  * (or `npm run build` first and drop the `--conditions` flag to run the built packages).
  * "On one core", literally: the server (this process, all its threads) is pinned to CPU 0 with
@@ -302,7 +302,13 @@ async function main(): Promise<void> {
     metrics: { enabled: true },
     storage: { synchronous: flag('--sync', 'normal') as 'full' | 'normal' },
   });
-  const service = createKeysService(config, { logger: pino({ level: 'silent' }) });
+  // Logs are off unless --log-file names a file: then the service logs at info, one line per
+  // certificate as in production, written synchronously as its default stdout logger does.
+  const logFile = flag('--log-file', '');
+  const logger = logFile
+    ? pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }))
+    : pino({ level: 'silent' });
+  const service = createKeysService(config, { logger });
   const bare = createBareSigner();
   let floor: Awaited<ReturnType<typeof startFloorServer>> | undefined;
   try {
