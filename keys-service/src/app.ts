@@ -1,7 +1,8 @@
 /**
  * The one place that wires the keys-service together: config → store, CA keys, policy, TLS →
- * express app (and the express-free certificates handler) → HTTPS (or HTTP) server. `start()` listens (port 0 works) and returns the bound
- * address; `stop()` closes the server, the policy watcher and the store.
+ * express app (and the express-free certificates handler) → HTTPS (or HTTP) server. `start()`
+ * listens (port 0 works) and returns the bound address; `stop()` closes the server, the policy
+ * watcher and the store.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
