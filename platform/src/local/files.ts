@@ -138,6 +138,11 @@ async function breakStaleLock(file: string, staleText: string): Promise<void> {
   }
 }
 
+/** This process as the owner of a lock or role file; the token tells its file from a successor's. */
+function newOwner(): LockOwner {
+  return { pid: process.pid, host: os.hostname(), token: randomBytes(12).toString('hex') };
+}
+
 /** Runs `work` while holding `file` as a lock shared with other processes on this host. */
 export async function withFileLock<T>(
   file: string,
@@ -145,11 +150,7 @@ export async function withFileLock<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const owner: LockOwner = {
-    pid: process.pid,
-    host: os.hostname(),
-    token: randomBytes(12).toString('hex'),
-  };
+  const owner = newOwner();
   const content = JSON.stringify(owner);
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
@@ -183,11 +184,7 @@ export async function withFileLock<T>(
  */
 export async function claimOwnership(file: string, role: string): Promise<() => void> {
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const owner: LockOwner = {
-    pid: process.pid,
-    host: os.hostname(),
-    token: randomBytes(12).toString('hex'),
-  };
+  const owner = newOwner();
   const content = JSON.stringify(owner);
   for (let attempt = 0; !(await tryCreate(file, content)); attempt++) {
     const text = await readFileIfExists(file);

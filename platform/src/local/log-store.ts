@@ -161,16 +161,21 @@ async function listInstances(dir: string): Promise<string[]> {
     .sort();
 }
 
-async function readWhole(
-  file: string,
-): Promise<{ text: string; ino: number; complete: number } | undefined> {
-  let handle: fsp.FileHandle;
+/** The file opened for reading, or undefined when it does not exist (rotated away). */
+async function openIfExists(file: string): Promise<fsp.FileHandle | undefined> {
   try {
-    handle = await fsp.open(file, 'r');
+    return await fsp.open(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+async function readWhole(
+  file: string,
+): Promise<{ text: string; ino: number; complete: number } | undefined> {
+  const handle = await openIfExists(file);
+  if (!handle) return undefined;
   try {
     const stat = await handle.stat();
     const buffer = Buffer.alloc(stat.size);
@@ -187,13 +192,8 @@ async function readRange(
   ino: number,
   offset: number,
 ): Promise<{ text: string; bytes: number; size: number; ino: number } | undefined> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const handle = await openIfExists(file);
+  if (!handle) return undefined;
   try {
     const stat = await handle.stat();
     if (ino !== -1 && stat.ino !== ino)
