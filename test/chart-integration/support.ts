@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.js';
+import { jsonOrUndefined } from '../support/keys-service.js';
 
 export const APP_LABEL = 'neetodeploy.com/app';
 export const PROCESS_LABEL = 'neetodeploy.com/process';
@@ -131,13 +132,7 @@ export function keysRequest(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, json });
+          resolve({ status: res.statusCode ?? 0, text, json: jsonOrUndefined(text) });
         });
         res.on('error', reject);
       },

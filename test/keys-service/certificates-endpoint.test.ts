@@ -8,7 +8,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
 import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
-import { ALICE, startKeysService } from '../support/keys-service.js';
+import { ALICE, jsonOrUndefined, startKeysService } from '../support/keys-service.js';
 import type { HttpResult, TestKeysService } from '../support/keys-service.js';
 
 const PATH = '/api/v1/certificates';
@@ -84,15 +84,15 @@ function rawRequest(ks: TestKeysService, options: RawOptions): Promise<RawResult
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
           const { reusedSocket } = req;
           if (options.unfinished) req.destroy();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, reusedSocket });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text,
+            json: jsonOrUndefined(text),
+            reusedSocket,
+          });
         });
         res.on('error', reject);
       },

@@ -60,6 +60,16 @@ export interface RequestOptions {
   readonly headers?: Record<string, string>;
 }
 
+/** A response body as JSON, or undefined when it is empty or not JSON (tests probe both). */
+export function jsonOrUndefined(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 export class HttpsClient {
   private readonly agent: https.Agent;
 
@@ -90,13 +100,12 @@ export class HttpsClient {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            let json: unknown;
-            try {
-              json = text ? JSON.parse(text) : undefined;
-            } catch {
-              json = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              text,
+              json: jsonOrUndefined(text),
+            });
           });
           res.on('error', reject);
         },
