@@ -1,0 +1,2 @@
+/** What the CLI, the bastion and the keys-service agree on. */
+export const CONTRACT_VERSION = 1;
