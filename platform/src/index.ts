@@ -3,3 +3,4 @@ export { APP_NAME_PATTERN } from './types.js';
 export * from './errors.js';
 export * from './local/index.js';
 export * from './kubernetes/index.js';
+export * from './from-config.js';

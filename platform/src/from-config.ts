@@ -1,0 +1,38 @@
+/**
+ * The one place a server turns its `platform` config section into a running backend, so the
+ * bastion's and the keys-service's composition roots cannot drift apart.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { kubernetesPlatformConfigSchema } from './kubernetes/config.js';
+import { createKubernetesPlatform } from './kubernetes/platform.js';
+import { createLocalPlatform } from './local/platform.js';
+import type { Platform } from './types.js';
+
+/** The `platform` section of a server's config: `type` picks the backend. */
+export const platformConfigSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local'), dataDir: z.string().min(1) }).strict(),
+  kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }).strict(),
+]);
+
+export type PlatformConfig = z.output<typeof platformConfigSchema>;
+
+/**
+ * Builds the configured backend. A server never runs the local platform's processes (the
+ * all-in-one does that itself); it only reads apps and opens consoles. Rejects on a bad config
+ * or an unreachable kubeconfig, like the backends themselves.
+ */
+export async function createPlatformFromConfig(
+  config: PlatformConfig,
+  deps: { readonly logger: Logger },
+): Promise<Platform> {
+  const logger = deps.logger.child({ module: 'platform' });
+  if (config.type === 'local') {
+    return createLocalPlatform(
+      { dataDir: config.dataDir, runProcesses: false, createDemoApp: true },
+      { logger },
+    );
+  }
+  const { type: _type, ...kubernetes } = config;
+  return createKubernetesPlatform(kubernetes, { logger });
+}
