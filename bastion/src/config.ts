@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
+import { platformConfigSchema } from '@neetodeploy/platform';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -120,16 +120,11 @@ export const bastionConfigSchema = z.strictObject({
     .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(9102) })
     .optional(),
   /**
-   * Used by `main.ts` only: which platform to build. `local`: apps under a data dir (embedded
-   * default); `kubernetes`: the platform's own config (`kubernetesPlatformConfigSchema`) plus
-   * `type`.
+   * Used by `main.ts` only, through `createPlatformFromConfig`: which platform to build.
+   * `local`: apps under a data dir (embedded default); `kubernetes`: the platform's own config
+   * plus `type`.
    */
-  platform: z
-    .discriminatedUnion('type', [
-      z.object({ type: z.literal('local'), dataDir: z.string().min(1) }).strict(),
-      kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }),
-    ])
-    .default({ type: 'local', dataDir: '.neetodeploy-data' }),
+  platform: platformConfigSchema.default({ type: 'local', dataDir: '.neetodeploy-data' }),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -5,9 +5,10 @@
  */
 import { Command } from 'commander';
 import pino from 'pino';
-import { createKubernetesPlatform, createLocalPlatform } from '@neetodeploy/platform';
+import { createPlatformFromConfig } from '@neetodeploy/platform';
 import { createBastion } from './app.js';
 import { ConfigError, loadConfigFile } from './config.js';
+import { EVENTS } from './events.js';
 
 async function main(): Promise<void> {
   const program = new Command('neetodeploy-bastion')
@@ -30,17 +31,7 @@ async function main(): Promise<void> {
     level: process.env.LOG_LEVEL ?? config.log.level,
     base: { service: 'bastion' },
   });
-  const platformLogger = logger.child({ module: 'platform' });
-  const platformConfig = config.platform;
-  const platform =
-    platformConfig.type === 'local'
-      ? await createLocalPlatform(
-          { dataDir: platformConfig.dataDir, runProcesses: false, createDemoApp: true },
-          { logger: platformLogger },
-        )
-      : await createKubernetesPlatform((({ type: _type, ...rest }) => rest)(platformConfig), {
-          logger: platformLogger,
-        });
+  const platform = await createPlatformFromConfig(config.platform, { logger });
   const bastion = createBastion(config, { platform, logger });
   const addresses = await bastion.start();
   process.stdout.write(`${JSON.stringify({ ssh: addresses.ssh, metrics: addresses.metrics })}\n`);
@@ -49,14 +40,14 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ event: EVENTS.shutdown, signal }, 'shutting down');
     const work = signal === 'SIGTERM' ? bastion.drain() : bastion.stop();
     void work
       .then(() => platform.close())
       .then(
         () => process.exit(0),
         (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
+          logger.error({ event: EVENTS.shutdownFailed, err }, 'shutdown failed');
           process.exit(1);
         },
       );

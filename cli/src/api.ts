@@ -1,13 +1,51 @@
 /**
  * The keys-service HTTPS client: node:https trusting the CA file given at login (the embedded
  * default signs its certificate with its own CA), typed errors carrying the server's
- * `{ error: { code, message } }`, and zod checks of every answer the CLI relies on.
+ * `{ error: { code, message } }`, and every answer checked against the schemas of
+ * `@neetodeploy/contract`, the ones the keys-service validates and answers with.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { z } from 'zod';
+import {
+  API_PATHS,
+  DEVICE_CODE_GRANT_TYPE,
+  NDJSON_MEDIA_TYPE,
+  apiErrorSchema,
+  appsSchema,
+  certificateSchema,
+  configVarsSchema,
+  encodeLogsQuery,
+  encodeVersionTag,
+  loginSessionSchema,
+  loginTokenSchema,
+  meSchema,
+} from '@neetodeploy/contract';
+import type {
+  AppEntry,
+  CertificateRequest,
+  ConfigVarsBody,
+  ConfigVarsChangeRequest,
+  IssuedCertificate,
+  LoginSession,
+  LoginSessionRequest,
+  LoginToken,
+  LoginTokenRequest,
+  LogsQuery,
+  Me,
+} from '@neetodeploy/contract';
 import { ApiError, ConnectionError } from './errors.js';
+
+export type {
+  AppEntry,
+  ConfigVarsBody,
+  IssuedCertificate,
+  LoginSession,
+  LoginToken,
+  LogsQuery,
+  Me,
+} from '@neetodeploy/contract';
 
 export interface ApiTarget {
   readonly apiUrl: string;
@@ -25,10 +63,6 @@ export interface ApiResponse<T> {
   readonly body: T;
 }
 
-const errorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), interval: z.number().optional() }),
-});
-
 const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -36,64 +70,6 @@ const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'CERT_UNTRUSTED',
 ]);
-
-export const loginSessionSchema = z.object({
-  device_code: z.string(),
-  user_code: z.string(),
-  verification_uri: z.string(),
-  verification_uri_complete: z.string().optional(),
-  interval: z.number().int().positive(),
-  expires_in: z.number().int().positive(),
-});
-export type LoginSession = z.output<typeof loginSessionSchema>;
-
-export const tokenSchema = z.object({
-  access_token: z.string(),
-  email: z.string(),
-  expires_at: z.string().optional(),
-});
-
-export const meSchema = z.object({
-  email: z.string(),
-  groups: z.array(z.string()).default([]),
-  token: z.object({ expires_at: z.string(), created_at: z.string().optional() }).optional(),
-});
-export type Me = z.output<typeof meSchema>;
-
-export const appsSchema = z.object({
-  apps: z.array(
-    z.object({
-      name: z.string(),
-      permissions: z.array(z.string()),
-      process_types: z.array(z.string()).optional(),
-    }),
-  ),
-});
-export type AppEntry = z.output<typeof appsSchema>['apps'][number];
-
-export const certificateSchema = z.object({
-  certificate: z.string(),
-  key_id: z.string(),
-  principals: z.array(z.string()),
-  valid_after: z.string(),
-  valid_before: z.string(),
-  bastion: z.object({ host: z.string(), port: z.number().int(), known_hosts: z.string() }),
-});
-export type IssuedCertificate = z.output<typeof certificateSchema>;
-
-export const configVarsSchema = z.object({
-  app: z.string().optional(),
-  vars: z.record(z.string(), z.string()),
-  version: z.string(),
-});
-export type ConfigVarsBody = z.output<typeof configVarsSchema>;
-
-export interface LogsQuery {
-  readonly tail?: number;
-  readonly follow?: boolean;
-  readonly process?: string;
-  readonly since?: string;
-}
 
 export class ApiClient {
   readonly target: ApiTarget;
@@ -208,9 +184,9 @@ export class ApiClient {
   private async failure(res: IncomingMessage): Promise<ApiError> {
     const status = res.statusCode ?? 0;
     const text = await this.readAll(res).catch(() => '');
-    let parsed: z.output<typeof errorBody> | undefined;
+    let parsed: z.output<typeof apiErrorSchema> | undefined;
     try {
-      const result = errorBody.safeParse(JSON.parse(text));
+      const result = apiErrorSchema.safeParse(JSON.parse(text));
       if (result.success) parsed = result.data;
     } catch {
       parsed = undefined;
@@ -256,30 +232,30 @@ export class ApiClient {
   }
 
   createLoginSession(input: { hostname: string; clientVersion: string }): Promise<LoginSession> {
-    return this.json('POST', '/api/v1/login-sessions', loginSessionSchema, {
-      body: {
-        hostname: input.hostname.slice(0, 253),
-        client_version: input.clientVersion.slice(0, 64),
-      },
-    }).then((r) => r.body);
+    const body: LoginSessionRequest = {
+      hostname: input.hostname.slice(0, 253),
+      client_version: input.clientVersion.slice(0, 64),
+    };
+    return this.json('POST', API_PATHS.loginSessions, loginSessionSchema, { body }).then(
+      (r) => r.body,
+    );
   }
 
-  pollLoginToken(deviceCode: string): Promise<z.output<typeof tokenSchema>> {
-    return this.json('POST', '/api/v1/login-sessions/token', tokenSchema, {
-      body: { device_code: deviceCode, grant_type: 'urn:ietf:params:oauth:grant-type:device_code' },
-    }).then((r) => r.body);
+  pollLoginToken(deviceCode: string): Promise<LoginToken> {
+    const body: LoginTokenRequest = { device_code: deviceCode, grant_type: DEVICE_CODE_GRANT_TYPE };
+    return this.json('POST', API_PATHS.loginToken, loginTokenSchema, { body }).then((r) => r.body);
   }
 
   me(): Promise<Me> {
-    return this.json('GET', '/api/v1/me', meSchema).then((r) => r.body);
+    return this.json('GET', API_PATHS.me, meSchema).then((r) => r.body);
   }
 
   async revokeToken(): Promise<void> {
-    await this.json('DELETE', '/api/v1/tokens/current', z.unknown());
+    await this.json('DELETE', API_PATHS.currentToken, z.unknown());
   }
 
   async apps(): Promise<AppEntry[]> {
-    return (await this.json('GET', '/api/v1/apps', appsSchema)).body.apps;
+    return (await this.json('GET', API_PATHS.apps, appsSchema)).body.apps;
   }
 
   async issueCertificate(input: {
@@ -287,52 +263,38 @@ export class ApiClient {
     publicKey: string;
     process?: string;
   }): Promise<IssuedCertificate> {
-    const body = {
+    const body: CertificateRequest = {
       app: input.app,
       public_key: input.publicKey,
       ...(input.process !== undefined ? { process: input.process } : {}),
     };
-    return (await this.json('POST', '/api/v1/certificates', certificateSchema, { body })).body;
+    return (await this.json('POST', API_PATHS.certificates, certificateSchema, { body })).body;
   }
 
   async getConfig(app: string): Promise<ConfigVarsBody> {
-    return (
-      await this.json('GET', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema)
-    ).body;
+    return (await this.json('GET', API_PATHS.config(app), configVarsSchema)).body;
   }
 
   async patchConfig(
     app: string,
-    change: { set: Record<string, string>; unset: string[]; restart?: boolean },
+    change: ConfigVarsChangeRequest,
     ifMatch?: string,
   ): Promise<ConfigVarsBody> {
     const headers: Record<string, string> =
-      ifMatch !== undefined ? { 'If-Match': `"${ifMatch}"` } : {};
+      ifMatch !== undefined ? { 'If-Match': encodeVersionTag(ifMatch) } : {};
     return (
-      await this.json('PATCH', `/api/v1/apps/${encodeURIComponent(app)}/config`, configVarsSchema, {
-        body: change,
-        headers,
-      })
+      await this.json('PATCH', API_PATHS.config(app), configVarsSchema, { body: change, headers })
     ).body;
   }
 
   /** The log stream's response body (NDJSON); ApiError before any line when refused. */
   async logs(app: string, query: LogsQuery, signal: AbortSignal): Promise<IncomingMessage> {
-    const params = new URLSearchParams();
-    if (query.tail !== undefined) params.set('tail', String(query.tail));
-    if (query.follow) params.set('follow', 'true');
-    if (query.process !== undefined) params.set('process', query.process);
-    if (query.since !== undefined) params.set('since', query.since);
-    const qs = params.toString();
-    const res = await this.send(
-      'GET',
-      `/api/v1/apps/${encodeURIComponent(app)}/logs${qs ? `?${qs}` : ''}`,
-      {
-        headers: { Accept: 'application/x-ndjson' },
-        signal,
-        stream: true,
-      },
-    );
+    const qs = encodeLogsQuery(query).toString();
+    const res = await this.send('GET', `${API_PATHS.logs(app)}${qs ? `?${qs}` : ''}`, {
+      headers: { Accept: NDJSON_MEDIA_TYPE },
+      signal,
+      stream: true,
+    });
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await this.failure(res);
     return res;

@@ -14,23 +14,20 @@ import {
   parsePrivateKey,
 } from '@neetodeploy/sshcert';
 import type { PrivateKey } from '@neetodeploy/sshcert';
+import { VIRTUAL_HOST_SUFFIX, parseVirtualHost } from '@neetodeploy/contract';
 import type { ApiClient, IssuedCertificate } from './api.js';
 import type { CliConfig } from './config.js';
 import { ensurePrivateDir, writeFileAtomic } from './config.js';
 import { UsageError } from './errors.js';
 import { knownHostsFileText } from './known-hosts.js';
 
-export const VHOST_SUFFIX = '.neetodeploy';
-const APP_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const VHOST_SUFFIX = VIRTUAL_HOST_SUFFIX;
 
 /** `demo.neetodeploy` → `demo`; UsageError for anything else. */
 export function appOfHost(host: string): string {
-  const lower = host.toLowerCase();
-  const app = lower.endsWith(VHOST_SUFFIX) ? lower.slice(0, -VHOST_SUFFIX.length) : '';
-  if (!APP_PATTERN.test(app)) {
-    throw new UsageError(`${JSON.stringify(host)} is not APP${VHOST_SUFFIX}`);
-  }
-  return app;
+  const app = parseVirtualHost(host);
+  if (!app.ok) throw new UsageError(app.error.message);
+  return app.value;
 }
 
 export interface AppKeyPaths {

@@ -2,9 +2,8 @@
  * A `.env` reader for `config:set --file`: `KEY=value` lines, optional `export `, `#` comments,
  * single quotes (literal) and double quotes (with \n, \t, \", \\ escapes, may span lines).
  */
+import { isConfigVarName } from '@neetodeploy/contract';
 import { UsageError } from './errors.js';
-
-const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function parseDotenv(text: string, fileName: string): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -18,7 +17,7 @@ export function parseDotenv(text: string, fileName: string): Record<string, stri
     const eq = body.indexOf('=');
     if (eq <= 0) throw new UsageError(`${fileName}:${lineNo}: expected KEY=VALUE`);
     const key = body.slice(0, eq).trim();
-    if (!KEY.test(key))
+    if (!isConfigVarName(key))
       throw new UsageError(
         `${fileName}:${lineNo}: ${JSON.stringify(key)} is not a valid variable name`,
       );

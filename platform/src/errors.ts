@@ -1,6 +1,7 @@
 /**
  * The errors every server part shares. `message` is for operators and logs; only `userMessage`
- * crosses HTTP or SSH to a user. `code` is stable (metrics, JSON error bodies).
+ * crosses HTTP or SSH to a user. `code` is stable (metrics, JSON error bodies). Which HTTP
+ * status or SSH answer an error becomes is decided by the server that catches it, not here.
  */
 export class AppError extends Error {
   readonly code: string;
@@ -44,33 +45,26 @@ export class Conflict extends AppError {
   }
 }
 
-export class PayloadTooLarge extends AppError {
+/**
+ * A stored thing would outgrow a limit the backend keeps (e.g. too many config vars on one
+ * app). The default code predates the name and is kept: clients and dashboards key on it.
+ */
+export class LimitExceeded extends AppError {
   constructor(userMessage: string, options?: { cause?: unknown; message?: string; code?: string }) {
     super(options?.code ?? 'payload_too_large', userMessage, options);
   }
 }
 
-export class RateLimited extends AppError {
-  constructor(userMessage: string, options?: { cause?: unknown; message?: string; code?: string }) {
-    super(options?.code ?? 'rate_limited', userMessage, options);
-  }
-}
+/**
+ * @deprecated Use {@link LimitExceeded}. Kept only until `kubernetes/config-vars.ts`,
+ * `local/config-store.ts` and test/platform/local-platform.test.ts name the new class.
+ */
+export const PayloadTooLarge = LimitExceeded;
+/** @deprecated Use {@link LimitExceeded}. */
+export type PayloadTooLarge = LimitExceeded;
 
 export class Unavailable extends AppError {
   constructor(userMessage: string, options?: { cause?: unknown; message?: string; code?: string }) {
     super(options?.code ?? 'unavailable', userMessage, options);
   }
-}
-
-/** The one mapping from error to HTTP status. Unknown errors are 500 and say nothing inside. */
-export function httpStatusFor(err: unknown): number {
-  if (err instanceof BadRequest) return 400;
-  if (err instanceof Unauthenticated) return 401;
-  if (err instanceof AccessDenied) return 403;
-  if (err instanceof NotFound) return 404;
-  if (err instanceof Conflict) return 409;
-  if (err instanceof PayloadTooLarge) return 413;
-  if (err instanceof RateLimited) return 429;
-  if (err instanceof Unavailable) return 503;
-  return 500;
 }

@@ -9,8 +9,11 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
-/** App names are DNS labels; checked before any lookup. */
-export const APP_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/**
+ * App names are DNS labels; checked before any lookup. The rule is the parts' contract, so it
+ * lives in `@neetodeploy/contract` (which the platform uses for this rule only).
+ */
+export { APP_NAME_PATTERN } from '@neetodeploy/contract';
 
 export interface AppInfo {
   readonly name: string;

@@ -271,11 +271,15 @@ describe('container images (Dockerfiles and .dockerignore)', () => {
         const repoPath = script.slice('/app/'.length);
         assert.equal(repoPath, `${pkg}/dist/main.js`);
         assert.equal(emittedMain(pkg), repoPath, 'tsc -b emits src/main.ts there');
+        // The package's bin is a committed shim (it must exist when npm links it, before the
+        // build) whose one import is the entry point the image runs.
         const bin = Object.values(readJson(`${pkg}/package.json`).bin as Record<string, string>);
-        assert.deepEqual(
-          bin.map((b) => path.posix.normalize(`${pkg}/${b}`)),
-          [repoPath],
-        );
+        assert.equal(bin.length, 1);
+        const shim = path.posix.normalize(`${pkg}/${bin[0]}`);
+        const imports = [
+          ...fs.readFileSync(path.join(ROOT, shim), 'utf8').matchAll(/^import '([^']+)';$/gm),
+        ].map((m) => path.posix.join(path.posix.dirname(shim), m[1]!));
+        assert.deepEqual(imports, [repoPath], `${shim} imports the entry point`);
         assert.ok(
           fs.existsSync(path.join(ROOT, repoPath)),
           `${repoPath} exists in the build output (npm run build)`,

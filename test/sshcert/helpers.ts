@@ -1,4 +1,11 @@
-import { generatePrivateKey, type KeyType, type PrivateKey } from '@neetodeploy/sshcert';
+import assert from 'node:assert/strict';
+import {
+  SshCertError,
+  generatePrivateKey,
+  type CertificateRequest,
+  type KeyType,
+  type PrivateKey,
+} from '@neetodeploy/sshcert';
 
 export const KEY_TYPES: readonly KeyType[] = [
   'ssh-ed25519',
@@ -60,3 +67,31 @@ export function userauthSignedData(
 }
 
 export { sshString };
+
+/** Asserts that `fn` throws an SshCertError with this code (and a message matching `message`). */
+export function assertCode(fn: () => unknown, code: string, message?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof SshCertError, `expected SshCertError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+/** The clock the certificate tests inject, and the same instant in OpenSSH seconds. */
+export const NOW = new Date('2030-01-01T00:00:00Z');
+export const NOW_S = BigInt(NOW.getTime() / 1000);
+
+/** A valid user certificate request for `demo`, signed at NOW, with a fixed serial. */
+export function baseRequest(overrides: Partial<CertificateRequest> = {}): CertificateRequest {
+  return {
+    publicKey: testKey('ssh-ed25519', 1).publicKey,
+    certType: 'user',
+    keyId: 'alice@example.com:req1',
+    principals: ['demo'],
+    ttlSeconds: 300,
+    now: NOW,
+    serial: 42n,
+    ...overrides,
+  };
+}

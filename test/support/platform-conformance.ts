@@ -142,7 +142,7 @@ export function runPlatformConformance(
 ): void {
   const logIntervalMs = options.logIntervalMs ?? 1000;
 
-  describe(`Platform conformance: ${name}`, function () {
+  describe(`platform conformance: ${name}`, function () {
     this.timeout(20_000);
     let fixture: PlatformFixture;
     let platform: Platform;

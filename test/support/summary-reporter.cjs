@@ -1,6 +1,8 @@
 'use strict';
 // CI reads only the last line of `npm test`; mocha's own epilogue has a different shape, so
 // this reporter prints spec output and then one line: `N passed, N failed[, N skipped]`.
+// It also serves `mocha --parallel` (npm run test:parallel): it runs in the main process only, and
+// counts the events that the workers report back, so the last line keeps its shape and counts.
 const Mocha = require('mocha');
 
 const { EVENT_RUN_END, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } =

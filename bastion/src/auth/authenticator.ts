@@ -1,16 +1,26 @@
 /**
- * Adapts ssh2's `authentication` events to {@link checkPublicKey}. Only `publickey` with a valid
- * user certificate ever succeeds. Refused attempts are remembered so that, when the client then
- * tries `keyboard-interactive`, it is sent one info request with zero prompts whose instruction
- * says why and what to run (stock ssh prints it), after which that method fails too.
+ * The authentication step: adapts ssh2's `authentication` events to {@link checkPublicKey}. Only
+ * `publickey` with a valid user certificate ever succeeds. Refused attempts are remembered so
+ * that, when the client then tries `keyboard-interactive`, it is sent one info request with zero
+ * prompts whose instruction says why and what to run (stock ssh prints it), after which that
+ * method fails too.
  */
-import type { AuthContext, Connection } from 'ssh2';
+import type { AuthContext, Connection, KeyboardAuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Audit } from '../audit.js';
 import type { LimitsConfig } from '../config.js';
+import type { AuthenticationStep } from '../connection/index.js';
+import { EVENTS } from '../events.js';
+import { createAuthTries } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
 import type { TrustSnapshot } from '../trust/index.js';
-import type { AuthenticatedConnection, PendingConnection, SessionTarget } from '../types.js';
+import type {
+  AuthenticatedConnection,
+  ConnectionInfo,
+  PendingConnection,
+  SessionTarget,
+  VerifiedIdentity,
+} from '../types.js';
 import { refusalMessage } from './messages.js';
 import { parseUsername, targetForVirtualHost } from './username.js';
 import type { RefusalReason } from './verify.js';
@@ -20,7 +30,6 @@ export interface AuthDeps {
   readonly trust: () => TrustSnapshot | undefined;
   readonly now: () => Date;
   readonly limits: LimitsConfig;
-  readonly logger: Logger;
   readonly metrics: BastionMetrics;
   readonly audit: Audit;
 }
@@ -33,6 +42,33 @@ interface Refusal {
 const WITH_INFO = ['publickey', 'keyboard-interactive'] as const;
 const ONLY_PUBLICKEY = ['publickey'] as const;
 
+/** The authentication step of every connection, sharing `deps`. */
+export function createAuthenticationStep(deps: AuthDeps): AuthenticationStep {
+  return {
+    attach: (client, pending, logger, onAuthenticated) =>
+      attachAuthenticator(client, pending, { ...deps, logger }, onAuthenticated),
+  };
+}
+
+/** The app a user name asks for, for refusal messages. */
+function appOf(info: ConnectionInfo, username: string): string | undefined {
+  if (info.kind === 'jump') return info.virtualHostApp;
+  return parseUsername(username)?.app;
+}
+
+/** What the user name asks for, when the certificate grants it (see {@link AuthenticatedConnection.target}). */
+function targetOf(
+  info: ConnectionInfo,
+  username: string,
+  identity: VerifiedIdentity,
+): SessionTarget | undefined {
+  if (info.kind === 'jump' && info.virtualHostApp) {
+    return targetForVirtualHost(info.virtualHostApp, username);
+  }
+  const parsed = parseUsername(username);
+  return parsed && identity.principals.includes(parsed.app) ? parsed : undefined;
+}
+
 /**
  * Wires authentication for one connection. `onAuthenticated` runs before ssh2 reports success,
  * with the only {@link AuthenticatedConnection} this connection will ever get.
@@ -40,11 +76,11 @@ const ONLY_PUBLICKEY = ['publickey'] as const;
 export function attachAuthenticator(
   client: Connection,
   pending: PendingConnection,
-  deps: AuthDeps,
+  deps: AuthDeps & { readonly logger: Logger },
   onAuthenticated: (conn: AuthenticatedConnection) => void,
 ): void {
   const { info } = pending;
-  let failures = 0;
+  const tries = createAuthTries(deps.limits.maxAuthTries);
   let refusal: Refusal | undefined;
   let explained = false;
   const log = deps.logger;
@@ -54,7 +90,7 @@ export function attachAuthenticator(
   ];
 
   function fail(ctx: AuthContext, reason: string, extra: Record<string, unknown> = {}): void {
-    failures++;
+    const exhausted = tries.fail();
     deps.metrics.authResults.inc({ result: 'failure', reason });
     deps.audit.auth({
       connectionId: info.id,
@@ -67,10 +103,10 @@ export function attachAuthenticator(
       ...extra,
     });
     ctx.reject(methodsLeft());
-    if (failures >= deps.limits.maxAuthTries) {
+    if (exhausted) {
       deps.metrics.limitRejections.inc({ limit: 'max-auth-tries' });
       log.warn(
-        { event: 'limit.rejected', limit: 'max-auth-tries', failures },
+        { event: EVENTS.limit, limit: 'max-auth-tries', failures: tries.failures },
         'too many authentication failures',
       );
       setImmediate(() => client.end());
@@ -85,75 +121,48 @@ export function attachAuthenticator(
     }
   }
 
-  client.on('authentication', (ctx) => {
-    const now = deps.now();
-    if (ctx.method === 'none') {
-      ctx.reject(methodsLeft());
-      return;
-    }
-    if (ctx.method === 'keyboard-interactive') {
-      if (explained) {
-        fail(ctx, 'keyboard-interactive');
-        return;
-      }
-      explained = true;
-      const message =
-        refusal?.userMessage ??
-        refusalMessage('no-certificate', { now, ip: info.ip, app: appOf(ctx.username) });
-      ctx.prompt([], 'neetodeploy', `${message}\n`, () => fail(ctx, 'keyboard-interactive'));
-      return;
-    }
-    if (ctx.method !== 'publickey') {
-      fail(ctx, ctx.method);
-      return;
-    }
+  function explain(ctx: KeyboardAuthContext, now: Date): void {
+    if (explained) return fail(ctx, 'keyboard-interactive');
+    explained = true;
+    const message =
+      refusal?.userMessage ??
+      refusalMessage('no-certificate', { now, ip: info.ip, app: appOf(info, ctx.username) });
+    ctx.prompt([], 'neetodeploy', `${message}\n`, () => fail(ctx, 'keyboard-interactive'));
+  }
 
+  function publicKey(ctx: PublicKeyAuthContext, now: Date): void {
     const principal = info.kind === 'jump' ? info.virtualHostApp : undefined;
     const result = checkPublicKey(
       { algo: ctx.key.algo, keyData: ctx.key.data, signature: ctx.signature, signedData: ctx.blob },
       { trust: deps.trust(), now, ip: info.ip, principal },
     );
     if (!result.ok) {
-      const app = appOf(ctx.username);
+      const app = appOf(info, ctx.username);
+      const detail = result.reason === 'unknown-critical-option' ? result.message : undefined;
+      const { certificate } = result;
       remember(
         result.reason,
-        refusalMessage(result.reason, {
-          now,
-          ip: info.ip,
-          app,
-          certificate: result.certificate,
-          detail: result.reason === 'unknown-critical-option' ? result.message : undefined,
-        }),
+        refusalMessage(result.reason, { now, ip: info.ip, app, certificate, detail }),
       );
       log.info(
         {
-          event: 'auth.refused',
+          event: EVENTS.authRefused,
           reason: result.reason,
           detail: result.message,
           algo: ctx.key.algo,
         },
         'publickey refused',
       );
-      fail(ctx, result.reason, {
-        user: result.certificate ? result.certificate.keyId.replace(/:[^:]*$/, '') : undefined,
-        keyId: result.certificate?.keyId,
-        serial: result.certificate?.serial,
+      return fail(ctx, result.reason, {
+        user: certificate ? certificate.keyId.replace(/:[^:]*$/, '') : undefined,
+        keyId: certificate?.keyId,
+        serial: certificate?.serial,
       });
-      return;
     }
-    if (!result.signed) {
-      ctx.accept(); // "key acceptable": the client signs next
-      return;
-    }
+    if (!result.signed) return ctx.accept(); // "key acceptable": the client signs next
 
-    const identity = result.identity;
-    let target: SessionTarget | undefined;
-    if (info.kind === 'jump' && info.virtualHostApp) {
-      target = targetForVirtualHost(info.virtualHostApp, ctx.username);
-    } else {
-      const parsed = parseUsername(ctx.username);
-      target = parsed && identity.principals.includes(parsed.app) ? parsed : undefined;
-    }
+    const { identity } = result;
+    const target = targetOf(info, ctx.username, identity);
     deps.metrics.authResults.inc({ result: 'success', reason: target ? 'ok' : 'jump-only' });
     deps.audit.auth({
       connectionId: info.id,
@@ -169,10 +178,13 @@ export function attachAuthenticator(
     });
     onAuthenticated({ state: 'authenticated', info, identity, target, username: ctx.username });
     ctx.accept();
-  });
-
-  function appOf(username: string): string | undefined {
-    if (info.kind === 'jump') return info.virtualHostApp;
-    return parseUsername(username)?.app;
   }
+
+  client.on('authentication', (ctx) => {
+    const now = deps.now();
+    if (ctx.method === 'none') return ctx.reject(methodsLeft());
+    if (ctx.method === 'keyboard-interactive') return explain(ctx, now);
+    if (ctx.method !== 'publickey') return fail(ctx, ctx.method);
+    publicKey(ctx, now);
+  });
 }

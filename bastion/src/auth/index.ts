@@ -1,4 +1,4 @@
-export { attachAuthenticator, type AuthDeps } from './authenticator.js';
+export { attachAuthenticator, createAuthenticationStep, type AuthDeps } from './authenticator.js';
 export {
   checkPublicKey,
   signatureAlgorithmFor,

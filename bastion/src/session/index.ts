@@ -1,3 +1,3 @@
-export { handleSession } from './session.js';
-export type { ActiveSession, SessionDeps } from './types.js';
+export { handleSession } from './requests.js';
+export type { ActiveSession, SessionDeps, SessionRequest, SessionRun } from './types.js';
 export { pump, envAllowed } from './flow.js';

@@ -3,6 +3,7 @@
  * (no If-Match: the server merges concurrent writers without losing either), then a restart.
  */
 import fsp from 'node:fs/promises';
+import { isConfigVarName } from '@neetodeploy/contract';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { parseDotenv } from '../dotenv.js';
@@ -19,14 +20,12 @@ export interface ConfigSetOptions {
   readonly json?: boolean;
 }
 
-const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 export function parsePairs(pairs: readonly string[]): Record<string, string> {
   const vars: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     const key = eq === -1 ? pair : pair.slice(0, eq);
-    if (eq <= 0 || !KEY.test(key)) {
+    if (eq <= 0 || !isConfigVarName(key)) {
       throw new UsageError(
         `${JSON.stringify(pair.length > 40 ? `${pair.slice(0, 40)}...` : pair)} is not KEY=VALUE (names: letters, digits, _; not starting with a digit)`,
       );

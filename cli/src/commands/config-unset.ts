@@ -1,4 +1,5 @@
 /** `neetodeploy config:unset -a APP KEY...`: removes keys in one change, then restarts. */
+import { isConfigVarName } from '@neetodeploy/contract';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { UsageError } from '../errors.js';
@@ -16,7 +17,7 @@ export async function runConfigUnset(options: ConfigUnsetOptions, deps: Deps): C
   const keys = [...new Set(options.keys)];
   if (keys.length === 0) throw new UsageError('nothing to unset: give the KEYs to remove');
   for (const key of keys) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+    if (!isConfigVarName(key))
       throw new UsageError(`${JSON.stringify(key)} is not a config var name`);
   }
   const { client } = await deps.api.session();

@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { ContractError, encodeSshUser } from '@neetodeploy/contract';
 import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
 import ssh2 from 'ssh2';
 import type { ClientChannel, PseudoTtyOptions, PublicKeyAuthMethod } from 'ssh2';
@@ -25,11 +26,17 @@ export interface ExecOptions {
   readonly readyTimeoutMs?: number;
 }
 
-/** The SSH user name that selects the target at the bastion (docs/identity.md). */
+/**
+ * The SSH user name that selects the target at the bastion (the contract's grammar); a name the
+ * bastion would not read back the same way is a UsageError.
+ */
 export function bastionUsername(options: Pick<ExecOptions, 'app' | 'process' | 'pod'>): string {
-  if (options.pod !== undefined) return `${options.app}:pod=${options.pod}`;
-  if (options.process !== undefined) return `${options.app}:${options.process}`;
-  return options.app;
+  try {
+    return encodeSshUser(options);
+  } catch (err) {
+    if (err instanceof ContractError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function signalExitCode(signal: string): number {

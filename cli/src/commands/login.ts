@@ -47,7 +47,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
     hostname: io.hostname,
     clientVersion: config.version,
   });
-  const url = session.verification_uri_complete ?? session.verification_uri;
+  const url = session.verification_uri_complete;
   await write(
     io.stderr,
     `To sign in, open this page and check that it shows the code ${session.user_code}:\n\n  ${url}\n\n`,
@@ -107,7 +107,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
         token: token.access_token,
         email: token.email,
         ...(keptCa !== undefined ? { caFile: keptCa } : {}),
-        ...(token.expires_at !== undefined ? { expiresAt: token.expires_at } : {}),
+        expiresAt: token.expires_at,
       });
       await write(io.stderr, `Logged in as ${token.email} on ${apiUrl}\n`);
       if (config.overrides.token !== undefined) {

@@ -4,7 +4,8 @@
  * Ctrl-C ends it with exit code 0.
  */
 import readline from 'node:readline';
-import { z } from 'zod';
+import { formatLogLine, logLineSchema } from '@neetodeploy/contract';
+import type { LogLineBody } from '@neetodeploy/contract';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { CliError, UsageError } from '../errors.js';
@@ -18,13 +19,6 @@ export interface LogsOptions {
   readonly since?: string;
   readonly json?: boolean;
 }
-
-const lineSchema = z.object({
-  time: z.string(),
-  source: z.string(),
-  process: z.string(),
-  line: z.string(),
-});
 
 export async function runLogs(options: LogsOptions, deps: Deps): CommandResult {
   let tail: number | undefined;
@@ -45,7 +39,8 @@ export async function runLogs(options: LogsOptions, deps: Deps): CommandResult {
         options.app,
         {
           ...(tail !== undefined ? { tail } : {}),
-          follow: options.tail ?? false,
+          // Left out rather than false: the server's default, and the query the CLI always sent.
+          ...(options.tail ? { follow: true } : {}),
           ...(options.process !== undefined ? { process: options.process } : {}),
           ...(options.since !== undefined ? { since: options.since } : {}),
         },
@@ -62,16 +57,13 @@ export async function runLogs(options: LogsOptions, deps: Deps): CommandResult {
           await write(deps.io.stdout, `${raw}\n`);
           continue;
         }
-        let parsed;
+        let parsed: LogLineBody;
         try {
-          parsed = lineSchema.parse(JSON.parse(raw));
+          parsed = logLineSchema.parse(JSON.parse(raw));
         } catch {
           continue;
         }
-        await write(
-          deps.io.stdout,
-          `${parsed.time} ${parsed.source}[${parsed.process}]: ${parsed.line}\n`,
-        );
+        await write(deps.io.stdout, `${formatLogLine(parsed)}\n`);
       }
     } catch (err) {
       if (!abort.signal.aborted)

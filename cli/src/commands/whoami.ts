@@ -17,12 +17,14 @@ export async function runWhoami(options: WhoamiOptions, deps: Deps): CommandResu
         email: me.email,
         groups: me.groups,
         api_url: session.client.apiUrl,
-        token_expires_at: me.token?.expires_at ?? null,
+        token_expires_at: me.token.expires_at,
       }),
     );
     return;
   }
   await write(deps.io.stdout, `${me.email}\n`);
-  const expiry = me.token?.expires_at ? `, token valid until ${me.token.expires_at}` : '';
-  await write(deps.io.stderr, `on ${session.client.apiUrl}${expiry}\n`);
+  await write(
+    deps.io.stderr,
+    `on ${session.client.apiUrl}, token valid until ${me.token.expires_at}\n`,
+  );
 }

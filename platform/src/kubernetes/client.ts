@@ -110,86 +110,36 @@ function parseStatus(text: string): KubeStatus | undefined {
   }
 }
 
+/** Where requests go and with what credentials; shared by every request of one client. */
+interface ApiServer {
+  readonly kc: KubeConfig;
+  readonly base: URL;
+  readonly secure: boolean;
+  readonly basePath: string;
+  readonly agent: http.Agent;
+}
+
 export function createKubeClient(kc: KubeConfig, timeoutMs: number): KubeClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no cluster');
   const base = new URL(cluster.server);
   const secure = base.protocol === 'https:';
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const agent = secure
-    ? new https.Agent({ keepAlive: true, maxSockets: 256 })
-    : new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const server: ApiServer = {
+    kc,
+    base,
+    secure,
+    basePath: base.pathname.replace(/\/+$/, ''),
+    agent: secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 256 })
+      : new http.Agent({ keepAlive: true, maxSockets: 256 }),
+  };
   const contextName = kc.getCurrentContext();
-  const defaultNamespace = kc.getContextObject(contextName)?.namespace;
-
-  async function options(method: string, path: string, query: Query | undefined) {
-    const opts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
-    return {
-      ...opts,
-      method,
-      protocol: base.protocol,
-      hostname: base.hostname,
-      port: base.port || (secure ? 443 : 80),
-      path: `${basePath}${path}${queryString(query)}`,
-      headers: { ...opts.headers, Accept: 'application/json' } as http.OutgoingHttpHeaders,
-    };
-  }
-
-  function send(
-    method: string,
-    path: string,
-    o: RequestOptions,
-    timeout: number | undefined,
-  ): Promise<IncomingMessage> {
-    return options(method, path, o.query).then(
-      (opts) =>
-        new Promise<IncomingMessage>((resolve, reject) => {
-          const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
-          const headers = { ...opts.headers };
-          if (body) {
-            headers['Content-Type'] = o.contentType ?? 'application/json';
-            headers['Content-Length'] = body.length;
-          }
-          const req = (secure ? https : http).request({
-            ...opts,
-            headers,
-            agent,
-            signal: o.signal,
-          });
-          let timer: NodeJS.Timeout | undefined;
-          if (timeout !== undefined) {
-            timer = setTimeout(() => {
-              req.destroy(new Unavailable('the cluster API did not answer in time'));
-            }, timeout);
-          }
-          req.once('response', (res) => {
-            clearTimeout(timer);
-            resolve(res);
-          });
-          req.once('error', (err) => {
-            clearTimeout(timer);
-            reject(
-              err instanceof AppError || (err as { name?: string }).name === 'AbortError'
-                ? err
-                : new Unavailable('the cluster API is unreachable', { cause: err }),
-            );
-          });
-          req.end(body);
-        }),
-    );
-  }
-
-  async function failure(res: IncomingMessage, what: string): Promise<KubeApiError> {
-    const text = await readBody(res, 1024 * 1024).catch(() => '');
-    return new KubeApiError(res.statusCode ?? 0, parseStatus(text), what);
-  }
 
   return {
-    defaultNamespace,
+    defaultNamespace: kc.getContextObject(contextName)?.namespace,
 
     async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-      const res = await send(method, path, o, timeoutMs);
+      const res = await send(server, method, path, o, timeoutMs);
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) throw await failure(res, `${method} ${path}`);
       const text = await readBody(res);
@@ -197,49 +147,129 @@ export function createKubeClient(kc: KubeConfig, timeoutMs: number): KubeClient 
     },
 
     async stream(path: string, o: RequestOptions = {}): Promise<IncomingMessage> {
-      const res = await send('GET', path, o, undefined);
+      const res = await send(server, 'GET', path, o, undefined);
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) throw await failure(res, `GET ${path}`);
       return res;
     },
 
-    async websocket(path: string, query: Query, protocols: readonly string[]): Promise<WebSocket> {
-      const opts: https.RequestOptions = {};
-      await kc.applyToHTTPSOptions(opts);
-      const scheme = secure ? 'wss' : 'ws';
-      const url = `${scheme}://${base.host}${basePath}${path}${queryString(query)}`;
-      return new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(url, [...protocols], {
-          ...(opts as WebSocket.ClientOptions),
-          handshakeTimeout: timeoutMs,
-          perMessageDeflate: false,
-        });
-        const onError = (err: Error) => {
-          ws.removeListener('open', onOpen);
-          reject(new Unavailable('the cluster API is unreachable', { cause: err }));
-        };
-        const onOpen = () => {
-          ws.removeListener('error', onError);
-          ws.removeAllListeners('unexpected-response');
-          resolve(ws);
-        };
-        ws.once('open', onOpen);
-        ws.once('error', onError);
-        ws.once('unexpected-response', (_req, res) => {
-          ws.removeListener('error', onError);
-          ws.removeListener('open', onOpen);
-          // Swallow the error ws emits when the request is aborted below.
-          ws.on('error', () => undefined);
-          failure(res, `exec ${path}`).then(reject, reject);
-          _req.destroy();
-        });
-      });
+    websocket(path: string, query: Query, protocols: readonly string[]): Promise<WebSocket> {
+      return openWebSocket(server, path, query, protocols, timeoutMs);
     },
 
     close(): void {
-      agent.destroy();
+      server.agent.destroy();
     },
   };
+}
+
+async function requestOptions(
+  { kc, base, secure, basePath }: ApiServer,
+  method: string,
+  path: string,
+  query: Query | undefined,
+) {
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  return {
+    ...opts,
+    method,
+    protocol: base.protocol,
+    hostname: base.hostname,
+    port: base.port || (secure ? 443 : 80),
+    path: `${basePath}${path}${queryString(query)}`,
+    headers: { ...opts.headers, Accept: 'application/json' } as http.OutgoingHttpHeaders,
+  };
+}
+
+/** Sends one request; resolves with the response, whatever its status. */
+function send(
+  server: ApiServer,
+  method: string,
+  path: string,
+  o: RequestOptions,
+  timeout: number | undefined,
+): Promise<IncomingMessage> {
+  return requestOptions(server, method, path, o.query).then(
+    (opts) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const body = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
+        const headers = { ...opts.headers };
+        if (body) {
+          headers['Content-Type'] = o.contentType ?? 'application/json';
+          headers['Content-Length'] = body.length;
+        }
+        const req = (server.secure ? https : http).request({
+          ...opts,
+          headers,
+          agent: server.agent,
+          signal: o.signal,
+        });
+        let timer: NodeJS.Timeout | undefined;
+        if (timeout !== undefined) {
+          timer = setTimeout(() => {
+            req.destroy(new Unavailable('the cluster API did not answer in time'));
+          }, timeout);
+        }
+        req.once('response', (res) => {
+          clearTimeout(timer);
+          resolve(res);
+        });
+        req.once('error', (err) => {
+          clearTimeout(timer);
+          reject(
+            err instanceof AppError || (err as { name?: string }).name === 'AbortError'
+              ? err
+              : new Unavailable('the cluster API is unreachable', { cause: err }),
+          );
+        });
+        req.end(body);
+      }),
+  );
+}
+
+async function failure(res: IncomingMessage, what: string): Promise<KubeApiError> {
+  const text = await readBody(res, 1024 * 1024).catch(() => '');
+  return new KubeApiError(res.statusCode ?? 0, parseStatus(text), what);
+}
+
+async function openWebSocket(
+  { kc, base, secure, basePath }: ApiServer,
+  path: string,
+  query: Query,
+  protocols: readonly string[],
+  timeoutMs: number,
+): Promise<WebSocket> {
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const scheme = secure ? 'wss' : 'ws';
+  const url = `${scheme}://${base.host}${basePath}${path}${queryString(query)}`;
+  return new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(url, [...protocols], {
+      ...(opts as WebSocket.ClientOptions),
+      handshakeTimeout: timeoutMs,
+      perMessageDeflate: false,
+    });
+    const onError = (err: Error) => {
+      ws.removeListener('open', onOpen);
+      reject(new Unavailable('the cluster API is unreachable', { cause: err }));
+    };
+    const onOpen = () => {
+      ws.removeListener('error', onError);
+      ws.removeAllListeners('unexpected-response');
+      resolve(ws);
+    };
+    ws.once('open', onOpen);
+    ws.once('error', onError);
+    ws.once('unexpected-response', (_req, res) => {
+      ws.removeListener('error', onError);
+      ws.removeListener('open', onOpen);
+      // Swallow the error ws emits when the request is aborted below.
+      ws.on('error', () => undefined);
+      failure(res, `exec ${path}`).then(reject, reject);
+      _req.destroy();
+    });
+  });
 }
 
 /** Maps an API failure to what a user may see; other errors pass through unchanged. */

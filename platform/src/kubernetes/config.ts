@@ -55,7 +55,7 @@ export const kubernetesPlatformConfigSchema = z
         process: z.string().min(1).default('neetodeploy.com/process'),
         console: z.string().min(1).default('neetodeploy.com/console'),
         session: z.string().min(1).default('neetodeploy.com/session'),
-        /** The app a console pod belongs to (not the app label: see console-pod.ts). */
+        /** The app a console pod belongs to (not the app label: see console-pod-spec.ts). */
         consoleApp: z.string().min(1).default('neetodeploy.com/console-app'),
       })
       .strict()

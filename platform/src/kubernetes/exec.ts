@@ -4,15 +4,15 @@
  *
  * Kubernetes exec has no signal channel and does not end a process whose connection dropped
  * (without a terminal), so signals and kills are delivered by the caller's hooks (a second
- * exec, or deleting a one-off pod); see platform.ts.
+ * exec, or deleting a one-off pod); see console-process.ts and console-pods.ts.
  */
-import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { AccessDenied, BadRequest, NotFound, Unavailable } from '../errors.js';
+import { AccessDenied, NotFound, Unavailable } from '../errors.js';
 import type { Console, ExitStatus, PtyRequest } from '../types.js';
 import { KubeApiError, type KubeClient, type KubeStatus } from './client.js';
+import { checkSignalName, exitStatusOf } from './exit-status.js';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
 
@@ -28,44 +28,6 @@ const MAX_DIMENSION = 10_000;
 /** Stdin is framed in pieces of at most this, so one big write cannot starve other channels. */
 const STDIN_FRAME = 32 * 1024;
 const READ_HIGH_WATER = 64 * 1024;
-
-const SIGNAL_NUMBERS = os.constants.signals as Readonly<Record<string, number>>;
-
-/** SSH signal names a console accepts (RFC 4254 plus the usual extras). */
-export const SIGNAL_NAMES = new Set(
-  Object.keys(SIGNAL_NUMBERS)
-    .filter((s) => SIGNAL_NUMBERS[s]! < 32)
-    .map((s) => s.replace(/^SIG/, '')),
-);
-
-/** `term` → `TERM`; BadRequest for unknown names. */
-export function checkSignalName(name: string): string {
-  const upper = String(name).toUpperCase().replace(/^SIG/, '');
-  if (!SIGNAL_NAMES.has(upper)) throw new BadRequest(`unknown signal ${JSON.stringify(name)}`);
-  return upper;
-}
-
-/**
- * The exit status from the Status on channel 3. A process killed by signal N is reported by
- * the container runtime as exit code 128+N; like a shell's `$?`, codes 129..159 naming a known
- * signal are reported as that signal (so `exit 143` reads as TERM: Kubernetes cannot tell).
- */
-export function exitStatusOf(status: KubeStatus): { exit: ExitStatus; message?: string } {
-  if (status.status === 'Success') return { exit: { code: 0 } };
-  if (status.reason === 'NonZeroExitCode') {
-    const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
-    const code = Number.parseInt(cause?.message ?? '', 10);
-    if (Number.isInteger(code) && code >= 0 && code <= 255) {
-      if (code > 128 && code < 160) {
-        const name = Object.entries(SIGNAL_NUMBERS).find(([, n]) => n === code - 128)?.[0];
-        if (name) return { exit: { signal: name.replace(/^SIG/, '') } };
-      }
-      return { exit: { code } };
-    }
-  }
-  const message = status.message ?? 'the command could not be run';
-  return { exit: { code: /not found|no such file/i.test(message) ? 127 : 1 }, message };
-}
 
 export interface ExecRequest {
   readonly client: KubeClient;
@@ -122,11 +84,108 @@ function refusal(err: unknown, describe: string): unknown {
   });
 }
 
+/** What the parts of one exec share: how it ended and who ends it. */
+interface ExecState {
+  readonly ws: WebSocket;
+  readonly tty: boolean;
+  exit: ExitStatus | undefined;
+  hooks: ExecHooks | undefined;
+  killed: boolean;
+  killing: Promise<void> | undefined;
+}
+
+/** stdout and stderr of an exec, fed from the socket with backpressure. */
+interface ExecOutput {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  push(stream: Readable, data: Buffer): void;
+  /** Tells the user something, on stderr (stdout on a terminal). */
+  tell(message: string): void;
+  /** Ends both streams. */
+  end(): void;
+  /** True once end() ran. */
+  ended(): boolean;
+}
+
 export async function startExec(request: ExecRequest): Promise<ExecConsole> {
+  const ws = await openExecSocket(request);
+  const exec: ExecState = {
+    ws,
+    tty: request.pty !== undefined,
+    exit: undefined,
+    hooks: undefined,
+    killed: false,
+    killing: undefined,
+  };
+  const output = execOutput(ws, exec.tty);
+  ws.on('message', (data: Buffer) => receive(exec, output, data));
+  ws.on('error', (err) => request.logger.debug({ err, pod: request.pod }, 'exec websocket error'));
+  const send = frameSender(ws);
+  const stdin = execStdin(send, exec.tty, ws.protocol === 'v5.channel.k8s.io');
+  const closed = new Promise<void>((resolve) => {
+    ws.once('close', () => {
+      if (exec.exit === undefined && !exec.killed) {
+        exec.exit = { code: 255 };
+        output.tell('neetodeploy: the connection to the console was lost');
+      }
+      output.end();
+      stdin.destroy();
+      resolve();
+    });
+  });
+  const done = whenDone(exec, output, closed);
+  if (request.pty && validSize(request.pty.cols, request.pty.rows)) {
+    send(
+      RESIZE,
+      Buffer.from(JSON.stringify({ Width: request.pty.cols, Height: request.pty.rows })),
+    );
+  }
+
+  return {
+    protocol: ws.protocol,
+    where: `${request.namespace}/${request.pod}`,
+    stdin,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    done,
+    setHooks(h: ExecHooks) {
+      exec.hooks = h;
+    },
+    resize(cols: number, rows: number) {
+      if (!exec.tty || !validSize(cols, rows)) return;
+      send(RESIZE, Buffer.from(JSON.stringify({ Width: cols, Height: rows })));
+    },
+    signal(name: string) {
+      const checked = checkSignalName(name);
+      if (exec.exit !== undefined || exec.killed || !exec.hooks) return;
+      exec.hooks.signal(checked).catch((err: unknown) => {
+        request.logger.warn(
+          { err, pod: request.pod, signal: checked },
+          'signal could not be delivered',
+        );
+      });
+    },
+    kill() {
+      if (exec.killed) return;
+      exec.killed = true;
+      const alreadyOver = exec.exit !== undefined;
+      stdin.destroy();
+      output.stdout.destroy();
+      output.stderr.destroy();
+      ws.terminate();
+      if (!alreadyOver && exec.hooks) {
+        exec.killing = exec.hooks.kill().catch((err: unknown) => {
+          request.logger.warn({ err, pod: request.pod }, 'console processes could not be ended');
+        });
+      }
+    },
+  };
+}
+
+async function openExecSocket(request: ExecRequest): Promise<WebSocket> {
   const tty = request.pty !== undefined;
-  let ws: WebSocket;
   try {
-    ws = await request.client.websocket(
+    return await request.client.websocket(
       `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec`,
       {
         container: request.container,
@@ -141,12 +200,9 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
   } catch (err) {
     throw refusal(err, request.describe);
   }
-  const v5 = ws.protocol === 'v5.channel.k8s.io';
-  let hooks: ExecHooks | undefined;
-  let exit: ExitStatus | undefined;
-  let killed = false;
-  let killing: Promise<void> | undefined;
+}
 
+function execOutput(ws: WebSocket, tty: boolean): ExecOutput {
   const room = (s: Readable) =>
     s.destroyed || s.readableEnded || s.readableLength < s.readableHighWaterMark;
   // Called by _read, which runs before the reader took its data out of the buffer: look once
@@ -166,48 +222,47 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
     if (!stream.push(data)) ws.pause();
   };
   let ended = false;
-  const endStreams = (message?: string) => {
-    ended = true;
-    if (message) push(tty ? stdout : stderr, Buffer.from(`${message}\n`));
-    for (const s of [stdout, stderr]) if (!s.destroyed && !s.readableEnded) s.push(null);
+  return {
+    stdout,
+    stderr,
+    push,
+    tell: (message) => push(tty ? stdout : stderr, Buffer.from(`${message}\n`)),
+    end() {
+      ended = true;
+      for (const s of [stdout, stderr]) if (!s.destroyed && !s.readableEnded) s.push(null);
+    },
+    ended: () => ended,
   };
+}
 
-  ws.on('message', (data: Buffer) => {
-    if (data.length < 2) return; // empty frames open every channel; they carry nothing
-    const channel = data[0];
-    const payload = data.subarray(1);
-    if (channel === STDOUT) push(stdout, payload);
-    else if (channel === STDERR) push(stderr, payload);
-    else if (channel === STATUS && exit === undefined) {
-      let parsed: KubeStatus;
-      try {
-        parsed = JSON.parse(payload.toString('utf8')) as KubeStatus;
-      } catch {
-        parsed = { status: 'Failure', message: payload.toString('utf8') };
-      }
-      const result = exitStatusOf(parsed);
-      exit = result.exit;
-      if (result.message) push(tty ? stdout : stderr, Buffer.from(`${result.message}\n`));
+/** One frame from the API server: output, or the final Status (the first one counts). */
+function receive(exec: ExecState, output: ExecOutput, data: Buffer): void {
+  if (data.length < 2) return; // empty frames open every channel; they carry nothing
+  const channel = data[0];
+  const payload = data.subarray(1);
+  if (channel === STDOUT) output.push(output.stdout, payload);
+  else if (channel === STDERR) output.push(output.stderr, payload);
+  else if (channel === STATUS && exec.exit === undefined) {
+    let parsed: KubeStatus;
+    try {
+      parsed = JSON.parse(payload.toString('utf8')) as KubeStatus;
+    } catch {
+      parsed = { status: 'Failure', message: payload.toString('utf8') };
     }
-  });
-  ws.on('error', (err) => request.logger.debug({ err, pod: request.pod }, 'exec websocket error'));
+    const result = exitStatusOf(parsed);
+    exec.exit = result.exit;
+    if (result.message) output.tell(result.message);
+  }
+}
 
-  const closed = new Promise<void>((resolve) => {
-    ws.once('close', () => {
-      if (exit === undefined && !killed) {
-        exit = { code: 255 };
-        endStreams('neetodeploy: the connection to the console was lost');
-      } else endStreams();
-      stdin.destroy();
-      resolve();
-    });
-  });
+/** Resolves with the exit status once the socket closed and the output was read. */
+function whenDone(exec: ExecState, output: ExecOutput, closed: Promise<void>) {
   // An output is over once its end was pushed and nothing of it is left unread: a stream
   // nobody listens to (often an empty stderr) never emits 'end', and must not hold `done`.
   const streamEnded = (s: Readable) =>
     new Promise<void>((resolve) => {
       const check = () => {
-        if (s.readableEnded || s.destroyed || (ended && s.readableLength === 0)) resolve();
+        if (s.readableEnded || s.destroyed || (output.ended() && s.readableLength === 0)) resolve();
       };
       s.once('end', resolve);
       s.once('close', resolve);
@@ -215,23 +270,30 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
       void closed.then(check);
     });
   // On a terminal stderr is empty from the start and nobody need read it.
-  const done: Promise<ExitStatus> = Promise.all([
+  return Promise.all([
     closed,
-    streamEnded(stdout),
-    tty ? Promise.resolve() : streamEnded(stderr),
-  ]).then(async () => {
-    if (killing) await killing;
-    return exit ?? { signal: 'TERM' };
+    streamEnded(output.stdout),
+    exec.tty ? Promise.resolve() : streamEnded(output.stderr),
+  ]).then(async (): Promise<ExitStatus> => {
+    if (exec.killing) await exec.killing;
+    return exec.exit ?? { signal: 'TERM' };
   });
+}
 
-  const sendFrame = (channel: number, payload: Buffer, callback?: () => void) => {
+type SendFrame = (channel: number, payload: Buffer, callback?: () => void) => void;
+
+/** Sends one channel frame; calls back at once when the socket is no longer open. */
+function frameSender(ws: WebSocket): SendFrame {
+  return (channel, payload, callback) => {
     if (ws.readyState !== ws.OPEN) {
       callback?.();
       return;
     }
     ws.send(Buffer.concat([Buffer.from([channel]), payload]), () => callback?.());
   };
+}
 
+function execStdin(send: SendFrame, tty: boolean, v5: boolean): Writable {
   const stdin = new Writable({
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _encoding, callback) {
@@ -243,13 +305,13 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
         }
         const piece = chunk.subarray(offset, offset + STDIN_FRAME);
         offset += piece.length;
-        sendFrame(STDIN, piece, next);
+        send(STDIN, piece, next);
       };
       next();
     },
     final(callback) {
-      if (tty) sendFrame(STDIN, PTY_EOF, () => callback());
-      else if (v5) sendFrame(CLOSE, Buffer.from([STDIN]), () => callback());
+      if (tty) send(STDIN, PTY_EOF, () => callback());
+      else if (v5) send(CLOSE, Buffer.from([STDIN]), () => callback());
       else {
         // v4 has no way to close stdin alone, and closing the socket would end the session.
         callback();
@@ -257,51 +319,5 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
     },
   });
   stdin.on('error', () => undefined);
-
-  if (request.pty && validSize(request.pty.cols, request.pty.rows)) {
-    sendFrame(
-      RESIZE,
-      Buffer.from(JSON.stringify({ Width: request.pty.cols, Height: request.pty.rows })),
-    );
-  }
-
-  return {
-    protocol: ws.protocol,
-    where: `${request.namespace}/${request.pod}`,
-    stdin,
-    stdout,
-    stderr,
-    done,
-    setHooks(h: ExecHooks) {
-      hooks = h;
-    },
-    resize(cols: number, rows: number) {
-      if (!tty || !validSize(cols, rows)) return;
-      sendFrame(RESIZE, Buffer.from(JSON.stringify({ Width: cols, Height: rows })));
-    },
-    signal(name: string) {
-      const checked = checkSignalName(name);
-      if (exit !== undefined || killed || !hooks) return;
-      hooks.signal(checked).catch((err: unknown) => {
-        request.logger.warn(
-          { err, pod: request.pod, signal: checked },
-          'signal could not be delivered',
-        );
-      });
-    },
-    kill() {
-      if (killed) return;
-      killed = true;
-      const alreadyOver = exit !== undefined;
-      stdin.destroy();
-      stdout.destroy();
-      stderr.destroy();
-      ws.terminate();
-      if (!alreadyOver && hooks) {
-        killing = hooks.kill().catch((err: unknown) => {
-          request.logger.warn({ err, pod: request.pod }, 'console processes could not be ended');
-        });
-      }
-    },
-  };
+  return stdin;
 }

@@ -4,9 +4,9 @@
  * and the server may both write). Values are secrets: nothing here logs them.
  */
 import { randomBytes } from 'node:crypto';
-import { BadRequest, Conflict, PayloadTooLarge } from '../errors.js';
+import { Conflict, LimitExceeded } from '../errors.js';
+import { CONFIG_VAR_LIMITS, validateChange } from '../config-var-rules.js';
 import type { ConfigChange, ConfigVars } from '../types.js';
-import { CONFIG_VAR_LIMITS, ENV_NAME_PATTERN } from './config.js';
 import { KeyedMutex, readFileIfExists, withFileLock, writeFileAtomic } from './files.js';
 import type { LocalPaths } from './paths.js';
 
@@ -46,48 +46,15 @@ function nextVersion(previous: string): string {
   return `${Number.isFinite(seq) ? seq + 1 : 1}.${randomBytes(6).toString('hex')}`;
 }
 
-function checkKey(key: string): void {
-  if (key.length === 0 || key.length > CONFIG_VAR_LIMITS.maxKeyLength) {
-    throw new BadRequest(
-      `config var names must be 1 to ${CONFIG_VAR_LIMITS.maxKeyLength} characters`,
-    );
-  }
-  if (!ENV_NAME_PATTERN.test(key)) {
-    throw new BadRequest(
-      `invalid config var name ${JSON.stringify(key)}: use letters, digits and _ and do not start with a digit`,
-    );
-  }
-}
-
-/** Validates a change before any lock is taken; throws BadRequest / PayloadTooLarge. */
-export function validateChange(change: ConfigChange): void {
-  const set = change.set ?? {};
-  const unset = change.unset ?? [];
-  for (const [key, value] of Object.entries(set)) {
-    checkKey(key);
-    if (typeof value !== 'string') throw new BadRequest(`config var ${key} must be a string`);
-    if (value.includes('\0')) throw new BadRequest(`config var ${key} contains a NUL byte`);
-    if (Buffer.byteLength(value, 'utf8') > CONFIG_VAR_LIMITS.maxValueBytes) {
-      throw new PayloadTooLarge(
-        `config var ${key} is larger than ${CONFIG_VAR_LIMITS.maxValueBytes / 1024} KiB`,
-      );
-    }
-  }
-  for (const key of unset) {
-    checkKey(key);
-    if (Object.hasOwn(set, key)) throw new BadRequest(`config var ${key} is both set and unset`);
-  }
-}
-
 function checkTotals(vars: Readonly<Record<string, string>>): void {
   const entries = Object.entries(vars);
   if (entries.length > CONFIG_VAR_LIMITS.maxVars) {
-    throw new PayloadTooLarge(`an app can have at most ${CONFIG_VAR_LIMITS.maxVars} config vars`);
+    throw new LimitExceeded(`an app can have at most ${CONFIG_VAR_LIMITS.maxVars} config vars`);
   }
   let total = 0;
   for (const [key, value] of entries) total += key.length + Buffer.byteLength(value, 'utf8');
   if (total > CONFIG_VAR_LIMITS.maxTotalBytes) {
-    throw new PayloadTooLarge(
+    throw new LimitExceeded(
       `an app's config vars can total at most ${CONFIG_VAR_LIMITS.maxTotalBytes / 1024} KiB`,
     );
   }

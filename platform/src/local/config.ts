@@ -70,13 +70,3 @@ export const localPlatformConfigSchema = z
 export type LocalPlatformConfig = z.infer<typeof localPlatformConfigSchema>;
 /** What callers may pass: every field with a default is optional. */
 export type LocalPlatformConfigInput = z.input<typeof localPlatformConfigSchema>;
-
-/** Config var limits (documented in the README): keys are env var names, values bounded. */
-export const CONFIG_VAR_LIMITS = {
-  maxKeyLength: 256,
-  maxValueBytes: 32 * 1024,
-  maxTotalBytes: 256 * 1024,
-  maxVars: 1000,
-} as const;
-
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;

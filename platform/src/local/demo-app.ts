@@ -2,8 +2,12 @@
  * The `demo` app made on a data dir's first start: a Node web process with no dependencies,
  * so a fresh install has something to open a console on, follow logs of and configure.
  */
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from 'pino';
+import { EVENTS } from './events.js';
+import type { LocalPaths } from './paths.js';
 
 export const DEMO_APP = 'demo';
 
@@ -56,4 +60,21 @@ export async function writeDemoApp(appDir: string, nodePath: string): Promise<vo
   await fsp.mkdir(appDir, { recursive: true, mode: 0o755 });
   await fsp.writeFile(path.join(appDir, 'server.mjs'), DEMO_SERVER, { mode: 0o644 });
   await fsp.writeFile(path.join(appDir, 'Procfile'), demoProcfile(nodePath), { mode: 0o644 });
+}
+
+/**
+ * Writes the demo app on the data dir's first use only: a marker records that it was offered,
+ * so a user who deleted it does not get it back.
+ */
+export async function offerDemoApp(
+  paths: LocalPaths,
+  nodePath: string,
+  logger: Logger,
+): Promise<void> {
+  if (fs.existsSync(paths.demoMarker)) return;
+  if (!fs.existsSync(paths.appDir(DEMO_APP))) {
+    await writeDemoApp(paths.appDir(DEMO_APP), nodePath);
+    logger.info({ app: DEMO_APP }, EVENTS.demoAppCreated);
+  }
+  await fsp.writeFile(paths.demoMarker, `${new Date().toISOString()}\n`, { mode: 0o600 });
 }

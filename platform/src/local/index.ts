@@ -1,8 +1,7 @@
 export { createLocalPlatform } from './platform.js';
-export type { LocalPlatform, LocalPlatformDeps } from './platform.js';
+export type { LocalPlatform, LocalPlatformDeps } from './types.js';
 export {
   localPlatformConfigSchema,
-  CONFIG_VAR_LIMITS,
   type LocalPlatformConfig,
   type LocalPlatformConfigInput,
 } from './config.js';

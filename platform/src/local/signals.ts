@@ -50,3 +50,30 @@ export function processExists(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * What ends a console's process group: TERM (and HUP first to a terminal's session), then KILL
+ * to what is left after the grace. Calls after the first do nothing.
+ */
+export function groupKiller(
+  pid: number,
+  grace: number,
+  hangup: boolean,
+  done: Promise<unknown>,
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  return () => {
+    if (timer) return;
+    if (hangup) killGroup(pid, 'SIGHUP');
+    killGroup(pid, 'SIGTERM');
+    timer = setTimeout(() => {
+      killGroup(pid, 'SIGKILL');
+    }, grace);
+    // The timer must not keep a server (or a test run) alive, and is useless once nothing of
+    // the group is left.
+    timer.unref();
+    void done.then(() => {
+      if (timer && !groupExists(pid)) clearTimeout(timer);
+    });
+  };
+}

@@ -1,3 +1,4 @@
+/** The shared Platform conformance suite, run against the local platform. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,0 +1,110 @@
+/**
+ * Listens, drains and stops: everything between a TCP socket and the connection registry. Each
+ * socket is admitted (`limits/`) or refused before SSH starts on it.
+ */
+import net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import type { Logger } from 'pino';
+import type { LimitsConfig } from '../config.js';
+import { directTransport, normalizeIp } from '../connection/index.js';
+import type { ConnectionRegistry } from '../connection/index.js';
+import { EVENTS } from '../events.js';
+import type { ConnectionGate } from '../limits/index.js';
+import type { BastionMetrics } from '../metrics/index.js';
+import { injectStream } from '../ssh2-internals.js';
+import { drainConnections } from './drain.js';
+import type { SshServer } from './types.js';
+
+export interface SshServerDeps {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly limits: LimitsConfig;
+  readonly gate: ConnectionGate;
+  readonly connections: ConnectionRegistry;
+  readonly metrics: BastionMetrics;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+export function createSshServer(deps: SshServerDeps): SshServer {
+  const { logger, metrics, connections } = deps;
+  let ssh: ssh2.Server | undefined;
+  let tcp: net.Server | undefined;
+  let draining = false;
+  let stopped = false;
+
+  function refuse(socket: Socket, ip: string, reason: string): void {
+    metrics.limitRejections.inc({ limit: reason });
+    logger.warn({ event: EVENTS.connectionRejected, ip, reason }, 'connection refused');
+    socket.destroy();
+  }
+
+  /** Admission: the first step of every connection, before a single SSH byte is read. */
+  function onTcp(socket: Socket): void {
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    const ip = normalizeIp(socket.remoteAddress);
+    if (draining) return refuse(socket, ip, 'draining');
+    const admission = deps.gate.admit(socket, ip);
+    if (!admission.ok) return refuse(socket, ip, admission.reason);
+    if (admission.evicted > 0) {
+      metrics.limitRejections.inc({ limit: 'max-startups-evicted-silent' }, admission.evicted);
+      logger.warn(
+        { event: EVENTS.limit, limit: 'max-startups-evicted-silent', count: admission.evicted },
+        'evicted silent connections',
+      );
+    }
+    socket.once('close', () => admission.release());
+    const transport = directTransport(socket, ip, admission, deps.now());
+    connections.open(transport);
+    ssh?.injectSocket(socket);
+  }
+
+  return {
+    get draining() {
+      return draining;
+    },
+    async listen(hostKeys) {
+      ssh = new ssh2.Server(
+        {
+          hostKeys: hostKeys.map((k) => ({ key: k.key, certificate: k.certificate })),
+          ident: 'neetodeploy_bastion',
+          keepaliveInterval: deps.limits.keepaliveIntervalMs,
+          keepaliveCountMax: deps.limits.keepaliveCountMax,
+        },
+        (client) => connections.attach(client),
+      );
+      const server = net.createServer({ noDelay: true }, onTcp);
+      tcp = server;
+      server.maxConnections = 65536;
+      return new Promise<AddressInfo>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: deps.listen.host, port: deps.listen.port, backlog: 1024 }, () =>
+          resolve(server.address() as AddressInfo),
+        );
+      });
+    },
+    serve(transport) {
+      if (!ssh) return transport.kill();
+      const { ip, port } = transport.info;
+      injectStream(ssh, transport.stream, { ip, port });
+    },
+    async drain(timeoutMs) {
+      if (draining) return;
+      draining = true;
+      tcp?.close();
+      await drainConnections(connections, timeoutMs, logger);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      draining = true;
+      for (const s of connections.sessions()) s.close();
+      await Promise.all(connections.all().map((c) => c.close()));
+      await new Promise<void>((resolve) => {
+        if (!tcp?.listening) return resolve();
+        tcp.close(() => resolve());
+      });
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Finishing a session: the exit status (or signal) to the client, the session's share of every
+ * limit and gauge given back, and the audit event that closes what `open.ts` started.
+ */
+import { AppError } from '@neetodeploy/platform';
+import type { ExitStatus } from '@neetodeploy/platform';
+import type { SessionDeps, SessionRun } from './types.js';
+
+/**
+ * What went wrong, for the audit log; the client is told what it may know (an
+ * {@link AppError}'s `userMessage`, or a generic line for anything unexpected).
+ */
+export function failureOf(run: SessionRun, err: unknown): string {
+  if (err instanceof AppError) {
+    if (!run.channelClosed) run.say(`neetodeploy: ${err.userMessage}`);
+    return `${err.code}: ${err.message}`;
+  }
+  run.log.error({ err }, 'console failed');
+  if (!run.channelClosed) {
+    run.say(
+      'neetodeploy: the console could not be started; try again, and tell your administrator if it persists',
+    );
+  }
+  return (err as Error).message;
+}
+
+/** Called once per started session, whatever happened. Never throws. */
+export function finishSession(
+  run: SessionRun,
+  status: ExitStatus | undefined,
+  error: string | undefined,
+  deps: SessionDeps,
+): void {
+  const { channel, scope } = run;
+  const conn = scope.conn;
+  deps.userSessions.release(run.user);
+  deps.metrics.activeSessions.dec();
+  deps.metrics.bytes.inc({ direction: 'in' }, run.bytesIn);
+  deps.metrics.bytes.inc({ direction: 'out' }, run.bytesOut);
+  if (!run.channelClosed) {
+    if (status?.signal !== undefined) channel.exit(status.signal, status.coreDumped ?? false, '');
+    else channel.exit(status?.code ?? 1);
+    channel.end();
+  }
+  deps.audit.sessionEnd({
+    connectionId: conn.info.id,
+    sessionId: run.id,
+    user: run.user,
+    app: run.target.app,
+    target: run.targetName,
+    where: run.console?.where,
+    exitCode: status?.code,
+    exitSignal: status?.signal,
+    bytesIn: run.bytesIn,
+    bytesOut: run.bytesOut,
+    durationMs: deps.now().getTime() - run.startedAt.getTime(),
+    error,
+  });
+  run.done();
+}

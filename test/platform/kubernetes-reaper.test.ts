@@ -1,0 +1,115 @@
+/**
+ * The orphan console pod reaper of the kubernetes platform: heartbeats of live pods, deletion of
+ * orphans.
+ */
+import assert from 'node:assert/strict';
+import { createKubernetesPlatform, type KubernetesPlatform } from '@neetodeploy/platform';
+import { type FakeApiServer, type KubeObject } from '../support/fake-apiserver/index.js';
+import {
+  app,
+  consolePods,
+  platformConfig,
+  session,
+  silent,
+  startShop,
+  waitFor,
+  type PodLike,
+} from './kubernetes-harness.js';
+
+describe('kubernetes platform', function () {
+  this.timeout(20_000);
+  let fake: FakeApiServer;
+  let platform: KubernetesPlatform;
+
+  before(async () => {
+    ({ fake, platform } = await startShop());
+  });
+
+  after(async () => {
+    await platform?.close();
+    await fake?.stop();
+  });
+
+  describe('orphan reaper', () => {
+    it('keeps the heartbeat of live console pods fresh', async () => {
+      const beating = await createKubernetesPlatform(
+        platformConfig(fake, {
+          reaper: { intervalMs: 0, heartbeatIntervalMs: 100, staleAfterMs: 5_000, graceMs: 0 },
+        }),
+        { logger: silent },
+      );
+      const console = await beating.openConsole(app, session({ command: 'sleep 30' }));
+      try {
+        const name = consolePods(fake, app)[0]?.metadata?.name ?? '';
+        const beat = () =>
+          Date.parse(
+            (fake.get('pods', app, name) as PodLike | undefined)?.metadata?.annotations?.[
+              'neetodeploy.com/heartbeat'
+            ] ?? '',
+          );
+        const first = beat();
+        await waitFor('a newer heartbeat', () => beat() > first, 10_000);
+      } finally {
+        console.kill();
+        await console.done;
+        await beating.close();
+      }
+      assert.equal(consolePods(fake, app).length, 0);
+    });
+
+    it('deletes console pods with no live session and a stale heartbeat, keeps the rest', async () => {
+      const reaperPlatform = await createKubernetesPlatform(
+        platformConfig(fake, {
+          reaper: { intervalMs: 0, heartbeatIntervalMs: 60_000, staleAfterMs: 5_000, graceMs: 0 },
+        }),
+        { logger: silent },
+      );
+      const consolePod = (name: string, heartbeat: Date): KubeObject => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          namespace: app,
+          labels: { 'neetodeploy.com/console': 'true', 'neetodeploy.com/console-app': app },
+          annotations: { 'neetodeploy.com/heartbeat': heartbeat.toISOString() },
+        },
+        spec: { containers: [{ name: 'web', image: 'x' }], terminationGracePeriodSeconds: 1 },
+      });
+      const live = await reaperPlatform.openConsole(app, session({ command: 'sleep 30' }));
+      try {
+        const livePod = consolePods(fake, app)[0]?.metadata?.name ?? '';
+        // Its heartbeat looks stale, but its session is live here: kept.
+        fake.update('pods', app, livePod, (pod) => {
+          pod.metadata!.annotations!['neetodeploy.com/heartbeat'] = new Date(0).toISOString();
+        });
+        fake.create(consolePod('shop-console-orphan', new Date(Date.now() - 3_600_000)));
+        fake.create(consolePod('shop-console-other-replica', new Date()));
+        fake.create(consolePod('shop-console-ended', new Date()));
+        await waitFor('pods running', () =>
+          consolePods(fake, app).every(
+            (p) => (p as { status?: { phase?: string } }).status?.phase === 'Running',
+          ),
+        );
+        fake.setPodPhase(app, 'shop-console-ended', 'Failed', { reason: 'DeadlineExceeded' });
+        const reaped = await reaperPlatform.reapOrphans();
+        assert.deepEqual(reaped.sort(), [
+          `${app}/shop-console-ended`,
+          `${app}/shop-console-orphan`,
+        ]);
+        await waitFor(
+          'orphans gone',
+          () =>
+            consolePods(fake, app)
+              .map((p) => p.metadata?.name)
+              .sort()
+              .join() === [livePod, 'shop-console-other-replica'].sort().join(),
+        );
+      } finally {
+        live.kill();
+        await live.done;
+        await reaperPlatform.close();
+        fake.delete('pods', app, 'shop-console-other-replica');
+      }
+    });
+  });
+});
