@@ -1,14 +1,17 @@
 /**
  * The `neetodeploy-keys` command line: one commander program, built by {@link createProgram}
- * from registrar functions. Each command's work lives in its own module (`admin/*.ts`,
+ * from registrar functions. Each command's work lives in its own module (`commands/*.ts`,
  * `run<Name>(options, deps)`); this file only declares. Exit codes are decided by main.ts.
  */
 import { Command } from 'commander';
-import { registerAdminCommands, type AdminDeps } from './admin/index.js';
-import { registerKeysServiceCommands } from './commands/index.js';
+import {
+  registerAdminCommands,
+  registerKeysServiceCommands,
+  type CommandDeps,
+} from './commands/index.js';
 
 /** Everything commands may use; built once in main.ts (the only reader of process.env/argv). */
-export type CliDeps = AdminDeps;
+export type CliDeps = CommandDeps;
 
 /** Adds commands to the program. */
 export type CommandRegistrar = (program: Command, deps: CliDeps) => void;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { BadRequest, kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
+import { BadRequest, platformConfigSchema } from '@neetodeploy/platform';
 import { parsePublicKeyText } from '@neetodeploy/sshcert';
 
 const DAY = 24 * 60 * 60;
@@ -165,15 +165,10 @@ export const keysServiceConfigSchema = z
       }),
     /**
      * Where apps live, built when no platform is passed in code. `local`: apps under a data dir;
-     * `kubernetes`: the platform's own config (`kubernetesPlatformConfigSchema`) plus `type`.
+     * `kubernetes`: the platform's own config plus `type` (`platformConfigSchema`).
      * Omitted: no platform (the app list comes from the policy's literal app names).
      */
-    platform: z
-      .discriminatedUnion('type', [
-        z.object({ type: z.literal('local'), dataDir: z.string().min(1) }).strict(),
-        kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }).strict(),
-      ])
-      .optional(),
+    platform: platformConfigSchema.optional(),
   })
   .strict();
 

@@ -1,10 +1,25 @@
-/** Log and audit event names of the keys-service, in one place. */
+/**
+ * Log and audit event names of the keys-service, in one place: every `event:` field and every
+ * audit event type names one of these, so a dashboard or alert can rely on the list.
+ */
 export const EVENTS = {
   started: 'keys.started',
   stopped: 'keys.stopped',
+  signal: 'keys.signal',
+  stopFailed: 'keys.stop_failed',
   tls: 'keys.tls',
+  notReady: 'keys.not_ready',
+  cleanupFailed: 'keys.cleanup_failed',
+  storeCheckpointFailed: 'keys.store_checkpoint_failed',
   request: 'keys.request',
   requestFailed: 'keys.request_failed',
+  requestRefused: 'keys.request_refused',
+  policyNone: 'policy.none',
+  policyLoaded: 'policy.loaded',
+  policyReloaded: 'policy.reloaded',
+  policyRejected: 'policy.rejected',
+  policyWatchFailed: 'policy.watch_failed',
+  logStreamFailed: 'logs.stream_failed',
   loginSessionCreated: 'login_session.created',
   loginSessionApproved: 'login_session.approved',
   loginSessionDenied: 'login_session.denied',
@@ -13,6 +28,8 @@ export const EVENTS = {
   signInFailed: 'sign_in.failed',
   signedIn: 'sign_in.ok',
   certificateIssued: 'certificate.issued',
+  certificateRevoked: 'certificate.revoked',
+  configChanged: 'config.changed',
   userRevoked: 'user.revoked',
   userAdded: 'user.added',
 } as const;

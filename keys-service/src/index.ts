@@ -1,6 +1,10 @@
 /** Public surface of @neetodeploy/keys-service. */
 export { createKeysService } from './app.js';
 export type { KeysService, KeysServiceDeps, KeysServiceAddress } from './app.js';
+export type { ServedRoute } from './http/routes.js';
+export { UNMATCHED_ROUTE } from './http/metrics.js';
+export { PayloadTooLarge, RateLimited } from './http/errors.js';
+export { EVENTS } from './events.js';
 export {
   keysServiceConfigSchema,
   parseKeysServiceConfig,
@@ -23,7 +27,8 @@ export { createLocalAuthenticator, hashPassword, verifyPassword } from './auth/i
 export type { CertificateAuthorities } from './ca/index.js';
 export { loadCertificateAuthorities } from './ca/index.js';
 export type { CaBundle, IssuedCertificate, Caller } from './domain/index.js';
-export { ensureLocalTls } from './tls/index.js';
+export { ensureLocalTls, loadConfiguredTls } from './tls/index.js';
+export type { TlsMaterial } from './tls/index.js';
 export {
   addUser,
   mintToken,

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * Entry point of `neetodeploy-keys`: the only place that reads process.env/argv and turns
+ * Entry point of `neetodeploy-keys`: the only place that reads process.env/argv, builds the
+ * server's parts (logger, store, platform, policy, TLS) for `serve`, traps signals, and turns
  * outcomes into exit codes (0 ok, 1 error or failed check, 2 usage).
  */
 import { CommanderError } from 'commander';
-import { AdminError, CheckFailed, UsageError } from './admin/index.js';
+import { AdminError, CheckFailed, UsageError } from './commands/index.js';
+import type { ServeKeysService } from './commands/index.js';
 import { createProgram, type CliDeps } from './cli.js';
 
 function exitCodeFor(err: unknown, stderr: NodeJS.WritableStream): number {
@@ -34,11 +36,61 @@ function exitCodeFor(err: unknown, stderr: NodeJS.WritableStream): number {
   return 1;
 }
 
+/**
+ * `serve`: builds every part of the server, runs it until SIGINT or SIGTERM, then stops it and
+ * closes the parts in reverse order. Loaded lazily so the offline commands start fast.
+ */
+const serve: ServeKeysService = async (options) => {
+  const [{ pino }, platformLib, keys] = await Promise.all([
+    import('pino'),
+    import('@neetodeploy/platform'),
+    import('./index.js'),
+  ]);
+  const config = keys.loadKeysServiceConfigFile(options.config);
+  const logger = pino({ level: config.logLevel });
+  const store = keys.openConfiguredStore(config, logger, { serving: true });
+  const closeStore = (): Promise<void> => store.close();
+  try {
+    await keys.verifyStore(store);
+    const platform = config.platform
+      ? await platformLib.createPlatformFromConfig(config.platform, { logger })
+      : undefined;
+    const policy = keys.createPolicySource({
+      file: config.policyFile,
+      debounceMs: config.policyReloadDebounceMs,
+      logger,
+    });
+    const tls = keys.loadConfiguredTls(config);
+    const service = keys.createKeysService(config, {
+      logger,
+      store,
+      policy,
+      ...(platform ? { platform } : {}),
+      ...(tls ? { tls } : {}),
+      processMetrics: true,
+    });
+    await service.start();
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    logger.info({ event: keys.EVENTS.signal, signal }, 'shutting down');
+    await service.stop().catch((err: unknown) => {
+      logger.error({ event: keys.EVENTS.stopFailed, err }, 'stop failed');
+    });
+    policy.close();
+    await platform?.close();
+  } finally {
+    await closeStore();
+  }
+};
+
 const deps: CliDeps = {
   io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
   now: () => new Date(),
   env: process.env,
   cwd: process.cwd(),
+  serve,
 };
 
 try {

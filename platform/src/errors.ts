@@ -55,14 +55,6 @@ export class LimitExceeded extends AppError {
   }
 }
 
-/**
- * @deprecated Use {@link LimitExceeded}. Kept only until `kubernetes/config-vars.ts`,
- * `local/config-store.ts` and test/platform/local-platform.test.ts name the new class.
- */
-export const PayloadTooLarge = LimitExceeded;
-/** @deprecated Use {@link LimitExceeded}. */
-export type PayloadTooLarge = LimitExceeded;
-
 export class Unavailable extends AppError {
   constructor(userMessage: string, options?: { cause?: unknown; message?: string; code?: string }) {
     super(options?.code ?? 'unavailable', userMessage, options);

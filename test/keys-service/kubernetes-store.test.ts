@@ -70,7 +70,7 @@ describe('keys-service store on Kubernetes', function () {
   const clientFor = (kubeconfigPath: string): KubeClient =>
     createKubeClient(loadKubeConfig({ kubeconfigPath }), 5000);
 
-  describe('repository conformance (as the limited service account)', function () {
+  describe('as the limited service account', function () {
     let current: { namespace: string; kubeconfigPath: string } | undefined;
     const open = (): KeysStore =>
       openKubernetesStore({

@@ -15,7 +15,7 @@ import {
   UsageError,
   certificatePathFor,
   parseDuration,
-} from '../../keys-service/src/admin/index.js';
+} from '../../keys-service/src/commands/index.js';
 import { createProgram } from '../../keys-service/src/cli.js';
 import { makeTempDir, run, sshKeygen, type RunResult } from '../support/openssh.js';
 import { ROOT, sourceBinArgs } from '../support/paths.js';

@@ -33,7 +33,7 @@ function session(overrides: Partial<LoginSessionRecord> = {}): LoginSessionRecor
 }
 
 export function runRepositoryConformance(name: string, factory: StoreFactory): void {
-  describe(`keys-service repositories: ${name}`, function () {
+  describe(`keys repositories conformance: ${name}`, function () {
     let store: KeysStore;
 
     beforeEach(async function () {

@@ -242,3 +242,24 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The value of one sample in Prometheus text with exactly these labels, 0 when absent. */
+export function metricSample(
+  metrics: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  for (const line of metrics.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const found = new Map<string, string>();
+    for (const pair of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+      found.set(pair[1]!, pair[2]!);
+    }
+    const wanted = Object.entries(labels);
+    if (found.size === wanted.length && wanted.every(([k, v]) => found.get(k) === v)) {
+      return Number(m[3]);
+    }
+  }
+  return 0;
+}

@@ -34,7 +34,7 @@ export function openStoreContext(location: StoreLocation): StoreContext {
 }
 
 /** `30d`, `12h`, `90m`, `45s` or plain seconds. */
-export function parseDuration(text: string): number {
+export function parseTokenLifetime(text: string): number {
   const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
   if (!m) throw new BadRequest(`not a duration: ${text} (use e.g. 30d, 12h, 90m)`);
   const n = Number(m[1]);

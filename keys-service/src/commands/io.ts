@@ -1,11 +1,8 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Io } from './deps.js';
 
-/** Terminal I/O of the commands (the same shape as the admin commands' `Io`), injectable for tests. */
-export interface CommandIo {
-  readonly stdin: Readable;
-  readonly stdout: Writable;
-  readonly stderr: Writable;
-}
+/** Terminal I/O of the commands, injectable for tests. */
+export type CommandIo = Io;
 
 interface MaybeTty {
   isTTY?: boolean;

@@ -1,25 +1,14 @@
-import { pino } from 'pino';
-import { createKeysService } from '../app.js';
-import { loadKeysServiceConfigFile } from '../config.js';
-import type { KeysService } from '../app.js';
+import type { CommandDeps } from './deps.js';
+import { UsageError } from './errors.js';
 
-/** `neetodeploy-keys serve --config FILE`: runs the server until SIGINT or SIGTERM. */
-export async function runServe(options: { config: string }): Promise<void> {
-  const config = loadKeysServiceConfigFile(options.config);
-  const logger = pino({ level: config.logLevel });
-  const service: KeysService = createKeysService(config, { logger, processMetrics: true });
-  await service.start();
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: NodeJS.Signals): void => {
-      logger.info({ event: 'keys.signal', signal }, 'shutting down');
-      process.off('SIGINT', shutdown);
-      process.off('SIGTERM', shutdown);
-      service.stop().then(resolve, (err: unknown) => {
-        logger.error({ event: 'keys.stop_failed', err }, 'stop failed');
-        resolve();
-      });
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
+/**
+ * `neetodeploy-keys serve --config FILE`: runs the server until SIGINT or SIGTERM. The work is
+ * main.ts's (the composition root); this command only hands it the options.
+ */
+export async function runServe(
+  options: { config: string },
+  deps: Pick<CommandDeps, 'serve'>,
+): Promise<void> {
+  if (!deps.serve) throw new UsageError('serve runs only from the neetodeploy-keys binary');
+  await deps.serve(options);
 }

@@ -1,7 +1,7 @@
 import { BadRequest } from '@neetodeploy/platform';
 import { mintToken } from '../domain/index.js';
 import type { StoreLocation } from './context.js';
-import { openStoreContext, parseDuration } from './context.js';
+import { openStoreContext, parseTokenLifetime } from './context.js';
 import type { CommandIo } from './io.js';
 
 export interface TokensCreateOptions extends StoreLocation {
@@ -15,7 +15,7 @@ export async function runTokensCreate(options: TokensCreateOptions, io: CommandI
   const email = options.user.trim().toLowerCase();
   if (!/^[^\s@:]+@[^\s@:]+$/.test(email))
     throw new BadRequest(`not an email address: ${options.user}`);
-  const ttlSeconds = options.ttl ? parseDuration(options.ttl) : undefined;
+  const ttlSeconds = options.ttl ? parseTokenLifetime(options.ttl) : undefined;
   const ctx = openStoreContext(options);
   try {
     if (!(await ctx.store.users.get(email))) {

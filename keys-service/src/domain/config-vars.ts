@@ -8,9 +8,7 @@ import type { ConfigVars, Platform } from '@neetodeploy/platform';
 import type { Permission } from '../policy/index.js';
 import type { Caller, DomainContext } from './context.js';
 import { recordAudit } from './context.js';
-
-/** Audit event names of this module (the service's own list lives in events.ts). */
-export const CONFIG_EVENTS = { changed: 'config.changed' } as const;
+import { EVENTS } from '../events.js';
 
 /**
  * Limits on config vars, enforced here whatever the platform (documented in the README):
@@ -147,7 +145,7 @@ export async function setConfigVars(
     },
   );
   await recordAudit(ctx, {
-    type: CONFIG_EVENTS.changed,
+    type: EVENTS.configChanged,
     at: ctx.clock(),
     actor: caller.email,
     app,

@@ -93,7 +93,7 @@ export async function revokeCertificateSerial(ctx: StoreContext, serial: bigint)
   const now = ctx.clock();
   await ctx.store.revocations.revokeSerial(serial, now);
   await recordAudit(ctx, {
-    type: 'certificate.revoked',
+    type: EVENTS.certificateRevoked,
     at: now,
     details: { serial: serial.toString() },
   });

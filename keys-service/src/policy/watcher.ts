@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { EVENTS } from '../events.js';
 import { Policy, PolicyError } from './policy.js';
 
 export interface PolicyReloadResult {
@@ -36,7 +37,7 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
   const { file, logger } = options;
   const listeners = new Set<(result: PolicyReloadResult) => void>();
   if (file === undefined) {
-    logger.warn({ event: 'policy.none' }, 'no policy file configured: every request is denied');
+    logger.warn({ event: EVENTS.policyNone }, 'no policy file configured: every request is denied');
     return {
       current: () => Policy.denyAll(),
       reload: () => ({ ok: true }),
@@ -56,19 +57,19 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
   };
 
   let current = read();
-  logger.info({ event: 'policy.loaded', file }, 'policy loaded');
+  logger.info({ event: EVENTS.policyLoaded, file }, 'policy loaded');
 
   const reload = (): PolicyReloadResult => {
     let result: PolicyReloadResult;
     try {
       current = read();
       result = { ok: true };
-      logger.info({ event: 'policy.reloaded', file }, 'policy reloaded');
+      logger.info({ event: EVENTS.policyReloaded, file }, 'policy reloaded');
     } catch (err) {
       const reason = err instanceof PolicyError ? err.message : String(err);
       result = { ok: false, error: reason };
       logger.error(
-        { event: 'policy.rejected', file, reason },
+        { event: EVENTS.policyRejected, file, reason },
         'policy file refused; keeping the last good policy',
       );
     }
@@ -85,7 +86,7 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
     timer = setTimeout(reload, options.debounceMs);
   });
   watcher.on('error', (err) => {
-    logger.error({ event: 'policy.watch_failed', file, err }, 'policy watch failed');
+    logger.error({ event: EVENTS.policyWatchFailed, file, err }, 'policy watch failed');
   });
 
   return {

@@ -9,5 +9,7 @@ export {
   createRevocationRepository,
   createAuditRepository,
 } from './sqlite.js';
-export { openKubernetesStore, openConfiguredStore, verifyStore } from './kubernetes/index.js';
+export { openKubernetesStore } from './kubernetes/index.js';
+export { openConfiguredStore, verifyStore } from './open.js';
+export type { OpenStoreOptions } from './open.js';
 export type { KubernetesKeysStore, KubernetesStoreOptions } from './kubernetes/index.js';

@@ -6,32 +6,30 @@
  * thread copies the WAL back with PASSIVE checkpoints, which never block readers or writers.
  * If that thread fails, the serving connection takes automatic checkpoints back.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
+import { STOP_MESSAGE } from './checkpoint-protocol.js';
+import type { CheckpointWorkerData, CheckpointWorkerReport } from './checkpoint-protocol.js';
 
-// Plain JavaScript run with `eval`: no loader or build step decides where the worker's file is.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('busy_timeout = 1000');
-const checkpoint = () => {
-  try {
-    db.pragma('wal_checkpoint(PASSIVE)');
-  } catch (err) {
-    parentPort.postMessage({ error: String(err && err.message || err) });
-  }
-};
-const timer = setInterval(checkpoint, workerData.intervalMs);
-parentPort.on('message', (message) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  checkpoint();
-  db.close();
-  parentPort.close();
-});
-`;
+/**
+ * Starts checkpoint-worker beside this file: the `.js` one in dist. Sources run under tsx (the
+ * tests) have no `.js` sibling, and Node 20 gives worker threads none of the parent's loader
+ * hooks, so there a two-line bootstrap loads the `.ts` file through tsx's API.
+ */
+function startWorker(data: CheckpointWorkerData): Worker {
+  const built = new URL('./checkpoint-worker.js', import.meta.url);
+  if (fs.existsSync(fileURLToPath(built))) return new Worker(built, { workerData: data });
+  const source = JSON.stringify(new URL('./checkpoint-worker.ts', import.meta.url).href);
+  // The package's ESM build of the API (its CommonJS build cannot load itself from a worker).
+  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+  const api = JSON.stringify(pathToFileURL(path.join(path.dirname(cjs), 'index.mjs')).href);
+  const bootstrap = `import(${api}).then(({ tsImport }) => tsImport(${source}, ${source}));`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
 
 export interface CheckpointerOptions {
   /** How often to checkpoint; the WAL grows by at most this long's commits in between. */
@@ -53,16 +51,15 @@ export function startCheckpointer(
   file: string,
   options: CheckpointerOptions = {},
 ): Checkpointer {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    // The parent's loader flags (tsx in tests) are not needed for plain JavaScript.
-    execArgv: [],
-    workerData: {
-      driver: createRequire(import.meta.url).resolve('better-sqlite3'),
-      file,
-      intervalMs: options.intervalMs ?? 200,
-    },
-  });
+  const data: CheckpointWorkerData = { file, intervalMs: options.intervalMs ?? 200 };
+  let worker: Worker;
+  try {
+    worker = startWorker(data);
+  } catch (err) {
+    // No worker (e.g. sources run without tsx): SQLite's own checkpoints, as without the option.
+    options.onError?.(`WAL checkpoint worker not started: ${(err as Error).message}`);
+    return { stop: () => Promise.resolve() };
+  }
   // The worker must not keep a finished process alive.
   worker.unref();
   db.pragma('wal_autocheckpoint = 0');
@@ -71,8 +68,8 @@ export function startCheckpointer(
     options.onError?.(message);
     if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
   };
-  worker.on('message', (m: { error?: string }) => {
-    if (m.error) options.onError?.(`WAL checkpoint failed: ${m.error}`);
+  worker.on('message', (report: CheckpointWorkerReport) => {
+    options.onError?.(`WAL checkpoint failed: ${report.error}`);
   });
   worker.on('error', (err) => fallBack(`WAL checkpoint worker failed: ${err.message}`));
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -84,7 +81,7 @@ export function startCheckpointer(
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        worker.postMessage('stop');
+        worker.postMessage(STOP_MESSAGE);
         const timeout = setTimeout(() => void worker.terminate(), 5000);
         await exited;
         clearTimeout(timeout);

@@ -1,3 +1,2 @@
 export { openKubernetesStore } from './store.js';
 export type { KubernetesKeysStore, KubernetesStoreOptions } from './store.js';
-export { openConfiguredStore, verifyStore } from './open.js';

@@ -16,3 +16,14 @@ export interface AdminDeps {
   /** Base for relative paths. */
   readonly cwd: string;
 }
+
+/**
+ * Runs the server until a signal stops it. Only main.ts builds one (it owns the logger, store,
+ * platform, policy, TLS and signals); programs built without it have no working `serve`.
+ */
+export type ServeKeysService = (options: { readonly config: string }) => Promise<void>;
+
+/** What the `neetodeploy-keys` program's commands receive. */
+export interface CommandDeps extends AdminDeps {
+  readonly serve?: ServeKeysService;
+}

@@ -7,10 +7,10 @@ import { once } from 'node:events';
 import express from 'express';
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import type { DomainContext } from '../domain/index.js';
-import { formatLogLine, openLogStream, parseSince } from '../domain/logs.js';
-import { parseBody } from './http.js';
-import { bearerCaller } from './config-vars.js';
+import type { DomainContext } from '../../domain/index.js';
+import { formatLogLine, openLogStream, parseSince } from '../../domain/logs.js';
+import { EVENTS } from '../../events.js';
+import { bearerCaller, parseBody } from '../request.js';
 
 const flag = z
   .enum(['true', 'false', '1', '0', ''])
@@ -81,7 +81,7 @@ export function createLogsRouter(ctx: DomainContext): Router {
       // Headers are gone: the only honest signal left is ending the stream early.
       if (!abort.signal.aborted) {
         ctx.logger.warn(
-          { event: 'logs.stream_failed', app: req.params.app, err },
+          { event: EVENTS.logStreamFailed, app: req.params.app, err },
           'log stream failed',
         );
       }

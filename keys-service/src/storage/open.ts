@@ -1,12 +1,13 @@
 /** Opens the store the config names: SQLite under the data dir, or the Kubernetes store. */
 import type { Logger } from 'pino';
 import { BadRequest, createKubeClient, loadKubeConfig } from '@neetodeploy/platform';
-import { databasePath } from '../../config.js';
-import type { KeysServiceConfig } from '../../config.js';
-import { openSqliteStore } from '../sqlite.js';
-import type { KeysStore } from '../types.js';
-import { openKubernetesStore } from './store.js';
-import type { KubernetesKeysStore } from './store.js';
+import { databasePath } from '../config.js';
+import { EVENTS } from '../events.js';
+import type { KeysServiceConfig } from '../config.js';
+import { openSqliteStore } from './sqlite.js';
+import type { KeysStore } from './types.js';
+import { openKubernetesStore } from './kubernetes/store.js';
+import type { KubernetesKeysStore } from './kubernetes/store.js';
 
 export interface OpenStoreOptions {
   /** The long-running server: SQLite checkpoints its WAL on a worker thread. */
@@ -26,7 +27,7 @@ export function openConfiguredStore(
         ? {
             backgroundCheckpoints: {
               onError: (message: string) =>
-                logger?.error({ event: 'keys.store_checkpoint_failed' }, message),
+                logger?.error({ event: EVENTS.storeCheckpointFailed }, message),
             },
           }
         : {}),

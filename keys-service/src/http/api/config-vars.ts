@@ -6,10 +6,9 @@ import express from 'express';
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { ConfigVars } from '@neetodeploy/platform';
-import { authenticateToken } from '../domain/index.js';
-import type { Caller, DomainContext } from '../domain/index.js';
-import { CONFIG_VAR_LIMITS, getConfigVars, setConfigVars } from '../domain/config-vars.js';
-import { bearerToken, clientIp, parseBody } from './http.js';
+import type { Caller, DomainContext } from '../../domain/index.js';
+import { CONFIG_VAR_LIMITS, getConfigVars, setConfigVars } from '../../domain/config-vars.js';
+import { bearerCaller, clientIp, parseBody } from '../request.js';
 
 const changeBody = z
   .object({
@@ -19,10 +18,6 @@ const changeBody = z
     restart: z.boolean().optional(),
   })
   .strict();
-
-export async function bearerCaller(ctx: DomainContext, req: Request): Promise<Caller> {
-  return authenticateToken(ctx, bearerToken(req.get('authorization')));
-}
 
 /** `"v"` ↔ `v`: versions are opaque to clients, quoted as RFC 9110 entity tags. */
 function etagOf(version: string): string {

@@ -1,0 +1,45 @@
+/**
+ * What a signed-in CLI asks about itself: `GET /me`, `DELETE /tokens/current` (logout),
+ * `GET /apps` (the apps it may use and how).
+ */
+import express from 'express';
+import type { Router } from 'express';
+import { listAppsForCaller, revokeCurrentToken } from '../../domain/index.js';
+import type { DomainContext } from '../../domain/index.js';
+import { bearerCaller, clientIp } from '../request.js';
+
+export function createAccountRouter(ctx: DomainContext): Router {
+  const router = express.Router();
+
+  router.get('/me', async (req, res) => {
+    const caller = await bearerCaller(ctx, req);
+    const groups = [...ctx.policy.current().groupsOf(caller)].sort();
+    res.json({
+      email: caller.email,
+      groups,
+      token: {
+        expires_at: caller.tokenExpiresAt.toISOString(),
+        created_at: caller.tokenCreatedAt.toISOString(),
+        client_description: caller.clientDescription,
+      },
+    });
+  });
+
+  router.delete('/tokens/current', async (req, res) => {
+    await revokeCurrentToken(ctx, await bearerCaller(ctx, req), clientIp(req));
+    res.status(204).end();
+  });
+
+  router.get('/apps', async (req, res) => {
+    const apps = await listAppsForCaller(ctx, await bearerCaller(ctx, req));
+    res.json({
+      apps: apps.map((a) => ({
+        name: a.name,
+        permissions: a.permissions,
+        ...(a.processTypes ? { process_types: a.processTypes } : {}),
+      })),
+    });
+  });
+
+  return router;
+}
