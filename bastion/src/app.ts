@@ -5,14 +5,19 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createAudit } from './audit.js';
-import { createAuthenticationStep } from './auth/index.js';
+import { createAuthenticationStep, recheckConnections } from './auth/index.js';
 import type { BastionConfig } from './config.js';
 import { createConnectionRegistry } from './connection/index.js';
 import type { ChannelSteps } from './connection/index.js';
 import { EVENTS } from './events.js';
-import { loadHostKeys } from './host-keys.js';
+import { earliestCertificateExpiry, loadHostKeys } from './host-keys.js';
 import { handleDirectTcpip } from './jump/index.js';
-import { createConnectionGate, createUserSessions } from './limits/index.js';
+import {
+  boundLogFields,
+  createConnectionGate,
+  createSourcePenalties,
+  createUserSessions,
+} from './limits/index.js';
 import { createMetrics, createMetricsServer } from './metrics/index.js';
 import type { BastionMetrics } from './metrics/index.js';
 import { createSshServer } from './server/index.js';
@@ -44,12 +49,15 @@ export interface Bastion {
 
 export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion {
   const now = deps.now ?? (() => new Date());
-  const logger = deps.logger.child({ module: 'bastion' });
+  // Every field of every line is bounded, whoever logs it: clients choose many of them.
+  const bounded = deps.logger.child({}, { formatters: { log: boundLogFields } });
+  const logger = bounded.child({ module: 'bastion' });
   const { limits } = config;
   const metrics = createMetrics();
-  const audit = createAudit(deps.logger);
+  const audit = createAudit(bounded);
   const trust = createTrustStore(config.trust, logger.child({ module: 'trust' }), now);
-  const gate = createConnectionGate(limits);
+  const penalties = createSourcePenalties(limits.perSourcePenalties, () => now().getTime());
+  const gate = createConnectionGate(limits, Math.random, penalties);
   const userSessions = createUserSessions(limits.maxSessionsPerUser);
 
   const sessionDeps = { platform: deps.platform, config, metrics, audit, userSessions, now };
@@ -61,6 +69,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   };
   const connections = createConnectionRegistry({
     limits,
+    penalties,
     logger,
     metrics,
     now,
@@ -70,6 +79,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
       limits,
       metrics,
       audit,
+      penalties,
     }),
     channels,
     draining: () => server.draining,
@@ -78,12 +88,18 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   const server = createSshServer({
     listen: config.listen,
     limits,
+    algorithms: config.algorithms,
     gate,
     connections,
     metrics,
     logger,
     now,
   });
+  // Revocation reaches live sessions: each new trusted state is checked against every
+  // authenticated connection, within one poll or reload interval of the change.
+  trust.onChange((snapshot) =>
+    recheckConnections(connections.all(), snapshot, { now, metrics, logger }),
+  );
   let metricsServer: ReturnType<typeof createMetricsServer> | undefined;
   let stopped = false;
 
@@ -103,7 +119,10 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
     unauthenticated: () => gate.unauthenticated,
     async start() {
       await trust.start();
-      const ssh = await server.listen(await loadHostKeys(config.hostKeys));
+      const hostKeys = await loadHostKeys(config.hostKeys);
+      const expiry = earliestCertificateExpiry(hostKeys);
+      if (expiry !== undefined) metrics.hostCertificateExpiry.set(expiry);
+      const ssh = await server.listen(hostKeys);
       const metricsAddr = await listenForMetrics();
       logger.info({ event: EVENTS.listening, ssh, metrics: metricsAddr }, 'bastion listening');
       return { ssh, metrics: metricsAddr };

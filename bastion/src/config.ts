@@ -66,16 +66,47 @@ const maxStartupsSchema = z
   })
   .refine((m) => m.full >= m.begin, { message: 'full must be >= begin', path: ['full'] });
 
+const seconds = z.number().int().min(0);
+const penaltiesSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** A connection that did not finish key exchange or authentication in time. */
+  graceExceeded: seconds.default(10),
+  /** A connection that used up `maxAuthTries`. */
+  authTries: seconds.default(5),
+  /** A user name over 256 bytes: no client sends one by mistake. */
+  badUsername: seconds.default(60),
+  /** A source is refused once its penalty reaches this (OpenSSH `min:15`). */
+  minSeconds: seconds.default(15),
+  /** Cap of one source's penalty (OpenSSH `max:600`). */
+  maxSeconds: seconds.default(600),
+  /** Sources remembered at most; when full, the one whose penalty ends first is forgotten. */
+  maxSources: z.number().int().positive().default(65_536),
+  /** Addresses never penalised (a health checker, a NAT gateway of the office). */
+  exempt: z.array(z.string().min(1)).default([]),
+});
+
 const limitsSchema = z.strictObject({
   maxStartups: maxStartupsSchema.default({ begin: 10, rate: 30, full: 100 }),
   /** Unauthenticated connections per source address (OpenSSH PerSourceMaxStartups). */
   perIpUnauthenticated: z.number().int().positive().default(10),
   /** All connections per source address. */
   perIpConnections: z.number().int().positive().default(100),
+  /**
+   * Key exchange must be done this long after accept: a banner-only client holds a pre-auth slot
+   * for this long at most, not for the whole `authTimeoutMs`.
+   */
+  kexTimeoutMs: ms.default(10_000),
   /** LoginGraceTime. */
   authTimeoutMs: ms.default(30_000),
-  /** MaxAuthTries (publickey, password and keyboard-interactive attempts; `none` is free). */
+  /** MaxAuthTries: every authentication request counts, `none` included, checked on arrival. */
   maxAuthTries: z.number().int().positive().default(6),
+  /** OpenSSH PerSourcePenalties: sources that keep misbehaving before auth are refused a while. */
+  perSourcePenalties: penaltiesSchema.default(penaltiesSchema.parse({})),
+  /**
+   * End a connection when its certificate expires (Teleport's `disconnect_expired_cert`). Off by
+   * default: certificates live minutes and a console usually outlives its certificate.
+   */
+  disconnectExpiredCertificates: z.boolean().default(false),
   maxChannelsPerConnection: z.number().int().positive().default(10),
   maxSessionsPerUser: z.number().int().positive().default(20),
   keepaliveIntervalMs: ms.default(15_000),
@@ -100,6 +131,15 @@ export const bastionConfigSchema = z.strictObject({
   hostKeys: z.array(hostKeySchema).min(1),
   trust: trustSchema,
   limits: limitsSchema.default(limitsSchema.parse({})),
+  /** Key exchange choices beyond the default list (bastion/src/server/algorithms.ts). */
+  algorithms: z
+    .strictObject({
+      /** Offer `mlkem768x25519-sha256` first (docs/post-quantum.md says when to turn it on). */
+      mlkem768x25519: z.boolean().default(false),
+      /** Also offer the NIST-curve exchanges, last. */
+      nistKex: z.boolean().default(false),
+    })
+    .default({ mlkem768x25519: false, nistKex: false }),
   session: z
     .object({
       /** Client env variables passed to consoles; `*` at the end matches a prefix. */

@@ -15,6 +15,7 @@ export const EVENTS = {
   jumpOpen: 'jump.open',
   trustLoaded: 'trust.loaded',
   trustLoadFailed: 'trust.load_failed',
+  connectionRevoked: 'connection.revoked',
   shutdown: 'bastion.shutdown',
   shutdownFailed: 'bastion.shutdown_failed',
   drainStart: 'bastion.drain_start',

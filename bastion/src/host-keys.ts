@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { parseCertificateText } from '@neetodeploy/sshcert';
 import type { BastionConfig } from './config.js';
 
 declare module 'ssh2' {
@@ -23,4 +24,27 @@ export async function loadHostKeys(config: BastionConfig['hostKeys']): Promise<H
         : undefined,
     })),
   );
+}
+
+/** OpenSSH's "forever" (`valid before` = 2^64 - 1): a certificate that never expires. */
+const FOREVER = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * The earliest expiry (Unix seconds) of the host certificates, for the expiry metric; undefined
+ * when none is served or none expires. A certificate that does not parse is left to ssh2.
+ */
+export function earliestCertificateExpiry(keys: readonly HostKeyMaterial[]): number | undefined {
+  let earliest: bigint | undefined;
+  for (const k of keys) {
+    if (!k.certificate) continue;
+    try {
+      const validBefore = parseCertificateText(k.certificate).validBefore;
+      if (validBefore !== FOREVER && (earliest === undefined || validBefore < earliest)) {
+        earliest = validBefore;
+      }
+    } catch {
+      continue;
+    }
+  }
+  return earliest === undefined ? undefined : Number(earliest);
 }

@@ -32,4 +32,5 @@ export {
   isKeyId,
 } from './key-id.js';
 export type { KeyId } from './key-id.js';
+export { USER_ID_HASH_PATTERN, hashUserId, normaliseUserId } from './user-id.js';
 export * from './api/index.js';

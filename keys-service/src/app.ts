@@ -14,13 +14,14 @@ import type { Logger } from 'pino';
 import { createPlatformFromConfig } from '@neetodeploy/platform';
 import type { Platform } from '@neetodeploy/platform';
 import { createLocalAuthenticator } from './auth/index.js';
+import { createOidcAuthenticator } from './auth/oidc.js';
 import type { Authenticator } from './auth/index.js';
 import { loadCertificateAuthorities } from './ca/index.js';
 import type { CertificateAuthorities } from './ca/index.js';
 import type { KeysServiceConfig } from './config.js';
 import type { DomainContext } from './domain/index.js';
 import { EVENTS } from './events.js';
-import { createHttpApp } from './http/app.js';
+import { createHttpApp, createMetricsApp } from './http/app.js';
 import { listRoutes } from './http/routes.js';
 import type { ServedRoute } from './http/routes.js';
 import { closeServer, createHttpServer, listen } from './http/server.js';
@@ -58,6 +59,8 @@ export interface KeysServiceAddress {
   /** The CA file clients should trust (self-signed mode). */
   readonly caFile?: string;
   readonly tlsFingerprint?: string;
+  /** `http://host:port/metrics` when `config.metrics.port` is set (its own listener). */
+  readonly metricsUrl?: string;
 }
 
 export interface KeysService {
@@ -116,6 +119,20 @@ function startCleanup(ctx: DomainContext): NodeJS.Timeout {
   return timer;
 }
 
+/** The metrics listener, when configured (plain HTTP: it is meant for the cluster network). */
+async function startMetrics(
+  ctx: DomainContext,
+  keep: (srv: HttpServer) => void,
+): Promise<string | undefined> {
+  const { enabled, host, port } = ctx.config.metrics;
+  if (!enabled || port === undefined) return undefined;
+  const srv = createHttpServer(createMetricsApp(ctx), undefined);
+  keep(srv);
+  const bound = await listen(srv, { host, port });
+  ctx.logger.info({ event: EVENTS.metricsListening, url: bound.url }, 'metrics listening');
+  return `${bound.url}/metrics`;
+}
+
 function logStarted(logger: Logger, url: string, tls: TlsMaterial | undefined): void {
   if (tls?.caFile) {
     logger.info(
@@ -141,6 +158,7 @@ export function createKeysService(
   const metrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
   const owned: Owned = {};
   let server: HttpServer | undefined;
+  let metricsServer: HttpServer | undefined;
   let app: Express | undefined;
   let context: DomainContext | undefined;
   let cleanupTimer: NodeJS.Timeout | undefined;
@@ -152,7 +170,11 @@ export function createKeysService(
     const store = deps.store ?? (owned.store = await openStore(config, logger));
     let platform = deps.platform;
     if (!platform && config.platform) {
-      platform = owned.platform = await createPlatformFromConfig(config.platform, { logger });
+      platform = owned.platform = await createPlatformFromConfig(
+        config.platform,
+        { logger },
+        { reaper: false },
+      );
     }
     const policy =
       deps.policy ??
@@ -202,16 +224,22 @@ export function createKeysService(
       app = createHttpApp(ctx, {
         baseUrl: () => config.publicUrl ?? boundUrl,
         draining: () => draining,
-        authenticator: deps.authenticator ?? createLocalAuthenticator(ctx.store.users),
+        authenticator:
+          deps.authenticator ??
+          (config.oidc
+            ? createOidcAuthenticator(config.oidc, { users: ctx.store.users, logger, clock })
+            : createLocalAuthenticator(ctx.store.users)),
         cookieSecret: loadOrCreateSecret(path.join(config.dataDir, 'web-secret')),
       });
       const srv = (server = createHttpServer(app, tls));
       const bound = await listen(srv, config.listen);
       boundUrl = bound.url;
+      const metricsUrl = await startMetrics(ctx, (m) => (metricsServer = m));
       cleanupTimer = startCleanup(ctx);
       logStarted(logger, bound.url, tls);
       return {
         ...bound,
+        ...(metricsUrl ? { metricsUrl } : {}),
         ...(tls?.caFile ? { caFile: tls.caFile } : {}),
         ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
       };
@@ -222,6 +250,7 @@ export function createKeysService(
         draining = true;
         clearInterval(cleanupTimer);
         if (server) await closeServer(server);
+        if (metricsServer) await closeServer(metricsServer);
         await closeOwned();
         logger.info({ event: EVENTS.stopped }, 'keys-service stopped');
       })();

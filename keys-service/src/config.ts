@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BadRequest, platformConfigSchema } from '@neetodeploy/platform';
 import { parsePublicKeyText } from '@neetodeploy/sshcert';
+import { oidcConfigSchema } from './auth/oidc-config.js';
 
 const DAY = 24 * 60 * 60;
 
@@ -124,10 +125,18 @@ export const keysServiceConfigSchema = z
         codeEntryPerMinute: 20,
         loginSessionsPerMinute: 30,
       }),
+    /**
+     * Prometheus metrics on a listener of their own, never on the API port (which faces the
+     * internet). Without `port`, no metrics endpoint is served.
+     */
     metrics: z
-      .object({ enabled: z.boolean().default(true) })
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).optional(),
+      })
       .strict()
-      .default({ enabled: true }),
+      .default({ enabled: true, host: '127.0.0.1' }),
     storage: z
       .object({
         /**
@@ -169,6 +178,8 @@ export const keysServiceConfigSchema = z
      * Omitted: no platform (the app list comes from the policy's literal app names).
      */
     platform: platformConfigSchema.optional(),
+    /** Sign-in through an OpenID Connect provider (auth/oidc-config.ts); absent: local accounts. */
+    oidc: oidcConfigSchema.optional(),
   })
   .strict();
 
@@ -233,6 +244,9 @@ export function parseKeysServiceConfig(
       hostKeyFile: config.ca.hostKeyFile === undefined ? undefined : abs(config.ca.hostKeyFile),
     },
     bastion: resolvePinnedHostKey(config.bastion, abs, pathPrefix),
+    ...(config.oidc?.clientSecretFile === undefined
+      ? {}
+      : { oidc: { ...config.oidc, clientSecretFile: abs(config.oidc.clientSecretFile) } }),
   };
 }
 

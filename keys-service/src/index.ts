@@ -24,9 +24,18 @@ export type {
 } from './policy/index.js';
 export type { Authenticator, PasswordAuthenticator, AuthenticatedUser } from './auth/index.js';
 export { createLocalAuthenticator, hashPassword, verifyPassword } from './auth/index.js';
+export type {
+  RedirectAuthenticator,
+  PendingSignIn,
+  OidcConfig,
+  SignInFailure,
+} from './auth/index.js';
+export { SignInFailed, createOidcAuthenticator } from './auth/oidc.js';
 export type { CertificateAuthorities } from './ca/index.js';
 export { loadCertificateAuthorities } from './ca/index.js';
-export type { CaBundle, IssuedCertificate, Caller } from './domain/index.js';
+export type { Caller } from './domain/index.js';
+/** The API's shapes are the contract's; re-exported for callers that only know this package. */
+export type { CaBundle, IssuedCertificate } from '@neetodeploy/contract';
 export { ensureLocalTls, loadConfiguredTls } from './tls/index.js';
 export type { TlsMaterial } from './tls/index.js';
 export {

@@ -52,8 +52,9 @@ const serve: ServeKeysService = async (options) => {
   const closeStore = (): Promise<void> => store.close();
   try {
     await keys.verifyStore(store);
+    // The keys-service may not delete pods (its Role has no pods/delete): the bastion reaps.
     const platform = config.platform
-      ? await platformLib.createPlatformFromConfig(config.platform, { logger })
+      ? await platformLib.createPlatformFromConfig(config.platform, { logger }, { reaper: false })
       : undefined;
     const policy = keys.createPolicySource({
       file: config.policyFile,

@@ -17,6 +17,17 @@ export const platformConfigSchema = z.discriminatedUnion('type', [
 
 export type PlatformConfig = z.output<typeof platformConfigSchema>;
 
+/** What the server building the platform is allowed to do with it. */
+export interface PlatformFromConfigOptions {
+  /**
+   * Run the periodic orphan-console reaper (default true). Only a component that creates and
+   * may delete console pods (the bastion) should: the keys-service has no `pods delete` right,
+   * so its reaper would only collect 403s. False forces `reaper.intervalMs` to 0 whatever the
+   * config says (`reapOrphans()` can still be called).
+   */
+  readonly reaper?: boolean;
+}
+
 /**
  * Builds the configured backend. A server never runs the local platform's processes (the
  * all-in-one does that itself); it only reads apps and opens consoles. Rejects on a bad config
@@ -25,6 +36,7 @@ export type PlatformConfig = z.output<typeof platformConfigSchema>;
 export async function createPlatformFromConfig(
   config: PlatformConfig,
   deps: { readonly logger: Logger },
+  options: PlatformFromConfigOptions = {},
 ): Promise<Platform> {
   const logger = deps.logger.child({ module: 'platform' });
   if (config.type === 'local') {
@@ -34,5 +46,7 @@ export async function createPlatformFromConfig(
     );
   }
   const { type: _type, ...kubernetes } = config;
-  return createKubernetesPlatform(kubernetes, { logger });
+  const reaper =
+    options.reaper === false ? { ...kubernetes.reaper, intervalMs: 0 } : kubernetes.reaper;
+  return createKubernetesPlatform({ ...kubernetes, reaper }, { logger });
 }

@@ -1,5 +1,6 @@
 import { secureRandomBytes } from './random.js';
 import { SshCertError, malformed } from './errors.js';
+import { checkPublicKeyStrength } from './key-strength.js';
 import {
   SshPublicKey,
   decodeLossy,
@@ -289,6 +290,8 @@ export function signCertificate(
   const validBefore = nowSec + BigInt(ttl);
 
   const subject = request.publicKey;
+  const weak = checkPublicKeyStrength(subject);
+  if (weak) throw new SshCertError('weak-key', weak);
   const fields =
     subject instanceof SshPublicKey
       ? subject.fields

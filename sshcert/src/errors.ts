@@ -2,7 +2,8 @@
  * Stable error codes of the library. Parsers of untrusted bytes throw only {@link SshCertError}.
  * - `malformed`: the bytes or text are not a valid encoding.
  * - `unsupported-key`: a key or signature algorithm this library refuses (DSA, unknown names).
- * - `weak-key`: a key that is valid but too weak (RSA under 2048 bits).
+ * - `weak-key`: a key that is valid but too weak (RSA under 2048 bits or with e < 65537 or even,
+ *   ed25519 points of small order).
  * - `encrypted-key`: a passphrase-protected private key (not supported, by design).
  * - `invalid-request`: a caller's input to a builder (signCertificate, createKrl) is invalid.
  */

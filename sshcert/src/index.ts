@@ -33,6 +33,7 @@ export {
   encodeCertificateText,
   isCertificateAlgorithm,
 } from './certificate.js';
+export { checkPublicKeyStrength, isSmallOrderEd25519 } from './key-strength.js';
 export { verifyCertificate, verifyUserCertificate } from './verify.js';
 export { matchSourceAddress } from './source-address.js';
 export { parseKrl, createKrl } from './krl.js';

@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SshCertError, malformed } from './errors.js';
+import { checkPublicKeyStrength } from './key-strength.js';
 import type { KeyType, PublicKey } from './types.js';
 import { WireReader, WireWriter, decodeBase64Strict } from './wire.js';
 
@@ -277,9 +278,14 @@ function checkCurvePoint(curve: CurveInfo, q: Buffer): void {
   }
 }
 
-/** Checks that need more than the wire format (see {@link checkCurvePoint}). */
-function checkKeyFields(fields: KeyFields): void {
-  if (fields.kind === 'ecdsa') checkCurvePoint(fields.curve, fields.q);
+/**
+ * Checks that need more than the wire format (see {@link checkCurvePoint}), and degenerate keys
+ * (see ./key-strength.ts): a key nobody should certify or trust is refused wherever it is parsed.
+ */
+function checkKeyFields(key: SshPublicKey): void {
+  if (key.fields.kind === 'ecdsa') checkCurvePoint(key.fields.curve, key.fields.q);
+  const weak = checkPublicKeyStrength(key);
+  if (weak) throw new SshCertError('weak-key', weak);
 }
 
 /**
@@ -290,7 +296,7 @@ export function parsePublicKey(blob: Buffer, comment?: string): PublicKey {
   const r = new WireReader(blob);
   const key = parsePublicKeyLazy(blob, comment, r);
   r.done('public key');
-  checkKeyFields(key.fields);
+  checkKeyFields(key);
   return key;
 }
 
@@ -351,7 +357,7 @@ export function parsePublicKeyText(text: string): PublicKey {
   const key = parsePublicKeyLazy(blob, comment, r);
   r.done('public key');
   if (key.type !== type) throw malformed(`key type ${type} does not match its blob (${key.type})`);
-  checkKeyFields(key.fields);
+  checkKeyFields(key);
   return key;
 }
 

@@ -117,6 +117,8 @@ export interface CertificateRequest {
 export type VerifyFailureReason =
   | 'malformed'
   | 'unsupported-key'
+  /** The certified key is degenerate (small-order ed25519, RSA e < 65537 or even). */
+  | 'weak-key'
   | 'wrong-type'
   | 'untrusted-ca'
   | 'bad-signature'

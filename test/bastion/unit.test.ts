@@ -173,39 +173,94 @@ describe('bastion units', () => {
       }) as unknown as Socket;
     const limits = parseBastionConfig(minimal).limits;
 
-    it('drops at random between begin and full, refuses at full, and evicts silent sockets first', () => {
+    it('when full, evicts the least advanced: silent, then no key exchange, then the oldest', () => {
       const l = {
         ...limits,
-        maxStartups: { begin: 2, rate: 50, full: 4 },
+        maxStartups: { begin: 4, rate: 100, full: 4 },
         perIpUnauthenticated: 100,
       };
-      let roll = 0.99; // never below p: admitted
-      const gate = createConnectionGate(l, () => roll);
-      const talking = [sock(10), sock(10), sock(10), sock(10)];
-      for (const s of talking) assert.equal(gate.admit(s, '10.0.0.1').ok, true);
-      assert.equal(gate.unauthenticated, 4);
-      // Full, and nobody silent to evict.
-      assert.deepEqual(gate.admit(sock(), '10.0.0.2'), { ok: false, reason: 'max-startups-full' });
-      // Between begin and full with a low roll: random drop.
-      const gate2 = createConnectionGate(l, () => roll);
-      assert.equal(gate2.admit(sock(5), 'a').ok, true);
-      assert.equal(gate2.admit(sock(5), 'a').ok, true);
-      roll = 0;
-      assert.deepEqual(gate2.admit(sock(5), 'a'), {
-        ok: false,
-        reason: 'max-startups-random-drop',
-      });
-      // A silent socket is evicted in favour of the newcomer.
+      let t = 0;
+      const gate = createConnectionGate(
+        l,
+        () => 0.99,
+        undefined,
+        () => t,
+      );
+      const admit = (s: Socket, ip = '10.0.0.1') => {
+        const r = gate.admit(s, ip);
+        assert.ok(r.ok);
+        return r;
+      };
+      const oldKexDone = sock(900);
+      admit(oldKexDone).keyExchanged();
+      const bannerOnly = sock(10);
+      admit(bannerOnly);
       const silent = sock(0);
-      const gate3 = createConnectionGate(l, () => 0.99);
-      gate3.admit(silent, 'b');
-      gate3.admit(sock(3), 'b');
-      gate3.admit(sock(3), 'b');
-      gate3.admit(sock(3), 'b');
-      const r = gate3.admit(sock(0), 'c');
-      assert.equal(r.ok, true);
-      assert.equal(r.ok && r.evicted, 1);
-      assert.equal((silent as unknown as { destroyed: boolean }).destroyed, true);
+      admit(silent);
+      const newKexDone = sock(900);
+      admit(newKexDone).keyExchanged();
+      const destroyed = (s: Socket) => (s as unknown as { destroyed: boolean }).destroyed;
+      assert.equal(gate.unauthenticated, 4);
+      t = 5000; // the silent one has been silent for long enough to count as silent
+      const fifth = admit(sock(900), '10.0.0.2');
+      assert.equal(fifth.evicted, 1);
+      fifth.keyExchanged();
+      assert.deepEqual([destroyed(silent), destroyed(bannerOnly)], [true, false]);
+      admit(sock(900), '10.0.0.2').keyExchanged();
+      assert.equal(destroyed(bannerOnly), true, 'then the one that never finished key exchange');
+      // Only connections past key exchange left: the oldest goes.
+      const newest = sock(900);
+      admit(newest).keyExchanged();
+      assert.deepEqual([destroyed(oldKexDone), destroyed(newKexDone)], [true, false]);
+      assert.equal(gate.unauthenticated, 4);
+    });
+
+    it('between equally advanced, evicts from the source holding the most slots, not a lone client', () => {
+      const l = {
+        ...limits,
+        maxStartups: { begin: 4, rate: 100, full: 4 },
+        perIpUnauthenticated: 100,
+      };
+      const gate = createConnectionGate(l, () => 0.99);
+      const lone = sock(10);
+      assert.ok(gate.admit(lone, '192.0.2.1').ok); // oldest of all
+      const flood = [sock(10), sock(10), sock(10)];
+      for (const s of flood) assert.ok(gate.admit(s, '198.51.100.7').ok);
+      const r = gate.admit(sock(10), '198.51.100.8');
+      assert.ok(r.ok && r.evicted === 1);
+      const destroyed = (s: Socket) => (s as unknown as { destroyed: boolean }).destroyed;
+      assert.equal(destroyed(lone), false);
+      assert.deepEqual(flood.map(destroyed), [true, false, false]);
+    });
+
+    it('drops at random between begin and full by evicting the least advanced, not the newcomer', () => {
+      const l = {
+        ...limits,
+        maxStartups: { begin: 1, rate: 50, full: 4 },
+        perIpUnauthenticated: 100,
+      };
+      let roll = 0.99;
+      const gate = createConnectionGate(l, () => roll);
+      const first = sock(5);
+      assert.equal(gate.admit(first, 'a').ok, true);
+      roll = 0;
+      const r = gate.admit(sock(5), 'a');
+      assert.ok(r.ok && r.evicted === 1);
+      assert.equal((first as unknown as { destroyed: boolean }).destroyed, true);
+      roll = 0.99;
+      const calm = gate.admit(sock(5), 'a');
+      assert.ok(calm.ok && calm.evicted === 0);
+    });
+
+    it('refuses a penalised source before anything else', () => {
+      const penalties = {
+        refused: (ip: string) => (ip === 'bad' ? 30 : undefined),
+        offend() {},
+        size: 1,
+      };
+      const gate = createConnectionGate(limits, () => 0.99, penalties);
+      assert.deepEqual(gate.admit(sock(), 'bad'), { ok: false, reason: 'per-source-penalty' });
+      assert.equal(gate.admit(sock(), 'good').ok, true);
     });
 
     it('caps per source address and frees slots on authentication and close', () => {
@@ -215,13 +270,21 @@ describe('bastion units', () => {
       );
       const a = gate.admit(sock(1), 'x');
       const b = gate.admit(sock(1), 'x');
-      assert.deepEqual(gate.admit(sock(1), 'x'), { ok: false, reason: 'per-ip-unauthenticated' });
       assert.ok(a.ok && b.ok);
       a.authenticated();
-      assert.equal(gate.admit(sock(1), 'x').ok, true);
+      b.authenticated();
+      const c = gate.admit(sock(1), 'x');
+      assert.equal(c.ok, true);
       assert.deepEqual(gate.admit(sock(1), 'x'), { ok: false, reason: 'per-ip-connections' });
       a.release();
-      assert.equal(gate.admit(sock(1), 'y').ok, true);
+      // A third unauthenticated one from x evicts x's oldest unauthenticated, never another's.
+      const y = sock(1);
+      assert.equal(gate.admit(y, 'y').ok, true);
+      const d = gate.admit(sock(1), 'x');
+      assert.ok(d.ok && d.evicted === 0);
+      const e = gate.admit(sock(1), 'x');
+      assert.deepEqual(e, { ok: false, reason: 'per-ip-connections' });
+      assert.equal((y as unknown as { destroyed: boolean }).destroyed, false);
     });
   });
 

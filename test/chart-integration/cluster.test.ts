@@ -356,8 +356,12 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
     const again = await poll(a);
     assert.equal((again.json as { error: { code: string } }).error.code, 'invalid_grant');
 
-    // Shared through the chart's store: labelled Secrets in the release namespace.
-    assert.ok(fake.list('secrets', DEFAULT_NAMESPACE).length > 0, 'the store lives in Secrets');
+    // Shared through the chart's store: labelled Secrets in a namespace of its own, none in the
+    // release namespace (where the CA, the host key and Helm's Secrets live).
+    const storeNamespace = String(section(keysConfig, 'storage').namespace);
+    assert.notEqual(storeNamespace, DEFAULT_NAMESPACE);
+    assert.ok(fake.list('secrets', storeNamespace).length > 0, 'the store lives in Secrets');
+    assert.equal(fake.list('secrets', DEFAULT_NAMESPACE).length, 0);
     // The token works on both replicas, and its certificate through a bastion.
     for (const ks of keys) {
       const me = await keysRequest(ks.address.url, '/api/v1/me', { token });

@@ -38,7 +38,11 @@ interface Mode {
 }
 
 const MODES: readonly Mode[] = [
-  { title: 'default values (shared namespace)', namespace: 'apps' },
+  {
+    title: 'shared namespace, its config Secret listed',
+    values: { appNamespaces: [{ name: 'apps', configSecretNames: [`${APP}-config`] }] },
+    namespace: 'apps',
+  },
   {
     title: 'per-app namespaces, config Secrets pinned by name',
     values: {
@@ -276,7 +280,7 @@ for (const mode of MODES) {
         assert.equal(create.status, 403, create.text);
       });
 
-      it('reads only the Secrets the chart pins (per-app: the app’s config Secret)', async function () {
+      it('reads only the Secrets the chart pins (the app’s config Secret)', async function () {
         fake.create({
           apiVersion: 'v1',
           kind: 'Secret',
@@ -289,9 +293,8 @@ for (const mode of MODES) {
           'GET',
           `/api/v1/namespaces/${mode.namespace}/secrets/database-password`,
         );
-        // Shared mode leaves config Secrets unpinned unless appNamespaces[].configSecretNames
-        // lists them (values.yaml); per-app mode pins the one derived name.
-        assert.equal(res.status, mode.values === undefined ? 200 : 403, res.text);
+        // Pinned in both modes: listed (shared) or derived (per-app).
+        assert.equal(res.status, 403, res.text);
       });
 
       it('lists the apps (`GET /api/v1/apps` of the keys-service)', async function () {

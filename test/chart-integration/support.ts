@@ -70,6 +70,7 @@ export function apiRequest(
   method: string,
   urlPath: string,
   body?: unknown,
+  contentType = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
 ): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -82,7 +83,7 @@ export function apiRequest(
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
-          ...(payload ? { 'content-type': 'application/json' } : {}),
+          ...(payload ? { 'content-type': contentType } : {}),
         },
       },
       (res) => {

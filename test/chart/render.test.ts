@@ -121,9 +121,25 @@ describe('helm chart neetodeploy-access', function () {
         }
         const crds = objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'));
         assert.equal(validated + crds.length, objects.length);
-        for (const sm of crds) {
+        for (const sm of crds.filter((o) => o.kind !== 'PrometheusRule')) {
           assert.equal(sm.kind, 'ServiceMonitor');
           assert.ok(((sm as Json).spec.endpoints as Json[]).length > 0);
+        }
+        // The host certificate's expiry alerts: a warning, then a page.
+        for (const rule of crds.filter((o) => o.kind === 'PrometheusRule')) {
+          const alerts = ((rule as Json).spec.groups as Json[]).flatMap((g) => g.rules as Json[]);
+          assert.deepEqual(
+            alerts.map((a) => [a.alert, a.labels.severity]),
+            [
+              ['NeetodeployBastionHostCertificateExpiring', 'warning'],
+              ['NeetodeployBastionHostCertificateExpiring', 'critical'],
+            ],
+          );
+          for (const a of alerts)
+            assert.match(
+              a.expr,
+              /^min by \(namespace\) \(neetodeploy_bastion_host_certificate_expiry_timestamp_seconds\{namespace="[^"]+", service="[^"]+-bastion-metrics"\}\) - time\(\)\s+< \d+$/,
+            );
         }
         const names = objects.map(
           (o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
@@ -168,13 +184,18 @@ describe('helm chart neetodeploy-access', function () {
       it('gives the keys-service logs, config vars, restarts and its store, nothing more', () => {
         const bindings = bindingsOf(objects, SA.keysService);
         const namespaces = appNamespaces(objects);
+        const store = `${NAMESPACE}-store`;
+        // Nothing in the release namespace: the CA, the host key and Helm's Secrets live there.
         assert.deepEqual(
           bindings.map((b) => b.metadata.namespace).sort(),
-          [...namespaces, NAMESPACE].sort(),
+          [...namespaces, store].sort(),
         );
+        const storeNs = byKind(objects, 'Namespace').find((n) => n.metadata.name === store);
+        assert.ok(storeNs, 'the store namespace is rendered');
+        assert.equal(storeNs.metadata.annotations!['helm.sh/resource-policy'], 'keep');
         for (const binding of bindings) {
           const rules = rulesOf(roleFor(objects, binding));
-          if (binding.metadata.namespace === NAMESPACE) {
+          if (binding.metadata.namespace === store) {
             assert.deepEqual(rules.length, 1);
             assert.deepEqual(rules[0].resources, ['secrets']);
             continue;
@@ -194,9 +215,11 @@ describe('helm chart neetodeploy-access', function () {
           );
           const secretRules = byResource('secrets');
           const update = secretRules.find((r) => r.verbs.includes('update'));
-          assert.deepEqual(update.verbs, ['get', 'update', 'patch']);
-          assert.ok(!update.verbs.includes('list') && !update.verbs.includes('delete'));
-          if (set.name.includes('production')) {
+          if (!set.name.includes('production')) {
+            // Shared mode with no configSecretNames: no Secret at all (never unpinned).
+            assert.equal(update, undefined, JSON.stringify(secretRules));
+          } else {
+            assert.deepEqual(update.verbs, ['get', 'update', 'patch']);
             // per-app namespaces: pinned to the derived or listed config Secret names.
             assert.ok(update.resourceNames?.length > 0, `${binding.metadata.namespace} pinned`);
           }
@@ -206,11 +229,10 @@ describe('helm chart neetodeploy-access', function () {
             assert.equal(r.resourceNames, undefined);
           }
           const all = rules.flatMap((r) => r.resources as string[]);
-          assert.deepEqual([...new Set(all)].sort(), [
+          assert.deepEqual([...new Set(all)].filter((r) => r !== 'secrets').sort(), [
             'deployments',
             'pods',
             'pods/log',
-            'secrets',
           ]);
         }
       });
@@ -495,19 +517,20 @@ describe('helm chart neetodeploy-access', function () {
 
       it('guards console pods with a ValidatingAdmissionPolicy bound to the app namespaces', () => {
         const policies = byKind(objects, 'ValidatingAdmissionPolicy') as Json[];
-        if (set.name.includes('autoscaling')) {
-          assert.deepEqual(policies, []);
-          return;
-        }
-        assert.equal(policies.length, 2);
+        // Two for the bastion's console pods, one for the keys-service's Deployment restarts.
+        assert.equal(policies.length, 3);
         const bindings = byKind(objects, 'ValidatingAdmissionPolicyBinding') as Json[];
         const namespaces = appNamespaces(objects);
+        const keysUser = `system:serviceaccount:${NAMESPACE}:${SA.keysService}`;
         for (const policy of policies) {
           assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
           assert.equal(policy.spec.failurePolicy, 'Fail');
+          const user = policy.metadata.name.endsWith('-deployment-restart')
+            ? keysUser
+            : BASTION_USER;
           assert.deepEqual(
             policy.spec.matchConditions.map((m: Json) => m.expression),
-            [`request.userInfo.username == "${BASTION_USER}"`],
+            [`request.userInfo.username == "${user}"`],
           );
           const binding = bindings.find((b) => b.spec.policyName === policy.metadata.name);
           assert.ok(binding, `binding of ${policy.metadata.name}`);
@@ -539,7 +562,9 @@ describe('helm chart neetodeploy-access', function () {
       });
 
       it('labels app namespaces for Pod Security only when asked, and keeps them on uninstall', () => {
-        const namespaces = byKind(objects, 'Namespace');
+        const namespaces = byKind(objects, 'Namespace').filter(
+          (n) => n.metadata.name !== `${NAMESPACE}-store`,
+        );
         if (!set.name.includes('production')) {
           assert.deepEqual(namespaces, []);
           return;

@@ -140,6 +140,21 @@ const BAD: readonly BadCase[] = [
     error: /configSecretName/,
   },
   {
+    what: 'the admission policy turned off while the bastion may create pods',
+    set: ['admissionPolicy.enabled=false'],
+    error: /admissionPolicy.enabled=false: the bastion may create pods/,
+  },
+  {
+    what: 'the store in the release namespace',
+    set: [`keysService.store.namespace=${NAMESPACE}`],
+    error: /store.namespace must not be the release namespace/,
+  },
+  {
+    what: 'the store in an app namespace',
+    set: ['keysService.store.namespace=apps'],
+    error: /store.namespace apps is an app namespace/,
+  },
+  {
     what: 'the release namespace as an app namespace',
     values: { appNamespaces: [{ name: NAMESPACE }] },
     error: /release namespace/,
@@ -258,8 +273,10 @@ describe('helm chart values and rendered server configs', function () {
           const limit = vap && /activeDeadlineSeconds <= (\d+)/.exec(JSON.stringify(vap.spec));
           if (limit) assert.ok(parsed.platform.console.activeDeadlineSeconds <= Number(limit[1]));
         }
-        // Both servers see apps the same way.
-        assert.deepEqual(serverConfig(objects, 'keys-service').platform, raw.platform);
+        // Both servers see apps the same way; only the bastion reaps console pods.
+        const { reaper, ...keysPlatform } = serverConfig(objects, 'keys-service').platform;
+        assert.deepEqual(keysPlatform, raw.platform);
+        assert.deepEqual(reaper, { intervalMs: 0 });
       });
 
       it('renders a keys-service config its schema accepts, with files on mounted volumes', () => {
@@ -299,7 +316,11 @@ describe('helm chart values and rendered server configs', function () {
         } else {
           assert.equal(parsed.tls.mode, 'none');
         }
-        assert.equal(parsed.storage.namespace, NAMESPACE);
+        // A namespace of its own: the store's Secret rights must not reach the release
+        // namespace's CA, host key and Helm release Secrets.
+        assert.equal(parsed.storage.namespace, `${NAMESPACE}-store`);
+        // Only the bastion, which may delete console pods, runs the orphan reaper.
+        assert.equal(parsed.platform.reaper.intervalMs, 0);
         assert.equal(path.posix.isAbsolute(parsed.dataDir), true);
       });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import {
   API_PATHS,
   PERMISSIONS,
@@ -21,6 +22,8 @@ import {
   loginTokenSchema,
   logsQuerySchema,
   meSchema,
+  USER_ID_HASH_PATTERN,
+  hashUserId,
 } from '@neetodeploy/contract';
 import type { LogsQuery } from '@neetodeploy/contract';
 import { anyString, forSeeds, int, processType } from './generate.js';
@@ -53,6 +56,11 @@ describe('contract: API requests (what the keys-service accepts)', () => {
     assert.ok(loginTokenRequestSchema.safeParse({ device_code: 'd' }).success);
     assert.ok(!loginTokenRequestSchema.safeParse({ device_code: 'd', grant_type: 'x' }).success);
     assert.ok(!loginTokenRequestSchema.safeParse({ device_code: '' }).success);
+    // Issue 13 item 9: the token a re-login replaces (revoked by the keys-service).
+    assert.ok(
+      loginTokenRequestSchema.safeParse({ device_code: 'd', replaces_token: 'ndk_x' }).success,
+    );
+    assert.ok(!loginTokenRequestSchema.safeParse({ device_code: 'd', replaces_token: '' }).success);
   });
 
   it('config changes: set and unset default to empty, restart is optional, nothing else', () => {
@@ -177,7 +185,8 @@ describe('contract: API answers (what the keys-service returns)', () => {
           user_ca_keys: ['ssh-ed25519 AAAA neetodeploy-user-ca'],
           host_ca_key: 'ssh-ed25519 AAAA neetodeploy-host-ca',
           krl: null,
-          not_before: { 'alice@example.com': 1763800000 },
+          not_before_sha256: { [hashUserId('alice@example.com')]: 1763800000 },
+          not_before: {},
           generated_at: NOW,
         },
       ],
@@ -214,5 +223,28 @@ describe('contract: API answers (what the keys-service returns)', () => {
       formatLogLine({ time: NOW, source: 'app', process: 'web.1', line: 'hi' }),
       `${NOW} app[web.1]: hi`,
     );
+  });
+});
+
+describe('contract: user ids in the public CA bundle', () => {
+  it('hashes the lower-cased, trimmed email with SHA-256 (hex), so any spelling finds the user', () => {
+    const expected = createHash('sha256').update('alice@example.com').digest('hex');
+    assert.equal(hashUserId('alice@example.com'), expected);
+    assert.equal(hashUserId(' Alice@Example.COM '), expected);
+    assert.match(hashUserId('x'), USER_ID_HASH_PATTERN);
+  });
+
+  it('refuses a bundle that names a user by email', () => {
+    const bundle = {
+      user_ca_keys: ['ssh-ed25519 AAAA ca'],
+      host_ca_key: 'ssh-ed25519 AAAA host',
+      krl: null,
+      not_before_sha256: { 'alice@example.com': 1 },
+      not_before: {},
+      generated_at: '2026-11-22T10:00:00.000Z',
+    };
+    assert.equal(caBundleSchema.safeParse(bundle).success, false);
+    const legacy = { ...bundle, not_before_sha256: {}, not_before: { 'alice@example.com': 1 } };
+    assert.equal(caBundleSchema.safeParse(legacy).success, false);
   });
 });

@@ -166,7 +166,13 @@ export async function startK8sEnv(vars: Record<string, string>): Promise<K8sEnv>
     // The chart's own Roles and bindings, rendered by helm, are all the RBAC the fake knows.
     fake.loadRbacYaml(
       await chartRbacYaml({
-        appNamespaces: [{ name: APPS_NAMESPACE, allowedImagePrefixes: ['registry.example/'] }],
+        appNamespaces: [
+          {
+            name: APPS_NAMESPACE,
+            allowedImagePrefixes: ['registry.example/'],
+            configSecretNames: [`${APP}-config`],
+          },
+        ],
       }),
     );
     const names = serviceAccountNames();

@@ -12,6 +12,7 @@ import {
   signCertificate,
   verifyUserCertificate,
 } from '@neetodeploy/sshcert';
+import { hashUserId } from '@neetodeploy/contract';
 import type { AppInfo, Platform } from '@neetodeploy/platform';
 import { NotFound } from '@neetodeploy/platform';
 import { ALICE, BOB, startKeysService } from '../support/keys-service.js';
@@ -101,10 +102,14 @@ describe('keys-service API', function () {
       }
     });
 
-    it('exposes Prometheus metrics by route and status', async function () {
+    it('exposes Prometheus metrics by route and status on the metrics listener only', async function () {
       await ks.client.request('/api/v1/me');
-      const res = await ks.client.request('/metrics');
-      assert.equal(res.status, 200);
+      // Issue 13 item 8: the API port (internet-facing) no longer answers /metrics.
+      const onApi = await ks.client.request('/metrics');
+      assert.equal(onApi.status, 404);
+      assert.doesNotMatch(onApi.text, /neetodeploy_keys/);
+      const res = { text: await ks.scrapeMetrics() };
+      assert.notEqual(new URL(ks.address.metricsUrl ?? '').port, String(ks.address.port));
       assert.match(
         res.text,
         /neetodeploy_keys_http_requests_total\{method="GET",route="\/api\/v1\/me",status="401"\} \d+/,
@@ -417,6 +422,7 @@ describe('keys-service API', function () {
         'host_ca_key',
         'krl',
         'not_before',
+        'not_before_sha256',
         'user_ca_keys',
       ]);
       assert.deepEqual(first.json.user_ca_keys, [...ks.service.authorities.userCaKeyLines]);
@@ -457,7 +463,10 @@ describe('keys-service API', function () {
         headers: { 'if-none-match': etagBefore },
       });
       assert.equal(bundle.status, 200);
-      assert.equal(bundle.json.not_before[carol], result.notBefore);
+      // Issue 13 item 8: the public bundle names the user only by the SHA-256 of the email.
+      assert.equal(bundle.json.not_before_sha256[hashUserId(carol)], result.notBefore);
+      assert.deepEqual(bundle.json.not_before, {});
+      assert.doesNotMatch(bundle.text, /carol/i);
       assert.notEqual(bundle.headers.etag, etagBefore);
 
       // The old certificate is now older than not_before: a bastion refuses it.

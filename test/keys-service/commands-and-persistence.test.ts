@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { hashUserId } from '@neetodeploy/contract';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -87,6 +89,48 @@ describe('keys-service commands and persistence', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('tokens list/revoke and users list/remove (issue 13 item 9)', async function () {
+    const dataDir = path.join(dir, 'data');
+    const run = async (args: string[], input = ''): Promise<string> => {
+      const out = await keysInProcess([...args, '--data-dir', dataDir], input);
+      assert.equal(out.error, undefined, String(out.error));
+      return out.stdout;
+    };
+    await run(['users', 'add', ALICE, '--group', 'dev', '--password-stdin'], 'a long password\n');
+    const first = (await run(['tokens', 'create', '--user', ALICE])).trim();
+    const second = (await run(['tokens', 'create', '--user', ALICE])).trim();
+    assert.match(await run(['users', 'list']), new RegExp(`^${ALICE}  groups: dev\n$`));
+
+    const listed = JSON.parse(await run(['tokens', 'list', '--json'])) as Array<{
+      id: string;
+      user: string;
+      state: string;
+    }>;
+    assert.equal(listed.length, 2);
+    const text = await run(['tokens', 'list', '--user', ALICE]);
+    assert.ok(!text.includes(first) && !text.includes(second), 'tokens are never printed');
+    const firstId = createHash('sha256').update(first).digest('hex').slice(0, 8);
+    assert.ok(listed.some((t) => t.id === firstId && t.user === ALICE && t.state === 'live'));
+
+    assert.match(await run(['tokens', 'revoke', firstId]), /^revoked token/);
+    const live = JSON.parse(await run(['tokens', 'list', '--json'])) as Array<{ id: string }>;
+    assert.deepEqual(
+      live.map((t) => t.id),
+      listed.map((t) => t.id).filter((id) => id !== firstId),
+    );
+    const all = JSON.parse(await run(['tokens', 'list', '--all', '--json'])) as unknown[];
+    assert.equal(all.length, 2);
+    const bad = await keysInProcess(['tokens', 'revoke', 'zz', '--data-dir', dataDir]);
+    assert.ok(bad.error instanceof AppError);
+
+    assert.match(
+      await run(['users', 'remove', ALICE]),
+      /^removed alice@example.com; revoked 1 token/,
+    );
+    assert.equal(await run(['users', 'list']), '');
+    assert.deepEqual(JSON.parse(await run(['tokens', 'list', '--json'])), []);
+  });
+
   it('users add, tokens create (token alone on stdout) and revoke work on the store', async function () {
     const dataDir = path.join(dir, 'data');
     const add = await keysInProcess(
@@ -152,7 +196,7 @@ describe('keys-service commands and persistence', function () {
       assert.match(revoked.stdout, /revoked 1 token\(s\) of alice@example.com/);
       assert.equal((await ks.client.request('/api/v1/me', { token })).status, 401);
       const ca = await ks.client.request('/api/v1/ca');
-      assert.equal(typeof ca.json.not_before[ALICE], 'number');
+      assert.equal(typeof ca.json.not_before_sha256[hashUserId(ALICE)], 'number');
       assert.equal(ca.json.krl, null);
 
       // One certificate into the KRL, by serial; the bundle serves it with a new ETag.

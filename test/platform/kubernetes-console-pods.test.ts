@@ -180,6 +180,70 @@ describe('kubernetes platform', function () {
       assert.deepEqual(container.envFrom, [{ secretRef: { name: 'shop-config', optional: true } }]);
     });
 
+    it("keeps only the app's config Secret and keyed tolerations (the admission allow-list)", () => {
+      const config = kubernetesPlatformConfigSchema.parse({});
+      const pod = buildConsolePod(
+        {
+          app,
+          namespace: app,
+          process: 'web',
+          sessionId: 's',
+          suffix: 'abcd',
+          user: 'u',
+          configSecret: 'shop-config',
+          now: new Date(),
+          template: {
+            spec: {
+              tolerations: [
+                { operator: 'Exists' },
+                { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' },
+                { key: 'dedicated', operator: 'Equal', value: 'apps' },
+              ],
+              volumes: [
+                { name: 'cfg', secret: { secretName: 'shop-config' } },
+                { name: 'other', secret: { secretName: 'blog-config' } },
+                { name: 'mixed', projected: { sources: [{ secret: { name: 'database' } }] } },
+                { name: 'cm', projected: { sources: [{ configMap: { name: 'settings' } }] } },
+                { name: 'csi', csi: { driver: 'secrets-store.csi.k8s.io' } },
+              ],
+              containers: [
+                {
+                  name: 'web',
+                  image: 'registry.example/app:1',
+                  envFrom: [
+                    { secretRef: { name: 'shop-config' } },
+                    { secretRef: { name: 'database' } },
+                    { configMapRef: { name: 'settings' } },
+                  ],
+                  env: [
+                    { name: 'PLAIN', value: '1' },
+                    { name: 'OWN', valueFrom: { secretKeyRef: { name: 'shop-config', key: 'A' } } },
+                    { name: 'PW', valueFrom: { secretKeyRef: { name: 'database', key: 'pw' } } },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+        config,
+      );
+      const spec = pod.spec!;
+      assert.deepEqual(
+        spec.volumes?.map((v) => v.name),
+        ['cfg', 'cm'],
+      );
+      assert.deepEqual(spec.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'apps' }]);
+      const container = spec.containers[0]!;
+      assert.deepEqual(container.envFrom, [
+        { secretRef: { name: 'shop-config' } },
+        { configMapRef: { name: 'settings' } },
+      ]);
+      assert.deepEqual(
+        container.env?.map((e) => e.name),
+        ['PLAIN', 'OWN'],
+      );
+    });
+
     it('deletes the pod when the client goes away, and stops the processes', async () => {
       const console = await platform.openConsole(
         app,

@@ -3,6 +3,8 @@
  * since, and a bounded fan-out.
  */
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import {
   createKubernetesPlatform,
   type KubernetesPlatform,
@@ -143,6 +145,53 @@ describe('kubernetes platform', function () {
       } finally {
         await fan.close();
         await fanFake.stop();
+      }
+    });
+
+    it('holds a stalled reader to a bounded queue over a large log (backpressure)', async function () {
+      this.timeout(60_000);
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      const heap = (): number => {
+        gc();
+        return process.memoryUsage().heapUsed;
+      };
+      const LINES = 100_000;
+      const text = (i: number) => `line ${i} ${'x'.repeat(80)}`;
+      const followsBefore = fake.activeLogFollows();
+      const reader = platform.streamLogs(app, { tail: 0, follow: true })[Symbol.asyncIterator]();
+      try {
+        const first = reader.next();
+        await waitFor('the log followed', () => fake.activeLogFollows() > followsBefore);
+        fake.appendPodLog(app, webPod, undefined, 'first');
+        assert.equal((await first).value?.line, 'first');
+        // The reader stalls; the container prints a large log.
+        for (let i = 0; i < LINES; i++) fake.appendPodLog(app, webPod, undefined, text(i));
+        const before = heap();
+        // Until the platform stops pulling (or has pulled everything): progress, not a guess.
+        let last = -1;
+        for (let waited = 0; waited < 20_000 && fake.unwrittenLogLines() !== last;) {
+          last = fake.unwrittenLogLines();
+          await new Promise((r) => setTimeout(r, 500));
+          waited += 500;
+        }
+        const grown = heap() - before;
+        // Unbounded, the platform pulls all 100,000 lines (~9 MB of text) into its queue
+        // (+30 MiB of heap measured); bounded, it holds QUEUE_HIGH_WATER lines (+0.6 MiB) and
+        // the rest waits at the API server, unread.
+        assert.ok(grown < 8 * 1024 * 1024, `heap grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
+        assert.ok(
+          fake.unwrittenLogLines() > LINES / 2,
+          `the API server still holds most lines: ${fake.unwrittenLogLines()}`,
+        );
+        // The reader resumes: every line arrives, once and in order.
+        for (let i = 0; i < LINES; i++) {
+          const next = await reader.next();
+          assert.equal(next.value?.line, text(i));
+        }
+        assert.equal(fake.unwrittenLogLines(), 0);
+      } finally {
+        await reader.return?.();
       }
     });
   });

@@ -3,7 +3,13 @@
  * orphans.
  */
 import assert from 'node:assert/strict';
-import { createKubernetesPlatform, type KubernetesPlatform } from '@neetodeploy/platform';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import {
+  createKubernetesPlatform,
+  createPlatformFromConfig,
+  type KubernetesPlatform,
+} from '@neetodeploy/platform';
 import { type FakeApiServer, type KubeObject } from '../support/fake-apiserver/index.js';
 import {
   app,
@@ -109,6 +115,78 @@ describe('kubernetes platform', function () {
         await live.done;
         await reaperPlatform.close();
         fake.delete('pods', app, 'shop-console-other-replica');
+      }
+    });
+
+    it('logs a refused delete as a failure with its reason and does not report it reaped', async () => {
+      // A component that may list but not delete pods (the keys-service's rights).
+      fake.addUser('lister');
+      fake.loadRbacYaml(`
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: lister, namespace: ${app} }
+rules: [{ apiGroups: [''], resources: [pods], verbs: [get, list, watch] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: lister, namespace: ${app} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: lister }
+subjects: [{ kind: User, name: lister }]
+`);
+      const lines: { msg?: string; reason?: string; pod?: string }[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const l of chunk.toString().split('\n').filter(Boolean))
+            lines.push(JSON.parse(l) as { msg?: string });
+          done();
+        },
+      });
+      const lister = await createKubernetesPlatform(
+        {
+          ...platformConfig(fake, {
+            reaper: { intervalMs: 0, heartbeatIntervalMs: 60_000, staleAfterMs: 100, graceMs: 0 },
+            namespaces: { mode: 'per-app', appNamespaces: [app] },
+          }),
+          kubeconfigPath: fake.kubeconfigPath('lister'),
+        },
+        { logger: pino({ level: 'info' }, sink) },
+      );
+      const name = 'shop-console-undeletable';
+      fake.create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          namespace: app,
+          labels: { 'neetodeploy.com/console': 'true', 'neetodeploy.com/console-app': app },
+        },
+        spec: { containers: [{ name: 'web', image: 'x' }] },
+      });
+      try {
+        fake.setPodPhase(app, name, 'Succeeded');
+        assert.deepEqual(await lister.reapOrphans(), []);
+        assert.ok(fake.get('pods', app, name), 'the pod is still there');
+        const failure = lines.find((l) => l.msg === 'console pod could not be deleted');
+        assert.ok(failure, JSON.stringify(lines));
+        assert.equal(failure.pod, name);
+        assert.match(failure.reason ?? '', /^403 Forbidden: .*cannot delete resource "pods"/);
+        assert.ok(!lines.some((l) => l.msg === 'orphan console pod deleted'));
+      } finally {
+        await lister.close();
+        fake.delete('pods', app, name);
+      }
+    });
+
+    it('is off in a platform built with `reaper: false` (the keys-service)', async () => {
+      const built = (await createPlatformFromConfig(
+        { type: 'kubernetes', ...platformConfig(fake, { reaper: { intervalMs: 5_000 } }) } as never,
+        { logger: silent },
+        { reaper: false },
+      )) as KubernetesPlatform;
+      try {
+        assert.equal(built.config.reaper.intervalMs, 0);
+      } finally {
+        await built.close();
       }
     });
   });

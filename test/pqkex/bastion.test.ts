@@ -74,4 +74,35 @@ describe('bastion: post-quantum key exchange with stock clients', function () {
     assert.equal(r.code, 42, r.stderr);
     assert.match(r.stderr, /NTRU Prime \/ Curve25519 hybrid key exchange, using hash SHA-512/);
   });
+
+  it('ssh-audit against the bastion: no [fail], and no [warn] but for names it does not know', async function () {
+    const r = await run('ssh-audit', ['-n', '-p', String(h.address.port), '127.0.0.1'], {
+      timeoutMs: 30_000,
+    });
+    const out = r.stdout.toString();
+    assert.match(out, /\(kex\) sntrup761x25519-sha512 /, out);
+    assert.doesNotMatch(out, /\[fail\]/, out);
+    const findings = out
+      .split('\n')
+      .filter((l) => /\[(fail|warn)\]/.test(l))
+      .filter((l) => !/\[warn\] unknown algorithm/.test(l))
+      // ssh-audit 2.5.0 (Debian 12) still calls OpenSSH's default exchange since 9.0
+      // "experimental"; it is the same exchange as the standard name above.
+      .filter(
+        (l) => !/sntrup761x25519-sha512@openssh\.com +-- \[warn\] using experimental/.test(l),
+      );
+    assert.deepEqual(findings, [], out);
+    assert.doesNotMatch(out, /\(kex\) ecdh-sha2-nistp/, out);
+    assert.match(out, /\(gen\) compression: enabled \(zlib@openssh\.com\)\n/);
+  });
+
+  it('a client offering only NIST-curve exchanges is refused', async function () {
+    const r = await ssh(explicit, [
+      ...['-o', 'KexAlgorithms=ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521'],
+      'bastion',
+      'exit 0',
+    ]);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr.toString(), /no matching key exchange method/);
+  });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {
   SshCertError,
   generatePrivateKey,
+  signData,
   type CertificateRequest,
   type KeyType,
   type PrivateKey,
@@ -94,4 +95,60 @@ export function baseRequest(overrides: Partial<CertificateRequest> = {}): Certif
     serial: 42n,
     ...overrides,
   };
+}
+
+function u64(v: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(v);
+  return b;
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return b;
+}
+
+/** An SSH mpint of a non-negative value. */
+export function sshMpint(v: bigint): Buffer {
+  if (v === 0n) return sshString(Buffer.alloc(0));
+  let hex = v.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let body = Buffer.from(hex, 'hex');
+  if (body[0]! & 0x80) body = Buffer.concat([Buffer.from([0]), body]);
+  return sshString(body);
+}
+
+/**
+ * A user certificate blob for key fields the library would refuse to certify (a degenerate
+ * key), laid out per PROTOCOL.certkeys by hand and signed by `ca` with `signData`: what an
+ * attacker holding a CA's signature on such a key would present.
+ */
+export function rawUserCertificate(
+  certType: 'ssh-ed25519-cert-v01@openssh.com' | 'ssh-rsa-cert-v01@openssh.com',
+  keyFields: Buffer,
+  ca: PrivateKey,
+  options: {
+    keyId: string;
+    principals: readonly string[];
+    validAfter: bigint;
+    validBefore: bigint;
+  },
+): Buffer {
+  const signed = Buffer.concat([
+    sshString(certType),
+    sshString(Buffer.alloc(32, 7)),
+    keyFields,
+    u64(1n),
+    u32(1),
+    sshString(options.keyId),
+    sshString(Buffer.concat(options.principals.map((p) => sshString(p)))),
+    u64(options.validAfter),
+    u64(options.validBefore),
+    sshString(Buffer.alloc(0)),
+    sshString(Buffer.concat([sshString('permit-pty'), sshString(Buffer.alloc(0))])),
+    sshString(Buffer.alloc(0)),
+    sshString(ca.publicKey.blob),
+  ]);
+  return Buffer.concat([signed, sshString(signData(ca, signed))]);
 }

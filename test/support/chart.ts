@@ -248,3 +248,30 @@ export function configMapYaml(configMap: K8sObject, key: string): unknown {
   }
   return docs[0]!.toJS();
 }
+
+/** The kinds the fake API server's admission needs: policies, bindings and their params. */
+export const ADMISSION_KINDS: ReadonlySet<string> = new Set([
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
+
+/**
+ * The chart's admission: ValidatingAdmissionPolicies and bindings as multi-document YAML for
+ * `startFakeApiServer({ admissionYaml })`, and the parameter ConfigMaps the bindings name
+ * (create them in the fake; they live in the app namespaces).
+ */
+export async function chartAdmission(
+  values?: object,
+  setArgs: readonly string[] = [],
+  options: RenderOptions = {},
+): Promise<{ yaml: string; params: K8sObject[] }> {
+  const objects = await renderChart(values, setArgs, options);
+  const policies = objects.filter((o) => ADMISSION_KINDS.has(o.kind));
+  const paramNames = new Set(
+    policies
+      .map((o) => (o.spec as { paramRef?: { name?: string } } | undefined)?.paramRef?.name)
+      .filter((n): n is string => n !== undefined),
+  );
+  const params = objects.filter((o) => o.kind === 'ConfigMap' && paramNames.has(o.metadata.name));
+  return { yaml: policies.map((o) => stringify(o)).join('---\n'), params };
+}

@@ -78,6 +78,15 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
       });
     });
 
+    describe('users: remove', function () {
+      it('removes an account once, any case', async function () {
+        await store.users.upsert({ email: 'amy@example.com', groups: [], createdAt: T0 });
+        assert.equal(await store.users.remove('AMY@example.com'), true);
+        assert.equal(await store.users.get('amy@example.com'), undefined);
+        assert.equal(await store.users.remove('amy@example.com'), false);
+      });
+    });
+
     describe('tokens', function () {
       const token = {
         hash: 'f'.repeat(64),
@@ -141,6 +150,21 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         assert.equal(await store.tokens.revokeAllForUser('AMY@example.com', at(7)), 1);
         assert.ok((await store.tokens.findByHash('e'.repeat(64)))?.revokedAt);
         assert.equal((await store.tokens.findByHash('d'.repeat(64)))?.revokedAt, undefined);
+      });
+
+      it("lists tokens newest first, all or one user's (any case), revoked ones included", async function () {
+        await store.tokens.create(token);
+        await store.tokens.create({ ...token, hash: 'e'.repeat(64), createdAt: at(5) });
+        await store.tokens.create({ ...token, hash: 'd'.repeat(64), email: 'other@example.com' });
+        await store.tokens.revoke('e'.repeat(64), at(6));
+        const amy = await store.tokens.list({ email: 'Amy@Example.com' });
+        assert.deepEqual(
+          amy.map((t) => t.hash),
+          ['e'.repeat(64), 'f'.repeat(64)],
+        );
+        assert.ok(amy[0]?.revokedAt);
+        assert.equal((await store.tokens.list()).length, 3);
+        assert.deepEqual(await store.tokens.list({ email: 'nobody@example.com' }), []);
       });
 
       it('deletes expired tokens', async function () {
@@ -251,6 +275,29 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
           'bo@example.com': 7,
         });
         assert.ok((await store.revocations.version()) > v1);
+      });
+
+      it('finds "not before" for a bearer whatever the case of either email (issue 13 item 6)', async function () {
+        await store.tokens.create({
+          hash: 'c'.repeat(64),
+          email: 'Carol@Example.COM',
+          clientDescription: 'cli',
+          createdAt: T0,
+          expiresAt: at(3600),
+        });
+        await store.revocations.setNotBefore('CAROL@example.com', 4321);
+        assert.equal((await store.tokens.findBearer('c'.repeat(64)))?.notBefore, 4321);
+        assert.equal(await store.revocations.getNotBefore('carol@EXAMPLE.com'), 4321);
+      });
+
+      it('keeps a browser-session epoch per user, moved on by endSessions, any case', async function () {
+        const v = await store.revocations.version();
+        assert.equal(await store.revocations.sessionEpoch('amy@example.com'), 0);
+        assert.equal(await store.revocations.endSessions('Amy@Example.com'), 1);
+        assert.equal(await store.revocations.endSessions('amy@example.com'), 2);
+        assert.equal(await store.revocations.sessionEpoch('AMY@example.com'), 2);
+        assert.equal(await store.revocations.sessionEpoch('bo@example.com'), 0);
+        assert.equal(await store.revocations.version(), v, 'the CA bundle does not change');
       });
 
       it('lists revoked serials sorted, without duplicates, full uint64 range', async function () {

@@ -2,6 +2,7 @@
  * Test harness for the keys-service: a real instance on 127.0.0.1 port 0 over HTTPS with its
  * generated CA trusted, a temp data dir, a policy file and a user, and a small HTTPS client.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -129,6 +130,8 @@ export interface TestKeysService {
   readonly ca: string;
   /** Mints a token for a user directly in the store. */
   token(email: string, ttlSeconds?: number): Promise<string>;
+  /** The Prometheus text of the metrics listener (its own port, not the API's). */
+  scrapeMetrics(): Promise<string>;
   /** Stops the service (keeps the data dir). */
   stop(): Promise<void>;
   /** Stops and removes the data dir. */
@@ -181,6 +184,7 @@ export async function startKeysService(options: StartOptions = {}): Promise<Test
     policyFile,
     policyReloadDebounceMs: 50,
     logLevel: 'silent',
+    metrics: { host: '127.0.0.1', port: 0 },
     ...options.config,
   });
   const service = createKeysService(config, { logger: quietLogger(), ...options.deps });
@@ -222,6 +226,12 @@ export async function startKeysService(options: StartOptions = {}): Promise<Test
         ...(ttlSeconds ? { ttlSeconds } : {}),
       });
       return minted.token;
+    },
+    async scrapeMetrics() {
+      if (!address.metricsUrl) throw new Error('this keys-service serves no metrics');
+      const res = await fetch(address.metricsUrl);
+      assert.equal(res.status, 200, 'metrics listener answers');
+      return res.text();
     },
     stop,
     async dispose() {

@@ -11,9 +11,11 @@ import type { Audit } from '../audit.js';
 import type { LimitsConfig } from '../config.js';
 import type { AuthenticationStep } from '../connection/index.js';
 import { EVENTS } from '../events.js';
-import { createAuthTries } from '../limits/index.js';
+import { MAX_USERNAME_BYTES, createAuthTries, usernameFits } from '../limits/index.js';
+import type { SourcePenalties } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
 import type { TrustSnapshot } from '../trust/index.js';
+import { userOfKeyId } from '../trust/index.js';
 import type {
   AuthenticatedConnection,
   ConnectionInfo,
@@ -32,6 +34,8 @@ export interface AuthDeps {
   readonly limits: LimitsConfig;
   readonly metrics: BastionMetrics;
   readonly audit: Audit;
+  /** Told when a direct connection uses up its tries or sends an absurd user name. */
+  readonly penalties?: SourcePenalties;
 }
 
 interface Refusal {
@@ -89,8 +93,19 @@ export function attachAuthenticator(
     ...(explained ? ONLY_PUBLICKEY : WITH_INFO),
   ];
 
+  let closed = false;
+  /** Ends the connection now: no later request of this client is looked at. */
+  function hangUp(limit: 'max-auth-tries' | 'username-too-long', message: string): void {
+    closed = true;
+    deps.metrics.limitRejections.inc({ limit });
+    log.warn({ event: EVENTS.limit, limit, attempts: tries.attempts }, message);
+    if (info.kind === 'direct') {
+      deps.penalties?.offend(info.ip, limit === 'max-auth-tries' ? 'authTries' : 'badUsername');
+    }
+    client.end();
+  }
+
   function fail(ctx: AuthContext, reason: string, extra: Record<string, unknown> = {}): void {
-    const exhausted = tries.fail();
     deps.metrics.authResults.inc({ result: 'failure', reason });
     deps.audit.auth({
       connectionId: info.id,
@@ -103,14 +118,6 @@ export function attachAuthenticator(
       ...extra,
     });
     ctx.reject(methodsLeft());
-    if (exhausted) {
-      deps.metrics.limitRejections.inc({ limit: 'max-auth-tries' });
-      log.warn(
-        { event: EVENTS.limit, limit: 'max-auth-tries', failures: tries.failures },
-        'too many authentication failures',
-      );
-      setImmediate(() => client.end());
-    }
   }
 
   function remember(reason: RefusalReason, userMessage: string): void {
@@ -154,7 +161,7 @@ export function attachAuthenticator(
         'publickey refused',
       );
       return fail(ctx, result.reason, {
-        user: certificate ? certificate.keyId.replace(/:[^:]*$/, '') : undefined,
+        user: certificate ? userOfKeyId(certificate.keyId) : undefined,
         keyId: certificate?.keyId,
         serial: certificate?.serial,
       });
@@ -181,6 +188,16 @@ export function attachAuthenticator(
   }
 
   client.on('authentication', (ctx) => {
+    // Requests pipelined behind the one that closed the connection are never answered.
+    if (closed) return;
+    // Before anything looks at the user name: a huge one is an attack on whatever would.
+    if (!usernameFits(ctx.username)) {
+      return hangUp(
+        'username-too-long',
+        `user name of ${ctx.username.length} characters refused (limit ${MAX_USERNAME_BYTES} bytes)`,
+      );
+    }
+    if (!tries.attempt()) return hangUp('max-auth-tries', 'too many authentication attempts');
     const now = deps.now();
     if (ctx.method === 'none') return ctx.reject(methodsLeft());
     if (ctx.method === 'keyboard-interactive') return explain(ctx, now);

@@ -7,3 +7,4 @@ export {
 } from './verify.js';
 export { refusalMessage } from './messages.js';
 export { parseUsername, targetForVirtualHost, virtualHostApp } from './username.js';
+export { lostTrust, recheckConnections, type LostTrust } from './recheck.js';

@@ -52,6 +52,8 @@ export function refusalMessage(
       return 'neetodeploy: a host certificate cannot be used to log in: run `neetodeploy login`';
     case 'no-trust':
       return 'neetodeploy: the bastion cannot verify certificates right now: try again in a minute';
+    case 'weak-key':
+      return 'neetodeploy: the certified key is degenerate and is not accepted: run `neetodeploy login`, then connect again';
     case 'malformed':
     case 'unsupported-key':
     case 'bad-signature':

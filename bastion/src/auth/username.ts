@@ -1,24 +1,15 @@
-import { APP_NAME_PATTERN } from '@neetodeploy/platform';
+/**
+ * The SSH user name and virtual host grammar, as the bastion reads them. The grammar itself is
+ * `@neetodeploy/contract` (docs/identity.md), shared with the CLI and the keys-service; these
+ * adapters only turn its refusals into "no target", which the authenticator reports.
+ */
+import { parseSshUser, parseVirtualHost, sshTargetForVirtualHost } from '@neetodeploy/contract';
 import type { SessionTarget } from '../types.js';
 
-const PROCESS_PATTERN = /^[a-z0-9][-a-z0-9_]{0,62}$/i;
-const POD_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-/**
- * Parses the SSH user name (docs/identity.md): `APP`, `APP:PROCESS` or `APP:pod=NAME`.
- * Returns undefined for anything else.
- */
+/** `APP`, `APP:PROCESS` or `APP:pod=NAME`; undefined for anything else. */
 export function parseUsername(username: string): SessionTarget | undefined {
-  const colon = username.indexOf(':');
-  const app = colon === -1 ? username : username.slice(0, colon);
-  if (!APP_NAME_PATTERN.test(app)) return undefined;
-  if (colon === -1) return { app };
-  const rest = username.slice(colon + 1);
-  if (rest.startsWith('pod=')) {
-    const pod = rest.slice(4);
-    return POD_PATTERN.test(pod) ? { app, pod } : undefined;
-  }
-  return PROCESS_PATTERN.test(rest) ? { app, process: rest } : undefined;
+  const parsed = parseSshUser(username);
+  return parsed.ok ? parsed.value : undefined;
 }
 
 /**
@@ -26,15 +17,11 @@ export function parseUsername(username: string): SessionTarget | undefined {
  * or pod of that app; any other user name (stock ssh sends the local one) means the app itself.
  */
 export function targetForVirtualHost(vhostApp: string, username: string): SessionTarget {
-  const parsed = parseUsername(username);
-  if (parsed && parsed.app === vhostApp) return parsed;
-  return { app: vhostApp };
+  return sshTargetForVirtualHost(vhostApp, username);
 }
 
 /** `demo.neetodeploy` → `demo` for suffix `.neetodeploy`; undefined if it is not a virtual host. */
 export function virtualHostApp(host: string, suffix: string): string | undefined {
-  const lower = host.toLowerCase();
-  if (!lower.endsWith(suffix)) return undefined;
-  const app = lower.slice(0, -suffix.length);
-  return APP_NAME_PATTERN.test(app) ? app : undefined;
+  const parsed = parseVirtualHost(host, suffix);
+  return parsed.ok ? parsed.value : undefined;
 }

@@ -9,7 +9,7 @@ import {
   verifyUserCertificate,
 } from '@neetodeploy/sshcert';
 import type { TrustSnapshot } from '../trust/index.js';
-import { userOfKeyId } from '../trust/index.js';
+import { keyIdParts } from '../trust/index.js';
 import type { VerifiedIdentity } from '../types.js';
 
 export type RefusalReason =
@@ -141,14 +141,14 @@ export function checkPublicKey(attempt: PublicKeyAttempt, options: CheckOptions)
     signed = true;
   }
 
-  const sep = cert.keyId.lastIndexOf(':');
+  const { user, requestId } = keyIdParts(cert.keyId);
   return {
     ok: true,
     signed,
     identity: {
-      user: userOfKeyId(cert.keyId),
+      user,
       keyId: cert.keyId,
-      requestId: sep > 0 ? cert.keyId.slice(sep + 1) : '',
+      requestId,
       serial: cert.serial,
       principals: cert.principals,
       extensions: cert.extensions,

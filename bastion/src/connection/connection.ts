@@ -4,10 +4,11 @@
  * idle and maximum-length clocks running and channels routed to their steps; `closing` once it
  * is being ended. Virtual hosts it serves are its children: ending it ends their sessions too.
  */
+import type { Logger } from 'pino';
 import type { Connection } from 'ssh2';
 import { EVENTS } from '../events.js';
 import { armDeadline, createChannelBudget, startSessionClocks } from '../limits/index.js';
-import type { SessionClocks } from '../limits/index.js';
+import type { Deadline, SessionClocks } from '../limits/index.js';
 import type { AuthenticatedConnection } from '../types.js';
 import { routeChannels } from './channels.js';
 import { closeGracefully, endSessionsThen } from './closing.js';
@@ -35,6 +36,63 @@ const CLOCK_MESSAGES = {
   },
 } as const;
 
+const CERTIFICATE_EXPIRED =
+  'neetodeploy: your certificate expired, closing: run `neetodeploy login` and connect again';
+/** How long a client that broke the protocol before authentication has to read why. */
+const PROTOCOL_ERROR_GRACE_MS = 500;
+/** Longest delay a Node timer takes; a certificate valid longer is not timed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The clocks of a pending connection: LoginGraceTime (`authTimeoutMs`), and a much shorter one
+ * for key exchange (`kexTimeoutMs`), so that a client that sends a banner (or nothing) and waits
+ * holds a pre-auth slot for seconds, not for the whole LoginGraceTime. Missing either kills the
+ * transport and, for a direct client, costs its source a penalty.
+ */
+function armPreAuthDeadlines(
+  transport: Transport,
+  deps: ConnectionDeps,
+  log: Logger,
+  authenticated: () => boolean,
+): { keyExchanged(): void; clear(): void } {
+  const { info } = transport;
+  const missed = (limit: 'auth-timeout' | 'kex-timeout', message: string): void => {
+    if (authenticated()) return;
+    deps.metrics.limitRejections.inc({ limit });
+    log.warn({ event: EVENTS.limit, limit }, message);
+    if (info.kind === 'direct') deps.penalties?.offend(info.ip, 'graceExceeded');
+    transport.kill();
+  };
+  const auth = armDeadline(deps.limits.authTimeoutMs, () =>
+    missed('auth-timeout', 'authentication deadline passed'),
+  );
+  const kex = armDeadline(deps.limits.kexTimeoutMs, () =>
+    missed('kex-timeout', 'key exchange deadline passed'),
+  );
+  const clear = (): void => {
+    auth.clear();
+    kex.clear();
+  };
+  transport.stream.once('close', clear);
+  return { keyExchanged: () => kex.clear(), clear };
+}
+
+/** Ends the connection when its certificate expires (`limits.disconnectExpiredCertificates`). */
+function armCertificateExpiry(
+  conn: AuthenticatedConnection,
+  deps: ConnectionDeps,
+  log: Logger,
+  end: () => void,
+): Deadline | undefined {
+  const ms = Number(conn.identity.validBefore) * 1000 - deps.now().getTime();
+  if (ms > MAX_TIMER_MS) return undefined;
+  return armDeadline(Math.max(0, ms), () => {
+    deps.metrics.limitRejections.inc({ limit: 'certificate-expired' });
+    log.info({ event: EVENTS.limit, limit: 'certificate-expired' }, 'certificate expired');
+    end();
+  });
+}
+
 export function createLiveConnection(
   transport: Transport,
   deps: ConnectionDeps & { readonly registry: ConnectionRegistry },
@@ -49,15 +107,9 @@ export function createLiveConnection(
   let client: Connection | undefined;
   let scope: ConnectionScope | undefined;
   let clocks: SessionClocks | undefined;
+  let expiry: Deadline | undefined;
 
-  // LoginGraceTime: the transport ends if authentication has not succeeded by then.
-  const authDeadline = armDeadline(deps.limits.authTimeoutMs, () => {
-    if (scope) return;
-    deps.metrics.limitRejections.inc({ limit: 'auth-timeout' });
-    log.warn({ event: EVENTS.limit, limit: 'auth-timeout' }, 'authentication deadline passed');
-    transport.kill();
-  });
-  transport.stream.once('close', () => authDeadline.clear());
+  const deadlines = armPreAuthDeadlines(transport, deps, log, () => scope !== undefined);
 
   const touch = (): void => {
     clocks?.touch();
@@ -75,13 +127,16 @@ export function createLiveConnection(
   function onAuthenticated(conn: AuthenticatedConnection): void {
     if (state === 'pending') state = 'authenticated';
     transport.admitted?.authenticated();
-    authDeadline.clear();
+    deadlines.clear();
     clocks = startSessionClocks(deps.limits, (limit) => {
       deps.metrics.limitRejections.inc({ limit });
       log.info({ event: EVENTS.limit, limit }, CLOCK_MESSAGES[limit].log);
       self.end(CLOCK_MESSAGES[limit].user);
     });
     scope = createScope(conn, { logger: log, touch, sessions: own, children }, deps);
+    if (deps.limits.disconnectExpiredCertificates) {
+      expiry = armCertificateExpiry(conn, deps, log, () => self.end(CERTIFICATE_EXPIRED));
+    }
   }
 
   function attach(c: Connection): void {
@@ -92,10 +147,22 @@ export function createLiveConnection(
         { event: EVENTS.connectionError, err: err.message, level: err.level },
         'connection error',
       );
+      if (scope) return;
+      // Before authentication ssh2 answers a protocol error (an oversized packet, say) with a
+      // half-close and goes on reading and discarding whatever the client still sends: 32 MiB
+      // for a compression-bomb user name. Stop reading now; drop the socket after a short grace
+      // that lets the disconnect message out.
+      transport.stream.pause();
+      armDeadline(PROTOCOL_ERROR_GRACE_MS, () => transport.kill());
     });
-    c.once('handshake', () => deps.metrics.handshakes.inc({ result: 'ok' }));
+    c.once('handshake', () => {
+      deadlines.keyExchanged();
+      transport.admitted?.keyExchanged();
+      deps.metrics.handshakes.inc({ result: 'ok' });
+    });
     c.once('close', () => {
       clocks?.clear();
+      expiry?.clear();
       deps.metrics.activeConnections.dec({ kind: info.kind });
       if (!scope) deps.metrics.handshakes.inc({ result: 'closed-before-auth' });
       log.debug({ event: EVENTS.connectionClosed }, 'connection closed');

@@ -23,7 +23,7 @@ import type {
   TcpipRequestInfo,
 } from 'ssh2';
 import type { LimitsConfig } from '../config.js';
-import type { Admitted } from '../limits/index.js';
+import type { Admitted, SourcePenalties } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
 import type { AuthenticatedConnection, ConnectionInfo, PendingConnection } from '../types.js';
 
@@ -67,7 +67,8 @@ export interface LiveConnection {
    */
   attach(client: Connection): void;
   /**
-   * Ends the connection for `reason` (idle, maximum length; later revocation): every session is
+   * Ends the connection for `reason` (idle, maximum length, revocation, certificate expiry): every
+   * session is
    * told `reason` on stderr and its console ended, so its exit status still reaches the client;
    * then, after at most a short grace, the SSH connection is closed. Idempotent; never throws.
    */
@@ -165,6 +166,8 @@ export interface ConnectionRegistry {
 /** What every connection shares. */
 export interface ConnectionDeps {
   readonly limits: LimitsConfig;
+  /** Told when a direct connection misses its key-exchange or authentication deadline. */
+  readonly penalties?: SourcePenalties;
   /** The bastion's logger; each connection logs through a child naming it. */
   readonly logger: Logger;
   readonly metrics: BastionMetrics;

@@ -6,7 +6,9 @@ export type {
   ChannelBudget,
   ConnectionGate,
   Deadline,
+  PenaltyOffence,
   SessionClocks,
+  SourcePenalties,
   UserSessions,
 } from './types.js';
 export { createConnectionGate } from './admission.js';
@@ -15,3 +17,6 @@ export { createChannelBudget } from './channels.js';
 export { armDeadline, startSessionClocks } from './deadlines.js';
 export { MAX_ENV_VARIABLES, envRoomFor } from './env.js';
 export { createUserSessions } from './user-sessions.js';
+export { boundLogFields, MAX_LOG_FIELD_CHARS } from './log-fields.js';
+export { createSourcePenalties } from './penalties.js';
+export { MAX_USERNAME_BYTES, usernameFits } from './username.js';

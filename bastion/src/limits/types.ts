@@ -8,7 +8,8 @@ export type AdmissionRefusal =
   | 'max-startups-full'
   | 'max-startups-random-drop'
   | 'per-ip-unauthenticated'
-  | 'per-ip-connections';
+  | 'per-ip-connections'
+  | 'per-source-penalty';
 
 /** A TCP connection that took a slot. */
 export interface Admitted {
@@ -19,6 +20,8 @@ export interface Admitted {
   release(): void;
   /** Connections evicted to make room (already destroyed), for logs and metrics. */
   readonly evicted: number;
+  /** Called once key exchange finished: the key-exchange deadline no longer applies. */
+  keyExchanged(): void;
 }
 
 export type Admission = Admitted | { readonly ok: false; readonly reason: AdmissionRefusal };
@@ -39,11 +42,27 @@ export interface UserSessions {
   release(user: string): void;
 }
 
-/** Failed authentication attempts of one connection. */
+/** Authentication requests of one connection (MaxAuthTries, counted on arrival). */
 export interface AuthTries {
-  readonly failures: number;
-  /** Called on each failed attempt; true once the connection has reached the limit. */
-  fail(): boolean;
+  readonly attempts: number;
+  /**
+   * Called for each authentication request before anything else looks at it; false once the
+   * limit is passed: the request must not be evaluated and the connection is to be closed.
+   */
+  attempt(): boolean;
+}
+
+/** What a source address can be penalised for (each has its seconds in the config). */
+export type PenaltyOffence = 'graceExceeded' | 'authTries' | 'badUsername';
+
+/** Per-source penalties (OpenSSH PerSourcePenalties). */
+export interface SourcePenalties {
+  /** Called at accept: the seconds left when `ip` is being refused, else undefined. */
+  refused(ip: string): number | undefined;
+  /** Called when a pre-auth connection from `ip` misbehaved. */
+  offend(ip: string, offence: PenaltyOffence): void;
+  /** Sources in the table (bounded by `maxSources`). */
+  readonly size: number;
 }
 
 /** Open channels of one connection. */

@@ -14,6 +14,8 @@ export interface BastionMetrics {
   readonly sessions: Counter<'kind'>;
   readonly bytes: Counter<'direction'>;
   readonly refusedChannels: Counter<'type'>;
+  /** The earliest `valid before` of the host certificates served (the chart alerts on it). */
+  readonly hostCertificateExpiry: Gauge;
 }
 
 export function createMetrics(): BastionMetrics {
@@ -73,6 +75,11 @@ export function createMetrics(): BastionMetrics {
       name: `${p}refused_requests_total`,
       help: 'Refused channels and requests (forwarding, agent, X11, subsystems)',
       labelNames: ['type'],
+      registers: [registry],
+    }),
+    hostCertificateExpiry: new Gauge({
+      name: `${p}host_certificate_expiry_timestamp_seconds`,
+      help: 'When the first of the host certificates served expires (Unix seconds)',
       registers: [registry],
     }),
   };

@@ -13,12 +13,15 @@ import { EVENTS } from '../events.js';
 import type { ConnectionGate } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
 import { injectStream } from '../ssh2-internals.js';
+import type { AlgorithmOptions } from './algorithms.js';
+import { serverAlgorithms } from './algorithms.js';
 import { drainConnections } from './drain.js';
 import type { SshServer } from './types.js';
 
 export interface SshServerDeps {
   readonly listen: { readonly host: string; readonly port: number };
   readonly limits: LimitsConfig;
+  readonly algorithms: AlgorithmOptions;
   readonly gate: ConnectionGate;
   readonly connections: ConnectionRegistry;
   readonly metrics: BastionMetrics;
@@ -35,7 +38,9 @@ export function createSshServer(deps: SshServerDeps): SshServer {
 
   function refuse(socket: Socket, ip: string, reason: string): void {
     metrics.limitRejections.inc({ limit: reason });
-    logger.warn({ event: EVENTS.connectionRejected, ip, reason }, 'connection refused');
+    // A penalised source retrying in a loop would otherwise write a log line per attempt.
+    const level = reason === 'per-source-penalty' ? 'debug' : 'warn';
+    logger[level]({ event: EVENTS.connectionRejected, ip, reason }, 'connection refused');
     socket.destroy();
   }
 
@@ -48,10 +53,10 @@ export function createSshServer(deps: SshServerDeps): SshServer {
     const admission = deps.gate.admit(socket, ip);
     if (!admission.ok) return refuse(socket, ip, admission.reason);
     if (admission.evicted > 0) {
-      metrics.limitRejections.inc({ limit: 'max-startups-evicted-silent' }, admission.evicted);
+      metrics.limitRejections.inc({ limit: 'max-startups-evicted' }, admission.evicted);
       logger.warn(
-        { event: EVENTS.limit, limit: 'max-startups-evicted-silent', count: admission.evicted },
-        'evicted silent connections',
+        { event: EVENTS.limit, limit: 'max-startups-evicted', count: admission.evicted },
+        'evicted unauthenticated connections',
       );
     }
     socket.once('close', () => admission.release());
@@ -69,6 +74,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
         {
           hostKeys: hostKeys.map((k) => ({ key: k.key, certificate: k.certificate })),
           ident: 'neetodeploy_bastion',
+          algorithms: serverAlgorithms(deps.algorithms),
           keepaliveInterval: deps.limits.keepaliveIntervalMs,
           keepaliveCountMax: deps.limits.keepaliveCountMax,
         },

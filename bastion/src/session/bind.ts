@@ -4,10 +4,13 @@
  * traffic for the connection's idle timeout.
  */
 import type { Console, ExitStatus } from '@neetodeploy/platform';
-import { pump } from './flow.js';
+import { drained, pump } from './flow.js';
 import type { SessionRun } from './types.js';
 
-/** Resolves with the console's exit status once both output streams ended; rejects as `done`. */
+/**
+ * Resolves with the console's exit status once both output streams ended and were sent to the
+ * client; rejects as `done`.
+ */
 export async function bindStreams(run: SessionRun, c: Console): Promise<ExitStatus> {
   const { channel, scope } = run;
   if (run.channelClosed) {
@@ -33,5 +36,7 @@ export async function bindStreams(run: SessionRun, c: Console): Promise<ExitStat
     pump(c.stdout, channel, transport, run.closed, onOut),
     pump(c.stderr, channel.stderr, transport, run.closed, onOut),
   ]);
-  return c.done;
+  const status = await c.done;
+  await Promise.all([drained(channel, run.closed), drained(channel.stderr, run.closed)]);
+  return status;
 }

@@ -57,6 +57,19 @@ export function pump(
   });
 }
 
+/**
+ * Resolves once everything written to `dst` so far went out on the wire (ssh2 holds writes back
+ * while the client's window is shut), or when `closed` resolves. The exit status must follow
+ * the last byte: ssh2 sends exit-status at once, and ending the channel drops whatever its
+ * stderr stream still holds, which cut a slow reader's stderr short.
+ */
+export function drained(dst: Writable, closed: Promise<void>): Promise<void> {
+  if (dst.writableLength === 0 || dst.destroyed || dst.writableEnded) return Promise.resolve();
+  // A zero-length write completes after every write queued before it.
+  const flushed = new Promise<void>((resolve) => dst.write(Buffer.alloc(0), () => resolve()));
+  return Promise.race([flushed, closed]);
+}
+
 /** Client env names allowed through; a trailing `*` matches a prefix. */
 export function envAllowed(name: string, allow: readonly string[]): boolean {
   return allow.some((a) => (a.endsWith('*') ? name.startsWith(a.slice(0, -1)) : name === a));

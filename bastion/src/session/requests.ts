@@ -13,6 +13,23 @@ import { envAllowed } from './flow.js';
 import { runSession } from './lifecycle.js';
 import type { SessionDeps, SessionRun } from './types.js';
 
+/** The signal names RFC 4254 section 6.10 defines (and OpenSSH's sshd accepts). */
+const SSH_SIGNALS: ReadonlySet<string> = new Set([
+  'ABRT',
+  'ALRM',
+  'FPE',
+  'HUP',
+  'ILL',
+  'INT',
+  'KILL',
+  'PIPE',
+  'QUIT',
+  'SEGV',
+  'TERM',
+  'USR1',
+  'USR2',
+]);
+
 export function handleSession(
   accept: AcceptConnection<Session>,
   _reject: RejectConnection,
@@ -67,7 +84,11 @@ export function handleSession(
     acc?.();
   });
   session.on('signal', (acc, _rej, info) => {
-    run?.console?.signal(info.name.replace(/^SIG/, ''));
+    // As sshd: a name outside RFC 4254's list is ignored, never an error that ends the
+    // connection (the platform throws on names the OS does not know).
+    const name = info.name.replace(/^SIG/, '');
+    if (SSH_SIGNALS.has(name)) run?.console?.signal(name);
+    else log.info({ event: EVENTS.requestRejected, request: 'signal', name }, 'unknown signal');
     acc?.();
   });
   session.on('x11', refuse('x11'));

@@ -5,7 +5,7 @@ import { createStaticTrustStore } from './static.js';
 import type { TrustStore } from './types.js';
 
 export type { TrustSnapshot, TrustStore } from './types.js';
-export { userOfKeyId } from './snapshot.js';
+export { keyIdParts, normalizeUser, userOfKeyId } from './snapshot.js';
 
 export function createTrustStore(
   config: BastionConfig['trust'],

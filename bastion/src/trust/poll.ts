@@ -14,7 +14,9 @@ const caResponseSchema = z.object({
   user_ca_keys: z.array(z.string()).min(1),
   host_ca_key: z.string().nullable().optional(),
   krl: z.string().nullable(),
-  not_before: z.record(z.string(), z.number()),
+  // Deprecated plain e-mail keys (older keys-services); `not_before_sha256` is what is sent now.
+  not_before: z.record(z.string(), z.number()).default({}),
+  not_before_sha256: z.record(z.string(), z.number()).default({}),
   generated_at: z.string().optional(),
 });
 
@@ -66,6 +68,7 @@ export function createPollingTrustStore(
 ): TrustStore {
   const url = new URL('api/v1/ca', config.url.endsWith('/') ? config.url : `${config.url}/`);
   let snapshot: TrustSnapshot | undefined;
+  const listeners: ((s: TrustSnapshot) => void)[] = [];
   let etag: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ca: Buffer | undefined;
@@ -85,10 +88,12 @@ export function createPollingTrustStore(
         hostCA: body.host_ca_key ? parsePublicKeyText(body.host_ca_key) : undefined,
         krl: body.krl ? Buffer.from(body.krl, 'base64') : null,
         notBefore: body.not_before,
+        notBeforeSha256: body.not_before_sha256,
         source: `${url.href} etag=${res.etag ?? '-'}`,
         now: now(),
       });
       etag = res.etag;
+      for (const listener of listeners) listener(snapshot);
       logger.info(
         {
           event: EVENTS.trustLoaded,
@@ -126,6 +131,7 @@ export function createPollingTrustStore(
       schedule();
     },
     current: () => snapshot,
+    onChange: (listener) => void listeners.push(listener),
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -15,6 +15,7 @@ export function createStaticTrustStore(
   now: () => Date,
 ): TrustStore {
   let snapshot: TrustSnapshot | undefined;
+  const listeners: ((s: TrustSnapshot) => void)[] = [];
   let timer: NodeJS.Timeout | undefined;
   let lastFingerprint = '';
 
@@ -33,6 +34,7 @@ export function createStaticTrustStore(
         now: now(),
       });
       lastFingerprint = fingerprint;
+      for (const listener of listeners) listener(snapshot);
       logger.info(
         { event: EVENTS.trustLoaded, userCAs: snapshot.userCAs.length, krl: Boolean(krl) },
         'trust loaded from files',
@@ -56,6 +58,7 @@ export function createStaticTrustStore(
       timer.unref();
     },
     current: () => snapshot,
+    onChange: (listener) => void listeners.push(listener),
     stop() {
       if (timer) clearInterval(timer);
     },

@@ -5,7 +5,10 @@ export interface TrustSnapshot {
   readonly userCAs: readonly PublicKey[];
   readonly hostCA?: PublicKey;
   readonly krl?: Krl;
-  /** Per-user "not before" (unix seconds): certificates valid earlier are revoked. */
+  /**
+   * Per-user "not before" (unix seconds), keyed by the lower-cased user id: certificates valid
+   * earlier are revoked.
+   */
   readonly notBefore: ReadonlyMap<string, number>;
   readonly loadedAt: Date;
   /** Where it came from, for logs: a file list or the keys-service URL with its ETag. */
@@ -23,5 +26,10 @@ export interface TrustStore {
   /** Loads once (never throws: failures are logged), then keeps reloading until `stop()`. */
   start(): Promise<void>;
   current(): TrustSnapshot | undefined;
+  /**
+   * Calls `listener` with each new snapshot, after it became current (not for an unchanged or
+   * failed reload). Listeners must not throw.
+   */
+  onChange(listener: (snapshot: TrustSnapshot) => void): void;
   stop(): void;
 }

@@ -175,3 +175,16 @@ imagePullSecrets:
 []
 {{- end -}}
 {{- end -}}
+
+{{/* The namespace of the keys-service's store (tokens, sessions): never the release namespace. */}}
+{{- define "nda.keys.storeNamespace" -}}
+{{- default (printf "%s-store" .Release.Namespace | trunc 63 | trimSuffix "-") .Values.keysService.store.namespace -}}
+{{- end -}}
+
+{{/* The keys-service's platform: never the orphan reaper (it may not delete pods; the bastion,
+which creates console pods, reaps them). */}}
+{{- define "nda.keys.platformConfig" -}}
+{{- $c := include "nda.platformConfig" . | fromJson -}}
+{{- $_ := set $c "reaper" (dict "intervalMs" 0) -}}
+{{- toJson $c -}}
+{{- end -}}

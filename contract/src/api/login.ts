@@ -34,6 +34,11 @@ export const loginTokenRequestSchema = z
   .object({
     device_code: z.string().min(1).max(128),
     grant_type: z.literal(DEVICE_CODE_GRANT_TYPE).optional(),
+    /**
+     * The API token this login replaces (the one the CLI has stored): the keys-service revokes
+     * it when it issues the new one, so a re-login leaves no second valid token behind.
+     */
+    replaces_token: z.string().min(1).max(256).optional(),
   })
   .strict();
 export type LoginTokenRequest = z.input<typeof loginTokenRequestSchema>;

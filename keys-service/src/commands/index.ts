@@ -1,7 +1,7 @@
 /**
  * Every command of `neetodeploy-keys`, one module per command: the offline CA commands
- * (`ca init`, `sign`, `verify`, `krl create|check`) and the server's (`serve`, `users add`,
- * `tokens create`, `revoke`).
+ * (`ca init`, `sign`, `verify`, `krl create|check`) and the server's (`serve`,
+ * `users add|list|remove`, `tokens create|list|revoke`, `revoke`).
  */
 export { registerAdminCommands } from './register-ca.js';
 export { registerKeysServiceCommands } from './register-server.js';
@@ -19,6 +19,6 @@ export { runVerify, type VerifyOptions } from './verify.js';
 export { runKrlCreate, runKrlCheck, type KrlCreateOptions, type KrlCheckOptions } from './krl.js';
 export { parseDuration } from './parse.js';
 export { runServe } from './serve.js';
-export { runUsersAdd } from './users.js';
-export { runTokensCreate } from './tokens.js';
+export { runUsersAdd, runUsersList, runUsersRemove } from './users.js';
+export { runTokensCreate, runTokensList, runTokensRevoke } from './tokens.js';
 export { runRevoke } from './revoke.js';

@@ -1,13 +1,13 @@
 /**
- * The keys-service's own commands on the `neetodeploy-keys` program: `serve`, `users add`,
- * `tokens create`, `revoke`. Registered from cli.ts with one call.
+ * The keys-service's own commands on the `neetodeploy-keys` program: `serve`,
+ * `users add|list|remove`, `tokens create|list|revoke`, `revoke`. Registered from cli.ts with one call.
  */
 import type { Command } from 'commander';
 import type { CommandDeps } from './deps.js';
 import { runRevoke } from './revoke.js';
 import { runServe } from './serve.js';
-import { runTokensCreate } from './tokens.js';
-import { runUsersAdd } from './users.js';
+import { runTokensCreate, runTokensList, runTokensRevoke } from './tokens.js';
+import { runUsersAdd, runUsersList, runUsersRemove } from './users.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -44,6 +44,22 @@ export function registerKeysServiceCommands(
   ).action(async (email: string, options: Parameters<typeof runUsersAdd>[1]) => {
     await runUsersAdd(email, options, io);
   });
+  storeOptions(
+    users
+      .command('list')
+      .description('list local accounts and their groups')
+      .option('--json', 'machine-readable output'),
+  ).action(async (options: Parameters<typeof runUsersList>[0]) => {
+    await runUsersList(options, io);
+  });
+  storeOptions(
+    users
+      .command('remove')
+      .description('revoke a user (tokens, browser sessions, certificates) and delete the account')
+      .argument('<email>', 'the account email'),
+  ).action(async (email: string, options: Parameters<typeof runUsersRemove>[1]) => {
+    await runUsersRemove(email, options, io);
+  });
 
   const tokens =
     program.commands.find((c) => c.name() === 'tokens') ??
@@ -57,6 +73,24 @@ export function registerKeysServiceCommands(
       .option('--description <text>', 'what the token is for'),
   ).action(async (options: Parameters<typeof runTokensCreate>[0]) => {
     await runTokensCreate(options, io);
+  });
+  storeOptions(
+    tokens
+      .command('list')
+      .description('list live API tokens by id (never the token itself), newest first')
+      .option('--user <email>', "only this user's tokens")
+      .option('--all', 'include revoked and expired tokens')
+      .option('--json', 'machine-readable output'),
+  ).action(async (options: Parameters<typeof runTokensList>[0]) => {
+    await runTokensList(options, io);
+  });
+  storeOptions(
+    tokens
+      .command('revoke')
+      .description('revoke one API token by the id `tokens list` shows')
+      .argument('<id>', 'token id (8 or more hex digits)'),
+  ).action(async (id: string, options: Parameters<typeof runTokensRevoke>[1]) => {
+    await runTokensRevoke(id, options, io);
   });
 
   storeOptions(

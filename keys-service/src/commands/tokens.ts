@@ -1,5 +1,6 @@
 import { BadRequest } from '@neetodeploy/platform';
-import { mintToken } from '../domain/index.js';
+import { mintToken, revokeTokenById, tokenIdOf } from '../domain/index.js';
+import type { TokenRecord } from '../storage/index.js';
 import type { StoreLocation } from './context.js';
 import { openStoreContext, parseTokenLifetime } from './context.js';
 import type { CommandIo } from './io.js';
@@ -32,6 +33,72 @@ export async function runTokensCreate(options: TokensCreateOptions, io: CommandI
     });
     io.stdout.write(`${minted.token}\n`);
     io.stderr.write(`token for ${minted.email}, expires ${minted.expiresAt.toISOString()}\n`);
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+export interface TokensListOptions extends StoreLocation {
+  readonly user?: string;
+  readonly all?: boolean;
+  readonly json?: boolean;
+}
+
+/** Live, revoked or expired at `now`. */
+function tokenState(token: TokenRecord, now: Date): 'live' | 'revoked' | 'expired' {
+  if (token.revokedAt) return 'revoked';
+  return token.expiresAt.getTime() <= now.getTime() ? 'expired' : 'live';
+}
+
+/**
+ * `neetodeploy-keys tokens list [--user EMAIL] [--all] [--json]`: the live tokens (every token
+ * with --all), newest first, by id (the hash prefix `tokens revoke` takes); never the token.
+ */
+export async function runTokensList(options: TokensListOptions, io: CommandIo): Promise<void> {
+  const ctx = openStoreContext(options);
+  try {
+    const now = ctx.clock();
+    const rows = (await ctx.store.tokens.list(options.user ? { email: options.user } : {}))
+      .map((t) => ({ token: t, state: tokenState(t, now) }))
+      .filter((r) => options.all === true || r.state === 'live')
+      .map(({ token: t, state }) => ({
+        id: tokenIdOf(t.hash),
+        user: t.email,
+        state,
+        client: t.clientDescription,
+        created_at: t.createdAt.toISOString(),
+        expires_at: t.expiresAt.toISOString(),
+        last_used_at: t.lastUsedAt?.toISOString() ?? null,
+      }));
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      return;
+    }
+    for (const r of rows) {
+      io.stdout.write(
+        `${r.id}  ${r.state.padEnd(7)}  ${r.user}  expires ${r.expires_at}  ${JSON.stringify(r.client)}\n`,
+      );
+    }
+    if (rows.length === 0) io.stderr.write('no tokens\n');
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+/** `neetodeploy-keys tokens revoke ID`: revokes one token by the id `tokens list` shows. */
+export async function runTokensRevoke(
+  id: string,
+  options: StoreLocation,
+  io: CommandIo,
+): Promise<void> {
+  const ctx = openStoreContext(options);
+  try {
+    const result = await revokeTokenById(ctx, id);
+    io.stdout.write(
+      result.revoked
+        ? `revoked token ${id} of ${result.email}\n`
+        : `token ${id} of ${result.email} was already revoked or expired\n`,
+    );
   } finally {
     await ctx.store.close();
   }

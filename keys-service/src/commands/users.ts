@@ -1,5 +1,5 @@
 import { BadRequest } from '@neetodeploy/platform';
-import { addUser } from '../domain/index.js';
+import { addUser, removeUser } from '../domain/index.js';
 import type { StoreLocation } from './context.js';
 import { openStoreContext } from './context.js';
 import type { CommandIo } from './io.js';
@@ -34,6 +34,52 @@ export async function runUsersAdd(
     const user = await addUser(ctx.store, { email, groups: options.group ?? [], password });
     io.stderr.write(
       `user ${user.email} saved${user.groups.length ? ` (groups: ${user.groups.join(', ')})` : ''}\n`,
+    );
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+/** `neetodeploy-keys users list [--json]`: local accounts and their groups (no secrets). */
+export async function runUsersList(
+  options: StoreLocation & { readonly json?: boolean },
+  io: CommandIo,
+): Promise<void> {
+  const ctx = openStoreContext(options);
+  try {
+    const users = (await ctx.store.users.list()).map((u) => ({
+      email: u.email,
+      groups: [...u.groups],
+      password: u.passwordHash !== undefined,
+      created_at: u.createdAt.toISOString(),
+    }));
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
+      return;
+    }
+    for (const u of users) {
+      io.stdout.write(`${u.email}${u.groups.length ? `  groups: ${u.groups.join(', ')}` : ''}\n`);
+    }
+    if (users.length === 0) io.stderr.write('no local accounts\n');
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+/**
+ * `neetodeploy-keys users remove EMAIL`: revokes the user (tokens, browser sessions, earlier
+ * certificates) and deletes the account.
+ */
+export async function runUsersRemove(
+  email: string,
+  options: StoreLocation,
+  io: CommandIo,
+): Promise<void> {
+  const ctx = openStoreContext(options);
+  try {
+    const result = await removeUser(ctx, email);
+    io.stdout.write(
+      `${result.removed ? 'removed' : 'no local account for'} ${result.email}; revoked ${result.tokensRevoked} token(s) and every browser session\n`,
     );
   } finally {
     await ctx.store.close();

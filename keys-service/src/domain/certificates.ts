@@ -2,9 +2,12 @@
  * Issuing user certificates: the token's user, the policy's `exec` grant on the app, a sound
  * public key; then a short-lived certificate for that app only, recorded as an audit event.
  */
-import { APP_NAME_PATTERN, AccessDenied, BadRequest, NotFound } from '@neetodeploy/platform';
+import { ContractError, encodeKeyId } from '@neetodeploy/contract';
+import type { IssuedCertificate } from '@neetodeploy/contract';
+import { AccessDenied, BadRequest, NotFound } from '@neetodeploy/platform';
 import {
   SshCertError,
+  checkPublicKeyStrength,
   encodeCertificateText,
   fingerprint,
   parsePublicKeyText,
@@ -15,8 +18,7 @@ import type { PublicKey } from '@neetodeploy/sshcert';
 import { EVENTS } from '../events.js';
 import type { Caller, DomainContext } from './context.js';
 import { recordAudit, unixSeconds } from './context.js';
-
-export const PROCESS_NAME_PATTERN = /^[a-z0-9][-a-z0-9_]{0,62}$/;
+import { requireAppName, requireProcessType } from './names.js';
 
 export interface IssueCertificateInput {
   readonly app: string;
@@ -27,30 +29,48 @@ export interface IssueCertificateInput {
   readonly clientIp: string;
 }
 
-export interface IssuedCertificate {
-  /** `ssh-ed25519-cert-v01@openssh.com AAAA...` */
-  readonly certificate: string;
-  readonly serial: string;
-  readonly keyId: string;
-  readonly requestId: string;
-  readonly principals: readonly string[];
-  readonly validAfter: Date;
-  readonly validBefore: Date;
-  readonly bastion: { readonly host: string; readonly port: number; readonly knownHosts: string };
+/** Why a key is refused, in words for the user; the library's reason says exactly what. */
+function weakKeyMessage(reason: string): string {
+  return `the public key is too weak: ${reason} (use ed25519, ECDSA, or RSA >= 2048 bits with e = 65537)`;
 }
 
 function parseClientKey(text: string): PublicKey {
+  let key: PublicKey;
   try {
-    return parsePublicKeyText(text);
+    key = parsePublicKeyText(text);
   } catch (err) {
     if (err instanceof SshCertError) {
       const why =
         err.code === 'weak-key'
-          ? 'the public key is too weak (RSA keys need at least 2048 bits)'
+          ? weakKeyMessage(err.message)
           : err.code === 'unsupported-key'
             ? 'this public key type is not supported: use ed25519, ECDSA or RSA >= 2048 bits'
             : 'the public key is malformed';
       throw new BadRequest(why, { code: 'invalid_public_key', cause: err });
+    }
+    throw err;
+  }
+  // Checked here too, not only inside the parser: a degenerate key (small-order ed25519 point,
+  // RSA e = 1 or 3) makes its certificate a bearer credential, so this use-case must not
+  // depend on a parser detail to refuse it.
+  const weak = checkPublicKeyStrength(key);
+  if (weak) throw new BadRequest(weakKeyMessage(weak), { code: 'invalid_public_key' });
+  return key;
+}
+
+/**
+ * The key id the bastion decodes. A user the contract cannot name (a control character, or an
+ * absurdly long email from an identity provider) is refused rather than written ambiguously.
+ */
+function keyIdFor(email: string, requestId: string): string {
+  try {
+    return encodeKeyId({ user: email, requestId });
+  } catch (err) {
+    if (err instanceof ContractError) {
+      throw new BadRequest('your account name cannot be written into a certificate', {
+        code: err.code,
+        cause: err,
+      });
     }
     throw err;
   }
@@ -77,14 +97,8 @@ export async function issueCertificate(
   caller: Caller,
   input: IssueCertificateInput,
 ): Promise<IssuedCertificate> {
-  if (!APP_NAME_PATTERN.test(input.app)) {
-    throw new BadRequest('app names are DNS labels: lower-case letters, digits and dashes', {
-      code: 'invalid_app_name',
-    });
-  }
-  if (input.process !== undefined && !PROCESS_NAME_PATTERN.test(input.process)) {
-    throw new BadRequest('invalid process type name', { code: 'invalid_process' });
-  }
+  requireAppName(input.app);
+  requireProcessType(input.process);
   const grant = ctx.policy.current().grantFor(caller, input.app);
   if (!grant.permissions.has('exec')) {
     // Same answer whether the app exists or not: no probing of app names.
@@ -117,7 +131,7 @@ export async function issueCertificate(
   }
 
   const requestId = secureRandomBytes(12).toString('base64url');
-  const keyId = `${caller.email}:${requestId}`;
+  const keyId = keyIdFor(caller.email, requestId);
   const extensions: Record<string, string> = { 'permit-pty': '' };
   if (grant.permissions.has('port-forward')) extensions['permit-port-forwarding'] = '';
   const criticalOptions: Record<string, string> = {};
@@ -163,15 +177,15 @@ export async function issueCertificate(
   return {
     certificate: encodeCertificateText(cert),
     serial,
-    keyId,
-    requestId,
-    principals: cert.principals,
-    validAfter,
-    validBefore,
+    key_id: keyId,
+    request_id: requestId,
+    principals: [...cert.principals],
+    valid_after: validAfter.toISOString(),
+    valid_before: validBefore.toISOString(),
     bastion: {
       host: ctx.config.bastion.host,
       port: ctx.config.bastion.port,
-      knownHosts: knownHostsLine(ctx),
+      known_hosts: knownHostsLine(ctx),
     },
   };
 }

@@ -3,12 +3,14 @@
  * platform (the local store, or the app's Secret in a cluster). Values are secrets: they are
  * never logged nor written to audit events, only the names of the keys that changed.
  */
-import { APP_NAME_PATTERN, AccessDenied, BadRequest, Unavailable } from '@neetodeploy/platform';
+import { isConfigVarName } from '@neetodeploy/contract';
+import { AccessDenied, BadRequest, Unavailable } from '@neetodeploy/platform';
 import type { ConfigVars, Platform } from '@neetodeploy/platform';
 import type { Permission } from '../policy/index.js';
 import type { Caller, DomainContext } from './context.js';
 import { recordAudit } from './context.js';
 import { EVENTS } from '../events.js';
+import { requireAppName } from './names.js';
 
 /**
  * Limits on config vars, enforced here whatever the platform (documented in the README):
@@ -23,8 +25,6 @@ export const CONFIG_VAR_LIMITS = {
   maxBodyBytes: 512 * 1024,
 } as const;
 
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 export interface ConfigVarsChangeInput {
   readonly set: Readonly<Record<string, string>>;
   readonly unset: readonly string[];
@@ -33,14 +33,6 @@ export interface ConfigVarsChangeInput {
   /** Restart the app so its processes see the change (default true). */
   readonly restart?: boolean;
   readonly clientIp: string;
-}
-
-function checkAppName(app: string): void {
-  if (!APP_NAME_PATTERN.test(app)) {
-    throw new BadRequest('app names are DNS labels: lower-case letters, digits and dashes', {
-      code: 'invalid_app_name',
-    });
-  }
 }
 
 /** Same refusal whether the app exists or not, so app names cannot be probed. */
@@ -84,7 +76,7 @@ export function validateConfigChange(
     );
   }
   for (const key of keys) {
-    if (key.length > CONFIG_VAR_LIMITS.maxKeyLength || !ENV_NAME_PATTERN.test(key)) {
+    if (key.length > CONFIG_VAR_LIMITS.maxKeyLength || !isConfigVarName(key)) {
       // Keys are names, not secrets: quoting a (truncated) key helps the user find it.
       throw new BadRequest(
         `invalid config var name ${JSON.stringify(key.slice(0, 64))}: use letters, digits and _ (not starting with a digit), at most ${CONFIG_VAR_LIMITS.maxKeyLength} characters`,
@@ -121,7 +113,7 @@ export async function getConfigVars(
   caller: Caller,
   app: string,
 ): Promise<ConfigVars> {
-  checkAppName(app);
+  requireAppName(app);
   requirePermission(ctx, caller, app, 'config:read', 'read the config vars');
   return platformOf(ctx).getConfigVars(app);
 }
@@ -133,7 +125,7 @@ export async function setConfigVars(
   app: string,
   input: ConfigVarsChangeInput,
 ): Promise<ConfigVars> {
-  checkAppName(app);
+  requireAppName(app);
   requirePermission(ctx, caller, app, 'config:write', 'change the config vars');
   validateConfigChange(input.set, input.unset);
   const result = await platformOf(ctx).updateConfigVars(

@@ -6,6 +6,9 @@ export {
   revokeCurrentToken,
   hashSecret,
   generateToken,
+  revokeReplacedToken,
+  revokeTokenById,
+  tokenIdOf,
 } from './tokens.js';
 export type { MintedToken } from './tokens.js';
 export {
@@ -17,11 +20,11 @@ export {
   formatUserCode,
   USER_CODE_ALPHABET,
 } from './login-sessions.js';
-export type { CreatedLoginSession, PollResult } from './login-sessions.js';
-export { issueCertificate, knownHostsLine, PROCESS_NAME_PATTERN } from './certificates.js';
-export type { IssuedCertificate, IssueCertificateInput } from './certificates.js';
+export type { PollResult } from './login-sessions.js';
+export { issueCertificate, knownHostsLine } from './certificates.js';
+export type { IssueCertificateInput } from './certificates.js';
 export { revokeUser, createCaBundleSource, revokeCertificateSerial } from './revocation.js';
-export type { CaBundle, CaBundleResponse, RevokeUserResult } from './revocation.js';
+export type { CaBundleResponse, RevokeUserResult } from './revocation.js';
 export { listAppsForCaller } from './apps.js';
 export type { AppAccess } from './apps.js';
-export { addUser } from './users.js';
+export { addUser, removeUser } from './users.js';

@@ -3,13 +3,14 @@
  * the user approves it on the /device pages. A device code yields a token at most once.
  */
 import crypto from 'node:crypto';
+import type { LoginPollErrorCode, LoginSession } from '@neetodeploy/contract';
 import { BadRequest, Conflict, NotFound } from '@neetodeploy/platform';
 import { EVENTS } from '../events.js';
 import type { LoginSessionRecord } from '../storage/index.js';
 import type { DomainContext } from './context.js';
 import { recordAudit } from './context.js';
 import type { MintedToken } from './tokens.js';
-import { hashSecret, mintToken } from './tokens.js';
+import { hashSecret, mintToken, revokeReplacedToken } from './tokens.js';
 
 /** RFC 8628 §6.1: consonants only, no vowels (no words), no look-alikes. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -38,19 +39,10 @@ export function normaliseUserCode(input: string): string | undefined {
   return code;
 }
 
-export interface CreatedLoginSession {
-  readonly device_code: string;
-  readonly user_code: string;
-  readonly verification_uri: string;
-  readonly verification_uri_complete: string;
-  readonly interval: number;
-  readonly expires_in: number;
-}
-
 export async function createLoginSession(
   ctx: DomainContext,
   input: { clientDescription: string; clientIp: string; baseUrl: string },
-): Promise<CreatedLoginSession> {
+): Promise<LoginSession> {
   const { ttlSeconds, intervalSeconds } = ctx.config.loginSessions;
   const deviceCode = crypto.randomBytes(32).toString('base64url');
   for (let attempt = 0; ; attempt++) {
@@ -94,18 +86,20 @@ export async function createLoginSession(
   }
 }
 
-/** RFC 8628 §3.5 answers to a poll. */
+/** RFC 8628 §3.5 answers to a poll: the contract's error codes, or the token. */
 export type PollResult =
-  | { readonly status: 'authorization_pending' }
+  | { readonly status: Exclude<LoginPollErrorCode, 'slow_down'> }
   | { readonly status: 'slow_down'; readonly interval: number }
-  | { readonly status: 'expired_token' }
-  | { readonly status: 'access_denied' }
-  | { readonly status: 'invalid_grant' }
   | { readonly status: 'approved'; readonly token: MintedToken };
 
 export async function pollLoginSession(
   ctx: DomainContext,
-  input: { deviceCode: string; clientIp?: string },
+  input: {
+    deviceCode: string;
+    clientIp?: string;
+    /** The token this login replaces in the CLI: revoked once the new one is issued. */
+    replacesToken?: string;
+  },
 ): Promise<PollResult> {
   const hash = hashSecret(input.deviceCode);
   const session = await ctx.store.loginSessions.findByDeviceCodeHash(hash);
@@ -137,6 +131,13 @@ export async function pollLoginSession(
         ...(input.clientIp ? { clientIp: input.clientIp } : {}),
       });
       ctx.metrics.logins.inc({ result: 'token_issued' });
+      if (input.replacesToken !== undefined) {
+        await revokeReplacedToken(ctx, {
+          replacedToken: input.replacesToken,
+          by: hashSecret(token.token).slice(0, 8),
+          ...(input.clientIp ? { clientIp: input.clientIp } : {}),
+        });
+      }
       return { status: 'approved', token };
     }
   }

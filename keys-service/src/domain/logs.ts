@@ -3,11 +3,12 @@
  * for callers with the `logs` permission. The stream ends when the caller's signal aborts, which
  * releases the platform's watchers.
  */
-import { APP_NAME_PATTERN, AccessDenied, BadRequest } from '@neetodeploy/platform';
+import type { LogLineBody } from '@neetodeploy/contract';
+import { AccessDenied, BadRequest } from '@neetodeploy/platform';
 import type { LogLine } from '@neetodeploy/platform';
 import type { Caller, DomainContext } from './context.js';
 import { platformOf } from './config-vars.js';
-import { PROCESS_NAME_PATTERN } from './certificates.js';
+import { requireAppName, requireProcessType } from './names.js';
 
 export const LOG_LIMITS = {
   defaultTail: 100,
@@ -40,6 +41,10 @@ export function parseSince(text: string, now: Date): Date {
   }
   if (/^\d{4}-\d{2}-\d{2}T/.test(text)) {
     const at = new Date(text);
+    // Bounded as the relative form is: an old ISO time would otherwise ask for the whole history.
+    if (now.getTime() - at.getTime() > LOG_LIMITS.maxSinceSeconds * 1000) {
+      throw new BadRequest('since reaches too far back (at most 30d)', { code: 'invalid_since' });
+    }
     if (!Number.isNaN(at.getTime())) return at;
   }
   throw new BadRequest('since must be a duration such as 10m, 2h, 1d or an ISO 8601 time', {
@@ -47,9 +52,14 @@ export function parseSince(text: string, now: Date): Date {
   });
 }
 
-/** One line as `heroku logs` prints it: `2026-11-22T10:00:00.123Z app[web.1]: text`. */
-export function formatLogLine(line: LogLine): string {
-  return `${line.time.toISOString()} ${line.source}[${line.process}]: ${line.line}`;
+/** A platform line as the contract's NDJSON body (also what its text form is made from). */
+export function logLineBody(line: LogLine): LogLineBody {
+  return {
+    time: line.time.toISOString(),
+    source: line.source,
+    process: line.process,
+    line: line.line,
+  };
 }
 
 /**
@@ -62,19 +72,13 @@ export async function openLogStream(
   app: string,
   request: LogRequest,
 ): Promise<AsyncIterable<LogLine>> {
-  if (!APP_NAME_PATTERN.test(app)) {
-    throw new BadRequest('app names are DNS labels: lower-case letters, digits and dashes', {
-      code: 'invalid_app_name',
-    });
-  }
+  requireAppName(app);
   if (!ctx.policy.current().grantFor(caller, app).permissions.has('logs')) {
     throw new AccessDenied(`you may not read the logs of ${app} (needs the logs permission)`, {
       code: 'access_denied',
     });
   }
-  if (request.process !== undefined && !PROCESS_NAME_PATTERN.test(request.process)) {
-    throw new BadRequest('invalid process type name', { code: 'invalid_process' });
-  }
+  requireProcessType(request.process);
   const tail = request.tail ?? LOG_LIMITS.defaultTail;
   if (!Number.isInteger(tail) || tail < 0 || tail > LOG_LIMITS.maxTail) {
     throw new BadRequest(`tail must be a whole number from 0 to ${LOG_LIMITS.maxTail}`, {

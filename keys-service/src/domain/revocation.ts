@@ -2,6 +2,8 @@
  * Revocation and the public CA bundle the bastions poll (`GET /api/v1/ca`, docs/identity.md).
  */
 import crypto from 'node:crypto';
+import { hashUserId } from '@neetodeploy/contract';
+import type { CaBundle } from '@neetodeploy/contract';
 import { createKrl } from '@neetodeploy/sshcert';
 import { EVENTS } from '../events.js';
 import type { DomainContext, StoreContext } from './context.js';
@@ -14,13 +16,15 @@ export interface RevokeUserResult {
   readonly notBefore: number;
 }
 
-/** Revokes every token of the user and sets their "not before" to now. */
+/** Revokes every token and browser session of the user and sets their "not before" to now. */
 export async function revokeUser(ctx: StoreContext, emailInput: string): Promise<RevokeUserResult> {
   const email = emailInput.trim().toLowerCase();
   const now = ctx.clock();
   const notBefore = unixSeconds(now);
   await ctx.store.revocations.setNotBefore(email, notBefore);
   const tokensRevoked = await ctx.store.tokens.revokeAllForUser(email, now);
+  // A signed-in browser could otherwise approve a new login and mint a fresh token.
+  await ctx.store.revocations.endSessions(email);
   await recordAudit(ctx, {
     type: EVENTS.userRevoked,
     at: now,
@@ -30,18 +34,23 @@ export async function revokeUser(ctx: StoreContext, emailInput: string): Promise
   return { email, tokensRevoked, notBefore };
 }
 
-export interface CaBundle {
-  readonly user_ca_keys: readonly string[];
-  readonly host_ca_key: string;
-  readonly krl: string | null;
-  readonly not_before: Readonly<Record<string, number>>;
-  readonly generated_at: string;
-}
-
 export interface CaBundleResponse {
   readonly bundle: CaBundle;
   /** Strong ETag over everything but `generated_at`, so it is stable across restarts and replicas. */
   readonly etag: string;
+}
+
+/**
+ * The public bundle names no one: each user's "not before" is keyed by the SHA-256 of the
+ * lower-cased email (issue 13 item 8). Two spellings of one user keep the later time.
+ */
+function hashedNotBefore(byEmail: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [email, t] of Object.entries(byEmail)) {
+    const key = hashUserId(email);
+    out[key] = Math.max(t, out[key] ?? t);
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** Builds the bundle, cached until the revocation state changes. */
@@ -71,10 +80,11 @@ export function createCaBundleSource(ctx: DomainContext): () => Promise<CaBundle
             ],
           }).toString('base64');
     const content = {
-      user_ca_keys: ctx.authorities.userCaKeyLines,
+      user_ca_keys: [...ctx.authorities.userCaKeyLines],
       host_ca_key: ctx.authorities.hostCaKeyLine,
       krl,
-      not_before: notBefore,
+      not_before_sha256: hashedNotBefore(notBefore),
+      not_before: {},
     };
     const etag = `"${crypto
       .createHash('sha256')

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { Unauthenticated } from '@neetodeploy/platform';
+import { BadRequest, NotFound, Unauthenticated } from '@neetodeploy/platform';
 import { EVENTS } from '../events.js';
 import type { Caller, DomainContext, StoreContext } from './context.js';
 import { recordAudit } from './context.js';
@@ -49,7 +49,7 @@ export async function mintToken(
     ...(input.clientIp ? { clientIp: input.clientIp } : {}),
     // The first 8 hex digits of the hash identify the token in logs without revealing it.
     details: {
-      tokenId: hash.slice(0, 8),
+      tokenId: tokenIdOf(hash),
       client: input.clientDescription,
       expiresAt: expiresAt.toISOString(),
     },
@@ -116,4 +116,62 @@ export async function revokeCurrentToken(
     ...(clientIp ? { clientIp } : {}),
     details: { tokenId: caller.tokenHash.slice(0, 8) },
   });
+}
+
+/** The id a token is shown and revoked by: the first 8 hex digits of its hash (never secret). */
+export function tokenIdOf(hash: string): string {
+  return hash.slice(0, 8);
+}
+
+/**
+ * Revokes the token a new login replaces (the CLI sends the one it is about to overwrite), so
+ * that re-login does not leave the old token valid for the rest of its life. Presenting a token
+ * is enough to revoke it, as `DELETE /tokens/current` already allows; an unknown, expired or
+ * already revoked token changes nothing. Returns whether a live token was revoked.
+ */
+export async function revokeReplacedToken(
+  ctx: StoreContext,
+  input: { replacedToken: string; by: string; clientIp?: string },
+): Promise<boolean> {
+  if (!input.replacedToken.startsWith(TOKEN_PREFIX)) return false;
+  const now = ctx.clock();
+  const hash = hashSecret(input.replacedToken);
+  const record = await ctx.store.tokens.findByHash(hash);
+  if (!record || !(await ctx.store.tokens.revoke(hash, now))) return false;
+  await recordAudit(ctx, {
+    type: EVENTS.tokenReplaced,
+    at: now,
+    actor: record.email,
+    ...(input.clientIp ? { clientIp: input.clientIp } : {}),
+    details: { tokenId: tokenIdOf(hash), replacedBy: input.by },
+  });
+  return true;
+}
+
+/** `neetodeploy-keys tokens revoke ID`: revokes the one token whose id (hash prefix) is `id`. */
+export async function revokeTokenById(
+  ctx: StoreContext,
+  id: string,
+): Promise<{ readonly email: string; readonly revoked: boolean }> {
+  const wanted = id.trim().toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(wanted)) {
+    throw new BadRequest(`not a token id (8 or more hex digits, see tokens list): ${id}`);
+  }
+  const matches = (await ctx.store.tokens.list()).filter((t) => t.hash.startsWith(wanted));
+  const [match, ...others] = matches;
+  if (!match) throw new NotFound(`no token has the id ${wanted}`);
+  if (others.length > 0) {
+    throw new BadRequest(`${matches.length} tokens start with ${wanted}: give more digits`);
+  }
+  const now = ctx.clock();
+  const revoked = await ctx.store.tokens.revoke(match.hash, now);
+  if (revoked) {
+    await recordAudit(ctx, {
+      type: EVENTS.tokenRevoked,
+      at: now,
+      actor: match.email,
+      details: { tokenId: tokenIdOf(match.hash), by: 'admin' },
+    });
+  }
+  return { email: match.email, revoked };
 }

@@ -1,6 +1,11 @@
 import { BadRequest } from '@neetodeploy/platform';
 import { hashPassword } from '../auth/index.js';
+import { EVENTS } from '../events.js';
+import { recordAudit } from './context.js';
 import type { KeysStore, UserRecord } from '../storage/index.js';
+import type { StoreContext } from './context.js';
+import type { RevokeUserResult } from './revocation.js';
+import { revokeUser } from './revocation.js';
 
 const EMAIL = /^[^\s@:]+@[^\s@:]+$/;
 const GROUP = /^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,63}$/;
@@ -27,5 +32,28 @@ export async function addUser(
     createdAt: existing?.createdAt ?? input.now ?? new Date(),
   };
   await store.users.upsert(record);
+  // A new password ends every browser session signed in with the old one.
+  if (input.password !== undefined) await store.revocations.endSessions(email);
   return record;
+}
+
+/**
+ * `neetodeploy-keys users remove EMAIL`: revokes the user first (tokens, browser sessions,
+ * earlier certificates), then deletes the account, so removal leaves nothing usable behind.
+ */
+export async function removeUser(
+  ctx: StoreContext,
+  emailInput: string,
+): Promise<RevokeUserResult & { readonly removed: boolean }> {
+  const email = emailInput.trim().toLowerCase();
+  if (!EMAIL.test(email)) throw new BadRequest(`not an email address: ${emailInput}`);
+  const revoked = await revokeUser(ctx, email);
+  const removed = await ctx.store.users.remove(email);
+  await recordAudit(ctx, {
+    type: EVENTS.userRemoved,
+    at: ctx.clock(),
+    actor: email,
+    details: { removed, tokensRevoked: revoked.tokensRevoked },
+  });
+  return { ...revoked, removed };
 }

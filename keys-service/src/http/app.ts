@@ -1,6 +1,6 @@
 /**
  * The express app of the keys-service: security headers and request metrics on everything,
- * health and metrics endpoints, the JSON API under /api/v1, the sign-in pages under /device,
+ * health endpoints, the JSON API under /api/v1, the sign-in pages under /device,
  * and a JSON 404 for the rest.
  */
 import cookieParser from 'cookie-parser';
@@ -50,11 +50,6 @@ export function createHttpApp(ctx: DomainContext, options: HttpAppOptions): Expr
       res.status(503).json({ status: 'not ready' });
     }
   });
-  if (config.metrics.enabled) {
-    app.get('/metrics', async (_req, res) => {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
-  }
   app.get('/', (_req, res) => {
     res.redirect(302, '/device');
   });
@@ -71,5 +66,24 @@ export function createHttpApp(ctx: DomainContext, options: HttpAppOptions): Expr
     next(new NotFound('no such page', { code: 'no_such_endpoint' }));
   });
   app.use(apiErrorHandler(logger, metrics));
+  return app;
+}
+
+/**
+ * The metrics listener's app: `/metrics` (and the health probes) only. It is a separate server
+ * because the API port faces the internet and metrics name routes, failures and volumes.
+ */
+export function createMetricsApp(ctx: Pick<DomainContext, 'metrics'>): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', async (_req, res) => {
+    res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.use((_req, res) => {
+    res.status(404).type('text').send('not found\n');
+  });
   return app;
 }

@@ -5,6 +5,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { ApiErrorBody } from '@neetodeploy/contract';
 import {
   AccessDenied,
   AppError,
@@ -69,7 +70,8 @@ export function normaliseError(err: unknown): unknown {
 
 export interface ErrorAnswer {
   readonly status: number;
-  readonly body: { readonly error: { readonly code: string; readonly message: string } };
+  /** The contract's error shape (`apiErrorSchema`). */
+  readonly body: ApiErrorBody;
 }
 
 export function errorAnswer(err: unknown): ErrorAnswer {

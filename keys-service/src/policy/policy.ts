@@ -16,11 +16,15 @@
  *     sourceAddress: 10.0.0.0/8
  * ```
  */
+import { PERMISSIONS } from '@neetodeploy/contract';
+import type { Permission } from '@neetodeploy/contract';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { intersectSourceAddresses, parseSourceAddress } from './source-address.js';
 
-export const PERMISSIONS = ['exec', 'logs', 'config:read', 'config:write', 'port-forward'] as const;
-export type Permission = (typeof PERMISSIONS)[number];
+// The permission names are the API's (`GET /apps` lists them): defined by the contract.
+export { PERMISSIONS };
+export type { Permission };
 
 const appPattern = z
   .string()
@@ -36,6 +40,7 @@ const ruleSchema = z
     sourceAddress: z
       .string()
       .regex(/^[0-9a-fA-F:.,/]+$/, 'comma-separated addresses or CIDRs')
+      .refine((v) => parseSourceAddress(v) !== undefined, 'comma-separated addresses or CIDRs')
       .optional(),
   })
   .strict()
@@ -57,7 +62,10 @@ export interface Subject {
 
 export interface AppGrant {
   readonly permissions: ReadonlySet<Permission>;
-  /** The first matching rule's pin; an unpinned rule never lifts another rule's pin. */
+  /**
+   * What every matching rule's pin admits (their intersection); an unpinned rule never lifts
+   * another rule's pin. `''` when the pins admit no address at all (then nothing is granted).
+   */
   readonly sourceAddress?: string;
 }
 
@@ -131,13 +139,16 @@ export class Policy {
     const email = lowerEmail(subject.email);
     const groups = this.groupsOf(subject);
     const permissions = new Set<Permission>();
-    let sourceAddress: string | undefined;
+    const pins: string[] = [];
     for (const rule of this.rules) {
       if (!rule.users.has(email) && ![...rule.groups].some((g) => groups.has(g))) continue;
       if (!rule.apps.some((re) => re.test(app))) continue;
       for (const p of rule.permissions) permissions.add(p);
-      sourceAddress ??= rule.sourceAddress;
+      if (rule.sourceAddress) pins.push(rule.sourceAddress);
     }
+    const sourceAddress = intersectSourceAddresses(pins);
+    // Disjoint pins admit nobody: deny rather than issue a certificate no client can use.
+    if (sourceAddress === '') return { permissions: new Set(), sourceAddress };
     return sourceAddress ? { permissions, sourceAddress } : { permissions };
   }
 

@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS not_before (
   email TEXT PRIMARY KEY,
   not_before INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS session_epochs (
+  email TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS revoked_serials (
   serial TEXT PRIMARY KEY,
   revoked_at INTEGER NOT NULL
@@ -129,6 +133,7 @@ export function createUserRepository(db: Db): UserRepository {
   );
   const get = db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?');
   const list = db.prepare<[], UserRow>('SELECT * FROM users ORDER BY email');
+  const remove = db.prepare('DELETE FROM users WHERE email = ?');
   const toRecord = (row: UserRow): UserRecord => ({
     email: row.email,
     groups: JSON.parse(row.groups_json) as string[],
@@ -151,6 +156,9 @@ export function createUserRepository(db: Db): UserRepository {
     },
     list() {
       return Promise.resolve(list.all().map(toRecord));
+    },
+    remove(email) {
+      return Promise.resolve(remove.run(lower(email)).changes > 0);
     },
   };
 }
@@ -190,6 +198,10 @@ export function createTokenRepository(db: Db): TokenRepository {
     'UPDATE tokens SET revoked_at = ? WHERE email = ? AND revoked_at IS NULL AND expires_at > ?',
   );
   const deleteExpired = db.prepare('DELETE FROM tokens WHERE expires_at < ?');
+  const listAll = db.prepare<[], TokenRow>('SELECT * FROM tokens ORDER BY created_at DESC, hash');
+  const listOf = db.prepare<[string], TokenRow>(
+    'SELECT * FROM tokens WHERE email = ? ORDER BY created_at DESC, hash',
+  );
   const toRecord = (row: TokenRow): TokenRecord => {
     const lastUsedAt = date(row.last_used_at);
     const revokedAt = date(row.revoked_at);
@@ -238,6 +250,10 @@ export function createTokenRepository(db: Db): TokenRepository {
     },
     revokeAllForUser(email, at) {
       return Promise.resolve(revokeAll.run(ms(at), lower(email), ms(at)).changes);
+    },
+    list(options) {
+      const rows = options?.email === undefined ? listAll.all() : listOf.all(lower(options.email));
+      return Promise.resolve(rows.map(toRecord));
     },
     deleteExpired(before) {
       return Promise.resolve(deleteExpired.run(ms(before)).changes);
@@ -367,6 +383,13 @@ export function createRevocationRepository(db: Db): RevocationRepository {
     'INSERT OR IGNORE INTO revoked_serials (serial, revoked_at) VALUES (?, ?)',
   );
   const listSerials = db.prepare<[], { serial: string }>('SELECT serial FROM revoked_serials');
+  const bumpEpoch = db.prepare<[string], { epoch: number }>(
+    `INSERT INTO session_epochs (email, epoch) VALUES (?, 1)
+     ON CONFLICT(email) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`,
+  );
+  const getEpoch = db.prepare<[string], { epoch: number }>(
+    'SELECT epoch FROM session_epochs WHERE email = ?',
+  );
   const setNotBefore = db.transaction((email: string, nb: number) => {
     upsertNotBefore.run(lower(email), Math.floor(nb));
     bump.run();
@@ -381,6 +404,13 @@ export function createRevocationRepository(db: Db): RevocationRepository {
     },
     getNotBefore(email) {
       return Promise.resolve(getNotBefore.get(lower(email))?.not_before);
+    },
+    sessionEpoch(email) {
+      return Promise.resolve(getEpoch.get(lower(email))?.epoch ?? 0);
+    },
+    endSessions(email) {
+      const row = bumpEpoch.get(lower(email));
+      return Promise.resolve(row?.epoch ?? 1);
     },
     listNotBefore() {
       const out: Record<string, number> = {};

@@ -22,6 +22,8 @@ export interface UserRepository {
   /** Undefined for an unknown email. Emails are compared lower-cased. */
   get(email: string): Promise<UserRecord | undefined>;
   list(): Promise<UserRecord[]>;
+  /** Deletes the account; false when there was none. */
+  remove(email: string): Promise<boolean>;
 }
 
 export interface TokenRecord {
@@ -58,6 +60,8 @@ export interface TokenRepository {
   revoke(hash: string, at: Date): Promise<boolean>;
   /** Revokes every live token of the user; returns how many. */
   revokeAllForUser(email: string, at: Date): Promise<number>;
+  /** Every stored token (of one user when `email` is given), newest first. */
+  list(options?: { readonly email?: string }): Promise<TokenRecord[]>;
   /** Drops rows that expired before `before`. Returns how many. */
   deleteExpired(before: Date): Promise<number>;
 }
@@ -108,6 +112,16 @@ export interface RevocationRepository {
   listRevokedSerials(): Promise<bigint[]>;
   /** Monotonic counter, bumped by every change above (for the CA bundle's ETag). */
   version(): Promise<number>;
+  /**
+   * The user's browser-session epoch (0 when never ended). A session cookie names the epoch it
+   * was signed in under and is honoured only while it is still the current one.
+   */
+  sessionEpoch(email: string): Promise<number>;
+  /**
+   * Ends every browser session of the user (sign-out, password change, revocation): moves the
+   * epoch on by one and returns the new value. Does not change `version()`.
+   */
+  endSessions(email: string): Promise<number>;
 }
 
 export interface AuditEvent {

@@ -7,7 +7,9 @@ import type {
   V1PodSpec,
   V1PodTemplateSpec,
   V1Pod,
+  V1EnvVar,
   V1SecurityContext,
+  V1Toleration,
   V1Volume,
 } from '@kubernetes/client-node';
 import type { KubernetesPlatformConfig } from './config.js';
@@ -32,7 +34,11 @@ export const ANNOTATIONS = {
   owner: 'neetodeploy.com/owner',
 } as const;
 
-/** Volume sources a console may keep: data the app already reads, nothing from the node. */
+/**
+ * Volume sources a console may keep: what the chart's admission policy allows (an allow-list),
+ * nothing from the node, no claims or CSI drivers, and of Secrets only the app's config Secret
+ * (any other could be another app's, or a service-account token).
+ */
 const SAFE_VOLUME_SOURCES = new Set([
   'configMap',
   'secret',
@@ -47,11 +53,34 @@ export function labelValue(text: string): string {
   return cleaned.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
 }
 
-function keepVolume(volume: V1Volume): boolean {
+function keepVolume(volume: V1Volume, configSecret: string): boolean {
   const sources = Object.keys(volume).filter((k) => k !== 'name');
   if (sources.length !== 1 || !SAFE_VOLUME_SOURCES.has(sources[0]!)) return false;
-  // A projected service account token would hand the console the API access it must not have.
-  return !(volume.projected?.sources ?? []).some((s) => s.serviceAccountToken !== undefined);
+  if (volume.secret) return volume.secret.secretName === configSecret;
+  return (volume.projected?.sources ?? []).every(
+    (s) =>
+      s.configMap !== undefined ||
+      s.downwardAPI !== undefined ||
+      (s.secret !== undefined && s.secret.name === configSecret),
+  );
+}
+
+/** Env entries that read no Secret but the config Secret (the admission policy's rule). */
+function keepEnv(env: readonly V1EnvVar[] | undefined, configSecret: string): V1EnvVar[] {
+  return (env ?? []).filter((e) => {
+    const ref = e.valueFrom?.secretKeyRef;
+    return ref === undefined || ref.name === configSecret;
+  });
+}
+
+/**
+ * Tolerations a console may copy: keyed ones. A toleration without a key tolerates every taint
+ * and control-plane ones would schedule a console beside the API server; the policy refuses both.
+ */
+function keepTolerations(tolerations: readonly V1Toleration[] | undefined): V1Toleration[] {
+  return (tolerations ?? []).filter(
+    (t) => !!t.key && !t.key.startsWith('node-role.kubernetes.io/'),
+  );
 }
 
 /** The container security context no template can loosen. */
@@ -86,10 +115,15 @@ export function buildConsolePod(
   const spec: V1PodSpec = request.template.spec ?? { containers: [] };
   const source: V1Container | undefined = spec.containers[0];
   if (!source?.image) throw new Error(`the ${request.process} pod template has no container image`);
-  const volumes = (spec.volumes ?? []).filter(keepVolume);
+  const volumes = (spec.volumes ?? []).filter((v) => keepVolume(v, request.configSecret));
   const kept = new Set(volumes.map((v) => v.name));
   const deadline = config.console.activeDeadlineSeconds;
-  const envFrom = [...(source.envFrom ?? [])];
+  // Other Secrets (database passwords, other apps') stay out of consoles: the bastion that
+  // creates them must not be a way to read them.
+  const envFrom = (source.envFrom ?? []).filter(
+    (e) => e.secretRef === undefined || e.secretRef.name === request.configSecret,
+  );
+  const env = keepEnv(source.env, request.configSecret);
   if (!envFrom.some((e) => e.secretRef?.name === request.configSecret)) {
     envFrom.push({ secretRef: { name: request.configSecret, optional: true } });
   }
@@ -99,7 +133,7 @@ export function buildConsolePod(
     image: source.image,
     ...(source.imagePullPolicy ? { imagePullPolicy: source.imagePullPolicy } : {}),
     ...(source.workingDir ? { workingDir: source.workingDir } : {}),
-    ...(source.env ? { env: source.env } : {}),
+    ...(env.length > 0 ? { env } : {}),
     envFrom,
     // PID 1 ignores TERM unless it handles it: trap it so a delete ends the pod at once.
     command: ['/bin/sh', '-c', `trap 'exit 0' TERM; sleep ${deadline} & wait`],
@@ -159,7 +193,7 @@ export function buildConsolePod(
       volumes,
       ...(spec.imagePullSecrets ? { imagePullSecrets: spec.imagePullSecrets } : {}),
       ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
-      ...(spec.tolerations ? { tolerations: spec.tolerations } : {}),
+      ...(spec.tolerations ? { tolerations: keepTolerations(spec.tolerations) } : {}),
       ...(spec.affinity ? { affinity: spec.affinity } : {}),
     },
   };

@@ -13,6 +13,13 @@ import { isApiError, type KubeClient } from './client.js';
 
 export const PLATFORM_SOURCE = 'neetodeploy';
 const MAX_LINE = 64 * 1024;
+/**
+ * Lines queued for a reader before the pod log streams stop being read. Past it a tailer waits
+ * for room instead of pulling more from its HTTP response, so TCP flow control pushes back to
+ * the API server and a stalled reader costs at most this many lines (plus one socket buffer
+ * per pod), not the whole log.
+ */
+export const QUEUE_HIGH_WATER = 1000;
 
 export interface LogSource {
   readonly client: KubeClient;
@@ -137,6 +144,8 @@ class LogMerger implements AsyncIterator<LogLine> {
   private readonly tailers = new Map<string, Tailer>();
   private readonly since: string | undefined;
   private overLimit = new Set<string>();
+  /** Tailers waiting for the queue to drain below the high-water mark. */
+  private roomWaiters: (() => void)[] = [];
   private readonly onAbort = () => this.finish();
 
   constructor(
@@ -162,6 +171,7 @@ class LogMerger implements AsyncIterator<LogLine> {
       }
     }
     const line = this.queue.shift();
+    if (this.queue.length < QUEUE_HIGH_WATER) this.releaseRoom();
     if (line) return Promise.resolve({ value: line, done: false });
     if (this.failure !== undefined) {
       const err = this.failure;
@@ -181,14 +191,26 @@ class LogMerger implements AsyncIterator<LogLine> {
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  private emit(line: LogLine): void {
-    if (this.ended) return;
+  /**
+   * Hands a line to the reader, or queues it. Resolves when there is room for more (at once
+   * below the high-water mark): a tailer awaits it before it reads on.
+   */
+  private emit(line: LogLine): Promise<void> {
+    if (this.ended) return Promise.resolve();
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = undefined;
       this.failWaiter = undefined;
       waiter({ value: line, done: false });
     } else this.queue.push(line);
+    if (this.queue.length < QUEUE_HIGH_WATER) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private releaseRoom(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private finish(): void {
@@ -199,6 +221,7 @@ class LogMerger implements AsyncIterator<LogLine> {
     this.source.closing.removeEventListener('abort', this.onAbort);
     for (const t of this.tailers.values()) t.stop();
     this.tailers.clear();
+    this.releaseRoom();
     const waiter = this.waiter;
     this.waiter = undefined;
     this.failWaiter = undefined;
@@ -217,7 +240,8 @@ class LogMerger implements AsyncIterator<LogLine> {
   }
 
   private notice(text: string): void {
-    this.emit({ time: new Date(), source: PLATFORM_SOURCE, process: 'api', line: text });
+    // A notice is one line, never awaited: it must not stall the watch.
+    void this.emit({ time: new Date(), source: PLATFORM_SOURCE, process: 'api', line: text });
   }
 
   private podsPath(): string {
@@ -251,7 +275,8 @@ class LogMerger implements AsyncIterator<LogLine> {
         }),
       );
       backlog.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      for (const { line } of backlog.slice(-tail)) this.emit(line);
+      // The backlog is already bounded (tail lines); the reader's pace gates what follows.
+      for (const { line } of backlog.slice(-tail)) void this.emit(line);
     }
     if (!this.options.follow || this.ended) return;
     for (const t of this.tailers.values()) t.follow(tail === 0);
@@ -363,7 +388,8 @@ class Tailer {
     private readonly source: LogSource,
     private readonly seen: Seen,
     parent: AbortSignal,
-    private readonly emit: (line: LogLine) => void,
+    /** Resolves when the reader has room for more lines. */
+    private readonly emit: (line: LogLine) => Promise<void>,
   ) {
     this.pod = pod;
     this.uid = pod.metadata?.uid;
@@ -461,7 +487,10 @@ class Tailer {
         first = false;
         for await (const raw of lines(res)) {
           const p = parseLine(raw);
-          if (p && this.seen.accept(p)) this.emit(this.toLine(p));
+          // Not reading on while the reader is behind: the response (and the API server
+          // behind it) waits, instead of this process buffering the log.
+          if (p && this.seen.accept(p)) await this.emit(this.toLine(p));
+          if (signal.aborted) break;
         }
       } catch (err) {
         if (signal.aborted) return;

@@ -1,5 +1,5 @@
 /** Single-pod REST calls that console pods and the reaper share. */
-import { isApiError } from './client.js';
+import { KubeApiError, isApiError } from './client.js';
 import { EVENTS } from './events.js';
 import type { KubernetesPlatformState } from './types.js';
 
@@ -11,21 +11,33 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Deletes a pod; a pod already gone is fine, and a failure is only logged. */
+/**
+ * Deletes a pod. Resolves true when it is deleted or already gone; false when the API server
+ * refused or failed (logged as a failure with its reason, e.g. 403 for a component without
+ * the right), so a caller never reports a deletion that did not happen.
+ */
 export async function deletePod(
   { client, logger }: KubernetesPlatformState,
   ns: string,
   name: string,
   graceSeconds?: number,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await client.request('DELETE', podPath(ns, name), {
       ...(graceSeconds !== undefined ? { query: { gracePeriodSeconds: graceSeconds } } : {}),
     });
     logger.info({ namespace: ns, pod: name }, EVENTS.consolePodDeleted);
+    return true;
   } catch (err) {
-    if (isApiError(err, 404)) return;
-    logger.warn({ err, namespace: ns, pod: name }, EVENTS.consolePodDeleteFailed);
+    if (isApiError(err, 404)) return true;
+    const reason =
+      err instanceof KubeApiError
+        ? `${err.code} ${err.status?.reason ?? ''}: ${err.status?.message ?? err.message}`
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    logger.warn({ err, namespace: ns, pod: name, reason }, EVENTS.consolePodDeleteFailed);
+    return false;
   }
 }
 

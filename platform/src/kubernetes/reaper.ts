@@ -63,7 +63,11 @@ async function consolePods(state: KubernetesPlatformState): Promise<V1Pod[]> {
   return items.filter((p) => (p.metadata?.namespace ?? '').startsWith(prefix));
 }
 
-/** One pass of the reaper; returns the `namespace/name` of the pods it deleted. */
+/**
+ * One pass of the reaper; returns the `namespace/name` of the pods it deleted (those whose
+ * delete failed are logged as failures and left out). Only a component that may delete pods
+ * (the bastion) runs it: see `createPlatformFromConfig`'s `reaper` option.
+ */
 export async function reapOrphans(state: KubernetesPlatformState): Promise<string[]> {
   const { config, livePods, logger } = state;
   const reaped: string[] = [];
@@ -79,7 +83,8 @@ export async function reapOrphans(state: KubernetesPlatformState): Promise<strin
     const old = !Number.isFinite(created) || at - created >= config.reaper.graceMs;
     const stale = !Number.isFinite(beat) || at - beat >= config.reaper.staleAfterMs;
     if (ended || (old && stale)) {
-      await deletePod(state, ns, name);
+      // A refused delete (deletePod logs it with its reason) is not a reaped pod.
+      if (!(await deletePod(state, ns, name))) continue;
       logger.info({ namespace: ns, pod: name, phase }, EVENTS.orphanReaped);
       reaped.push(`${ns}/${name}`);
     }

@@ -5,7 +5,12 @@ import { EVENTS } from './events.js';
 import { namespaceOf } from './namespaces.js';
 import type { KubernetesPlatformState } from './types.js';
 
-/** Bumps the restart annotation of each Deployment's pod template, as `kubectl rollout restart`. */
+/**
+ * Bumps the restart annotation of each Deployment's pod template, as `kubectl rollout restart`.
+ * The patch carries that one annotation and nothing else: the chart's admission policy
+ * (`<release>-deployment-restart`) refuses any other change by the keys-service, so a field
+ * added here would turn every config change into a refused restart.
+ */
 export async function rollingRestart(
   state: KubernetesPlatformState,
   app: string,

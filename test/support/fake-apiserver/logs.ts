@@ -12,8 +12,21 @@ interface ContainerLog {
 interface Follower {
   since: number | undefined;
   timestamps: boolean;
-  write: (chunk: string) => void;
+  /** Hands over a new line (queued until the client reads on). */
+  push: (e: Entry) => void;
   end: () => void;
+  /** Lines selected for this client and not yet written to its response. */
+  unwritten: () => number;
+}
+
+/**
+ * Where a log stream writes: `write` returns false when the response's buffer is full (the
+ * client is not reading), and `onDrain` calls back once it has room again.
+ */
+export interface LogSink {
+  write(chunk: string): boolean;
+  onDrain(callback: () => void): void;
+  end(): void;
 }
 
 export interface LogQuery {
@@ -61,7 +74,7 @@ export class LogBook {
     const e: Entry = { time: Date.now(), text: line.endsWith('\n') ? line : `${line}\n` };
     l.current.push(e);
     for (const f of l.followers) {
-      if (f.since === undefined || e.time >= f.since) f.write(render(e, f.timestamps));
+      if (f.since === undefined || e.time >= f.since) f.push(e);
     }
   }
 
@@ -90,6 +103,13 @@ export class LogBook {
     return n;
   }
 
+  /** Lines waiting for slow `logs -f` readers (a client that stops reading stops the writes). */
+  unwrittenLines(): number {
+    let n = 0;
+    for (const l of this.logs.values()) for (const f of l.followers) n += f.unwritten();
+    return n;
+  }
+
   hasPrevious(ns: string, pod: string, container: string): boolean {
     return this.entry(ns, pod, container).previous !== undefined;
   }
@@ -102,7 +122,9 @@ export class LogBook {
 
   /**
    * Writes the selected lines, then (with `follow` and `running`) new ones until the container
-   * stops; returns a cancel function for when the client goes away.
+   * stops; returns a cancel function for when the client goes away. Like the kubelet reading a
+   * log file, it writes only as fast as the client reads: a full response buffer pauses the
+   * writes until `drain`, and lines wait as references to the stored log.
    */
   open(
     ns: string,
@@ -110,8 +132,7 @@ export class LogBook {
     container: string,
     q: LogQuery,
     running: boolean,
-    write: (chunk: string) => void,
-    end: () => void,
+    sink: LogSink,
   ): () => void {
     const l = this.entry(ns, pod, container);
     let lines = (q.previous ? (l.previous ?? []) : l.current).filter(
@@ -120,35 +141,58 @@ export class LogBook {
     if (q.tailLines !== undefined) lines = q.tailLines === 0 ? [] : lines.slice(-q.tailLines);
     let budget = q.limitBytes ?? Infinity;
     let done = false;
+    let ending = false;
+    let waiting = false;
+    const pending: Entry[] = [...lines];
+    let next = 0;
     const finish = (): void => {
       if (done) return;
       done = true;
       l.followers.delete(follower);
-      end();
+      sink.end();
     };
-    const limitedWrite = (chunk: string): void => {
-      if (done) return;
-      const bytes = Buffer.byteLength(chunk);
-      if (bytes >= budget) {
-        write(Buffer.from(chunk).subarray(0, budget).toString());
-        budget = 0;
-        finish();
-        return;
+    /** Writes until the buffer is full; ends the stream when asked and all is written. */
+    const pump = (): void => {
+      while (!done && !waiting && next < pending.length) {
+        const chunk = render(pending[next++]!, q.timestamps);
+        const bytes = Buffer.byteLength(chunk);
+        if (bytes >= budget) {
+          sink.write(Buffer.from(chunk).subarray(0, budget).toString());
+          budget = 0;
+          finish();
+          return;
+        }
+        budget -= bytes;
+        if (!sink.write(chunk)) {
+          waiting = true;
+          sink.onDrain(() => {
+            waiting = false;
+            pump();
+          });
+        }
       }
-      budget -= bytes;
-      write(chunk);
+      if (next > 4096 && next === pending.length) {
+        pending.length = 0;
+        next = 0;
+      }
+      if (!done && ending && next >= pending.length) finish();
     };
     const follower: Follower = {
       since: q.since,
       timestamps: q.timestamps,
-      write: limitedWrite,
-      end: finish,
+      push: (e) => {
+        pending.push(e);
+        pump();
+      },
+      end: () => {
+        ending = true;
+        pump();
+      },
+      unwritten: () => pending.length - next,
     };
-    for (const e of lines) limitedWrite(render(e, q.timestamps));
-    if (!done) {
-      if (q.follow && running && !q.previous) l.followers.add(follower);
-      else finish();
-    }
+    if (q.follow && running && !q.previous) l.followers.add(follower);
+    else ending = true;
+    pump();
     return finish;
   }
 }

@@ -21,8 +21,17 @@ export class ObjectWriter {
     private readonly kubelet: Kubelet,
   ) {}
 
-  /** Creates an object as the API would (also used by the test hooks, bypassing RBAC). */
-  create(info: ResourceInfo, namespace: string, body: KubeObject, dryRun = false): KubeObject {
+  /**
+   * Creates an object as the API would (also used by the test hooks, bypassing RBAC and
+   * admission). `admit` runs validating admission on the defaulted object; it throws to refuse.
+   */
+  create(
+    info: ResourceInfo,
+    namespace: string,
+    body: KubeObject,
+    dryRun = false,
+    admit?: (object: KubeObject) => void,
+  ): KubeObject {
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw badRequest('the request body must be an object');
     prepareIncoming(info, body);
@@ -47,6 +56,7 @@ export class ObjectWriter {
     body.metadata = meta;
     defaultAndValidate(info, body, true);
     if (info.kind === 'Pod') body.status = pendingStatus(body);
+    admit?.(body);
     if (dryRun) return body;
     const created = this.store.create(info, body);
     if (info.kind === 'Namespace' && !this.store.get(SERVICEACCOUNTS, meta.name ?? '', 'default')) {
@@ -60,7 +70,12 @@ export class ObjectWriter {
     return created;
   }
 
-  update(route: Route, body: KubeObject, dryRun: boolean): KubeObject {
+  update(
+    route: Route,
+    body: KubeObject,
+    dryRun: boolean,
+    admit?: (object: KubeObject, oldObject: KubeObject) => void,
+  ): KubeObject {
     const { info } = route;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw badRequest('the request body must be an object');
@@ -95,6 +110,7 @@ export class ObjectWriter {
       defaultAndValidate(info, next, false);
     }
     const specChanged = JSON.stringify(next.spec) !== JSON.stringify(current.spec);
+    admit?.(next, current);
     if (dryRun) return next;
     return this.store.update(info, next, {
       bumpGeneration: specChanged && route.subresource === '',
@@ -106,11 +122,13 @@ export class ObjectWriter {
     grace: number | undefined,
     rv: string | undefined,
     dryRun: boolean,
+    admit?: (oldObject: KubeObject) => void,
   ): unknown {
     const { info } = route;
     const current = this.store.mustGet(info, route.namespace, route.name);
     if (rv && rv !== current.metadata?.resourceVersion)
       throw conflict(info, route.name, STALE_OBJECT);
+    admit?.(current);
     if (dryRun) return current;
     if (info.kind === 'Pod') {
       const phase = (current.status as Rec | undefined)?.phase;

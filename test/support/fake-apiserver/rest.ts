@@ -14,6 +14,7 @@ import {
   openApiV3Index,
   versionInfo,
 } from './discovery.js';
+import type { AdmissionController, AdmissionOperation } from './admission.js';
 import type { ExecManager } from './exec.js';
 import { decodeBody, readBody, sendJson, sendStatus } from './http.js';
 import type { Kubelet } from './kubelet.js';
@@ -55,6 +56,8 @@ export interface ApiHandlerDeps {
   store: ObjectStore;
   auth: TokenAuthenticator;
   rbac: RbacAuthorizer;
+  /** Validating admission (policies and Pod Security) on writes made through the API. */
+  admission: AdmissionController;
   kubelet: Kubelet;
   logs: LogBook;
   execs: ExecManager;
@@ -182,6 +185,27 @@ export class ApiHandler {
     });
   }
 
+  private admit(
+    operation: AdmissionOperation,
+    route: Route,
+    user: UserInfo,
+    object: KubeObject | null,
+    oldObject: KubeObject | null,
+    dryRun: boolean,
+  ): void {
+    this.d.admission.admit({
+      operation,
+      info: route.info,
+      subresource: route.subresource,
+      namespace: route.namespace,
+      name: route.name || (object?.metadata?.name ?? ''),
+      user,
+      object,
+      oldObject,
+      dryRun,
+    });
+  }
+
   private authorizeOrThrow(attrs: RequestAttributes, info: ResourceInfo | undefined): void {
     if (!this.d.rbac.authorize(attrs).allowed) throw forbiddenFor(attrs, info);
   }
@@ -269,20 +293,25 @@ export class ApiHandler {
       case 'create': {
         if (route.name) throw methodNotAllowed();
         const body = decodeBody(await readBody(req), req.headers['content-type']) as KubeObject;
+        const dryRun = boolParam(q, 'dryRun') || q.get('dryRun') === 'All';
         return sendJson(
           res,
           201,
-          this.writer.create(
-            info,
-            route.namespace,
-            body,
-            boolParam(q, 'dryRun') || q.get('dryRun') === 'All',
+          this.writer.create(info, route.namespace, body, dryRun, (object) =>
+            this.admit('CREATE', route, user, object, null, dryRun),
           ),
         );
       }
       case 'update': {
         const body = decodeBody(await readBody(req), req.headers['content-type']) as KubeObject;
-        return sendJson(res, 200, this.writer.update(route, body, q.get('dryRun') === 'All'));
+        const dryRun = q.get('dryRun') === 'All';
+        return sendJson(
+          res,
+          200,
+          this.writer.update(route, body, dryRun, (object, old) =>
+            this.admit('UPDATE', route, user, object, old, dryRun),
+          ),
+        );
       }
       case 'patch': {
         const type = patchTypeOf(req.headers['content-type']);
@@ -298,7 +327,14 @@ export class ApiHandler {
           resourceVersion: current.metadata?.resourceVersion,
         };
         if (info.namespaced) patched.metadata.namespace = route.namespace;
-        return sendJson(res, 200, this.writer.update(route, patched, q.get('dryRun') === 'All'));
+        const dryRun = q.get('dryRun') === 'All';
+        return sendJson(
+          res,
+          200,
+          this.writer.update(route, patched, dryRun, (object, old) =>
+            this.admit('UPDATE', route, user, object, old, dryRun),
+          ),
+        );
       }
       case 'delete': {
         let options: Rec = {};
@@ -308,21 +344,27 @@ export class ApiHandler {
           intParam(q, 'gracePeriodSeconds') ?? (options.gracePeriodSeconds as number | undefined);
         const rv = (options.preconditions as Rec | undefined)?.resourceVersion as
           string | undefined;
-        return sendJson(res, 200, this.writer.delete(route, grace, rv, q.get('dryRun') === 'All'));
+        const dryRun = q.get('dryRun') === 'All';
+        return sendJson(
+          res,
+          200,
+          this.writer.delete(route, grace, rv, dryRun, (old) =>
+            this.admit('DELETE', route, user, null, old, dryRun),
+          ),
+        );
       }
       case 'deletecollection': {
         const items = this.selectItems(route, q);
-        for (const item of items)
-          this.writer.delete(
-            {
-              ...route,
-              namespace: item.metadata?.namespace ?? '',
-              name: item.metadata?.name ?? '',
-            },
-            0,
-            undefined,
-            false,
+        for (const item of items) {
+          const one = {
+            ...route,
+            namespace: item.metadata?.namespace ?? '',
+            name: item.metadata?.name ?? '',
+          };
+          this.writer.delete(one, 0, undefined, false, (old) =>
+            this.admit('DELETE', one, user, null, old, false),
           );
+        }
         return sendJson(res, 200, {
           kind: `${info.kind}List`,
           apiVersion: apiVersionOf(info),
@@ -532,10 +574,13 @@ export class ApiHandler {
       container,
       query,
       state.running && !pod.metadata?.deletionTimestamp,
-      (chunk) => res.write(chunk),
-      () => {
-        this.streams.delete(res);
-        res.end();
+      {
+        write: (chunk) => res.writableEnded || res.write(chunk),
+        onDrain: (callback) => res.once('drain', callback),
+        end: () => {
+          this.streams.delete(res);
+          res.end();
+        },
       },
     );
     res.on('close', cancel);

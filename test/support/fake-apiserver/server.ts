@@ -3,6 +3,8 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { AdmissionController } from './admission.js';
 import { ADMIN_USER, MASTERS_GROUP, TokenAuthenticator } from './auth.js';
 import { EXEC_PROTOCOLS, ExecManager } from './exec.js';
 import { Kubelet } from './kubelet.js';
@@ -45,6 +47,7 @@ export async function startFakeApiServer(
   const logs = new LogBook();
   const execs = new ExecManager();
   const rbac = new RbacAuthorizer(store);
+  const admission = new AdmissionController(store);
   const requests: RequestRecord[] = [];
   const kl = new Kubelet(store, logs, execs, kubelet);
   const adminToken = auth.add(ADMIN_USER, [MASTERS_GROUP]);
@@ -54,6 +57,7 @@ export async function startFakeApiServer(
     store,
     auth,
     rbac,
+    admission,
     kubelet: kl,
     logs,
     execs,
@@ -113,6 +117,13 @@ export async function startFakeApiServer(
     }
   };
   if (options.rbacYaml) loadRbacYaml(options.rbacYaml);
+  const loadAdmissionYaml = (text: string): void => {
+    const objects = parseAllDocuments(text)
+      .map((d) => d.toJS() as KubeObject | null)
+      .filter((o): o is KubeObject => o !== null && typeof o === 'object');
+    admission.load(objects);
+  };
+  if (options.admissionYaml) loadAdmissionYaml(options.admissionYaml);
 
   const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) =>
     handler.handle(req, res),
@@ -168,6 +179,7 @@ export async function startFakeApiServer(
       return auth.addServiceAccount(namespace, name);
     },
     loadRbacYaml,
+    loadAdmissionYaml,
     create,
     get: (resource, namespace, name) => store.get(resourceByKey(resource), namespace, name),
     list: (resource, namespace) => store.list(resourceByKey(resource), namespace),
@@ -193,6 +205,7 @@ export async function startFakeApiServer(
     activeExecs: () => execs.active(),
     execSessions: () => execs.list(),
     activeLogFollows: () => logs.followers(),
+    unwrittenLogLines: () => logs.unwrittenLines(),
     compactWatchHistory: () => store.compact(),
     currentResourceVersion: () => String(store.currentRevision()),
     async stop() {

@@ -77,6 +77,12 @@ export interface FakeApiServerOptions {
   dataDir?: string;
   /** Multi-document YAML with Roles, ClusterRoles and bindings loaded at start. */
   rbacYaml?: string;
+  /**
+   * Multi-document YAML with ValidatingAdmissionPolicies and their bindings, enforced (with Pod
+   * Security Admission on labelled namespaces, which is always on) on writes made through the
+   * API; the test hooks (`create`, `update`, `delete`) bypass admission as they bypass RBAC.
+   */
+  admissionYaml?: string;
   kubelet?: Partial<KubeletOptions>;
   /** Exec subprotocols the server accepts, in its order of preference among the client's. */
   execProtocols?: readonly string[];
@@ -135,6 +141,8 @@ export interface FakeApiServer {
   serviceAccountToken(namespace: string, name: string): string;
   /** Loads Roles/ClusterRoles/RoleBindings/ClusterRoleBindings (multi-document YAML). */
   loadRbacYaml(text: string): void;
+  /** Loads ValidatingAdmissionPolicies and bindings (multi-document YAML; other kinds ignored). */
+  loadAdmissionYaml(text: string): void;
   /** Creates an object as the admin, bypassing RBAC (namespaces first when needed). */
   create(obj: KubeObject): KubeObject;
   /** Reads an object; `resource` is the plural, with `.group` for non-core groups. */
@@ -158,6 +166,8 @@ export interface FakeApiServer {
   podWorkDir(namespace: string, pod: string): string;
   /** `logs -f` streams currently following a container. */
   activeLogFollows(): number;
+  /** Lines selected for `logs -f` readers but not yet written (they are not reading). */
+  unwrittenLogLines(): number;
   /** Exec sessions currently running. */
   activeExecs(): number;
   /** Details of the running exec sessions (command, protocol, terminal size). */

@@ -4,6 +4,7 @@
  */
 import express from 'express';
 import type { Router } from 'express';
+import type { Apps, Me } from '@neetodeploy/contract';
 import { listAppsForCaller, revokeCurrentToken } from '../../domain/index.js';
 import type { DomainContext } from '../../domain/index.js';
 import { bearerCaller, clientIp } from '../request.js';
@@ -14,7 +15,7 @@ export function createAccountRouter(ctx: DomainContext): Router {
   router.get('/me', async (req, res) => {
     const caller = await bearerCaller(ctx, req);
     const groups = [...ctx.policy.current().groupsOf(caller)].sort();
-    res.json({
+    const me: Me = {
       email: caller.email,
       groups,
       token: {
@@ -22,7 +23,8 @@ export function createAccountRouter(ctx: DomainContext): Router {
         created_at: caller.tokenCreatedAt.toISOString(),
         client_description: caller.clientDescription,
       },
-    });
+    };
+    res.json(me);
   });
 
   router.delete('/tokens/current', async (req, res) => {
@@ -32,13 +34,14 @@ export function createAccountRouter(ctx: DomainContext): Router {
 
   router.get('/apps', async (req, res) => {
     const apps = await listAppsForCaller(ctx, await bearerCaller(ctx, req));
-    res.json({
+    const body: Apps = {
       apps: apps.map((a) => ({
         name: a.name,
-        permissions: a.permissions,
-        ...(a.processTypes ? { process_types: a.processTypes } : {}),
+        permissions: [...a.permissions],
+        ...(a.processTypes ? { process_types: [...a.processTypes] } : {}),
       })),
-    });
+    };
+    res.json(body);
   });
 
   return router;

@@ -6,37 +6,11 @@
  */
 import express from 'express';
 import type { RequestHandler, Router } from 'express';
-import { z } from 'zod';
-import { APP_NAME_PATTERN } from '@neetodeploy/platform';
-import { PROCESS_NAME_PATTERN, issueCertificate } from '../../domain/index.js';
-import type { Caller, DomainContext, IssuedCertificate } from '../../domain/index.js';
+import { certificateRequestSchema } from '@neetodeploy/contract';
+import { issueCertificate } from '../../domain/index.js';
+import type { Caller, DomainContext } from '../../domain/index.js';
 import { PayloadTooLarge } from '../errors.js';
 import { bearerCaller, clientIp, parseBody } from '../request.js';
-
-const certificateBody = z
-  .object({
-    app: z.string().regex(APP_NAME_PATTERN, 'app names are DNS labels'),
-    public_key: z.string().min(1).max(16_384),
-    process: z.string().regex(PROCESS_NAME_PATTERN, 'a process type name').optional(),
-  })
-  .strict();
-
-function certificateAnswer(issued: IssuedCertificate): unknown {
-  return {
-    certificate: issued.certificate,
-    serial: issued.serial,
-    key_id: issued.keyId,
-    request_id: issued.requestId,
-    principals: issued.principals,
-    valid_after: issued.validAfter.toISOString(),
-    valid_before: issued.validBefore.toISOString(),
-    bastion: {
-      host: issued.bastion.host,
-      port: issued.bastion.port,
-      known_hosts: issued.bastion.knownHosts,
-    },
-  };
-}
 
 /**
  * Refuses a body announced over the limit before reading it. The body parser would read (and
@@ -69,14 +43,14 @@ export function createCertificatesRouter(ctx: DomainContext): Router {
     refuseAnnouncedOversize(limit),
     json,
     async (req, res) => {
-      const body = parseBody(certificateBody, req.body);
+      const body = parseBody(certificateRequestSchema, req.body);
       const issued = await issueCertificate(ctx, res.locals.caller as Caller, {
         app: body.app,
         publicKey: body.public_key,
         ...(body.process !== undefined ? { process: body.process } : {}),
         clientIp: clientIp(req),
       });
-      res.status(201).json(certificateAnswer(issued));
+      res.status(201).json(issued);
     },
   );
 

@@ -3,38 +3,19 @@
  * stale version gets 409 and changes nothing. Bodies carry secrets: never logged.
  */
 import express from 'express';
-import type { Request, Response, Router } from 'express';
-import { z } from 'zod';
+import type { Response, Router } from 'express';
+import { configVarsChangeSchema, decodeVersionTag, encodeVersionTag } from '@neetodeploy/contract';
+import type { ConfigVarsBody } from '@neetodeploy/contract';
 import type { ConfigVars } from '@neetodeploy/platform';
 import type { Caller, DomainContext } from '../../domain/index.js';
 import { CONFIG_VAR_LIMITS, getConfigVars, setConfigVars } from '../../domain/config-vars.js';
 import { bearerCaller, clientIp, parseBody } from '../request.js';
 
-const changeBody = z
-  .object({
-    set: z.record(z.string(), z.string()).default({}),
-    unset: z.array(z.string()).default([]),
-    /** Restart the app's processes so they see the change (default true). */
-    restart: z.boolean().optional(),
-  })
-  .strict();
-
-/** `"v"` ↔ `v`: versions are opaque to clients, quoted as RFC 9110 entity tags. */
-function etagOf(version: string): string {
-  return `"${version}"`;
-}
-
-/** The version named by `If-Match`; undefined when absent or `*` (any version). */
-function ifMatchVersion(req: Request): string | undefined {
-  const header = req.get('if-match')?.trim();
-  if (!header || header === '*') return undefined;
-  return header.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
 function sendVars(res: Response, app: string, vars: ConfigVars): void {
-  res.set('ETag', etagOf(vars.version));
+  res.set('ETag', encodeVersionTag(vars.version));
   res.set('Cache-Control', 'no-store');
-  res.json({ app, vars: vars.vars, version: vars.version });
+  const body: ConfigVarsBody = { app, vars: { ...vars.vars }, version: vars.version };
+  res.json(body);
 }
 
 export function createConfigVarsRouter(ctx: DomainContext): Router {
@@ -58,8 +39,8 @@ export function createConfigVarsRouter(ctx: DomainContext): Router {
     async (req, res) => {
       const caller = res.locals.caller as Caller;
       const app = req.params.app;
-      const body = parseBody(changeBody, req.body);
-      const ifMatch = ifMatchVersion(req);
+      const body = parseBody(configVarsChangeSchema, req.body);
+      const ifMatch = decodeVersionTag(req.get('if-match'));
       const result = await setConfigVars(ctx, caller, app, {
         set: body.set,
         unset: body.unset,

@@ -5,34 +5,21 @@
 import express from 'express';
 import type { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { z } from 'zod';
+// The token body's `grant_type` is the contract's DEVICE_CODE_GRANT_TYPE (inside its schema).
+import { loginSessionRequestSchema, loginTokenRequestSchema } from '@neetodeploy/contract';
+import type { ApiErrorBody, LoginPollErrorCode, LoginToken } from '@neetodeploy/contract';
 import { createLoginSession, pollLoginSession } from '../../domain/index.js';
 import type { DomainContext } from '../../domain/index.js';
 import { RateLimited } from '../errors.js';
 import { clientIp, parseBody } from '../request.js';
 
-const loginSessionBody = z
-  .object({
-    client_description: z.string().min(1).max(200).optional(),
-    hostname: z.string().min(1).max(253).optional(),
-    client_version: z.string().min(1).max(64).optional(),
-  })
-  .strict();
-
-const tokenBody = z
-  .object({
-    device_code: z.string().min(1).max(128),
-    grant_type: z.literal('urn:ietf:params:oauth:grant-type:device_code').optional(),
-  })
-  .strict();
-
-const POLL_MESSAGES = {
+const POLL_MESSAGES: Readonly<Record<LoginPollErrorCode, string>> = {
   authorization_pending: 'waiting for the user to approve the sign-in in the browser',
   slow_down: 'polling too fast; wait longer between polls',
   expired_token: 'the sign-in expired: start again',
   access_denied: 'the sign-in was denied',
   invalid_grant: 'unknown or already used device code',
-} as const;
+};
 
 /** Printable, single line: the description ends up on the approval page and in logs. */
 function cleanDescription(s: string): string {
@@ -56,7 +43,7 @@ export function createLoginSessionsRouter(
   });
 
   router.post('/login-sessions', limiter, json, async (req, res) => {
-    const body = parseBody(loginSessionBody, req.body);
+    const body = parseBody(loginSessionRequestSchema, req.body);
     const description = cleanDescription(
       body.client_description ??
         `${body.client_version ? `neetodeploy ${body.client_version}` : 'unknown client'} on ${body.hostname ?? 'unknown host'}`,
@@ -70,30 +57,33 @@ export function createLoginSessionsRouter(
   });
 
   router.post('/login-sessions/token', json, async (req, res) => {
-    const body = parseBody(tokenBody, req.body);
+    const body = parseBody(loginTokenRequestSchema, req.body);
     const result = await pollLoginSession(ctx, {
       deviceCode: body.device_code,
       clientIp: clientIp(req),
+      ...(body.replaces_token !== undefined ? { replacesToken: body.replaces_token } : {}),
     });
     res.set('Cache-Control', 'no-store');
     if (result.status === 'approved') {
       const { token } = result;
-      res.json({
+      const answer: LoginToken = {
         access_token: token.token,
         token_type: 'Bearer',
         email: token.email,
         expires_at: token.expiresAt.toISOString(),
         expires_in: Math.round((token.expiresAt.getTime() - ctx.clock().getTime()) / 1000),
-      });
+      };
+      res.json(answer);
       return;
     }
-    res.status(400).json({
+    const refusal: ApiErrorBody = {
       error: {
         code: result.status,
         message: POLL_MESSAGES[result.status],
         ...(result.status === 'slow_down' ? { interval: result.interval } : {}),
       },
-    });
+    };
+    res.status(400).json(refusal);
   });
 
   return router;

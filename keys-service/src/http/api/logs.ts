@@ -6,33 +6,16 @@
 import { once } from 'node:events';
 import express from 'express';
 import type { Request, Router } from 'express';
-import { z } from 'zod';
+import { NDJSON_MEDIA_TYPE, formatLogLine, logsQuerySchema } from '@neetodeploy/contract';
 import type { DomainContext } from '../../domain/index.js';
-import { formatLogLine, openLogStream, parseSince } from '../../domain/logs.js';
+import { logLineBody, openLogStream, parseSince } from '../../domain/logs.js';
 import { EVENTS } from '../../events.js';
 import { bearerCaller, parseBody } from '../request.js';
-
-const flag = z
-  .enum(['true', 'false', '1', '0', ''])
-  .transform((v) => v === 'true' || v === '1' || v === '');
-
-const logsQuery = z
-  .object({
-    tail: z
-      .string()
-      .regex(/^\d{1,6}$/, 'a whole number')
-      .transform(Number)
-      .optional(),
-    follow: flag.optional(),
-    process: z.string().min(1).max(63).optional(),
-    since: z.string().min(1).max(64).optional(),
-  })
-  .strict();
 
 function wantsNdjson(req: Request): boolean {
   return (req.get('accept') ?? '')
     .split(',')
-    .some((t) => t.trim().split(';')[0] === 'application/x-ndjson');
+    .some((t) => t.trim().split(';')[0] === NDJSON_MEDIA_TYPE);
 }
 
 export function createLogsRouter(ctx: DomainContext): Router {
@@ -40,7 +23,7 @@ export function createLogsRouter(ctx: DomainContext): Router {
 
   router.get('/apps/:app/logs', async (req, res) => {
     const caller = await bearerCaller(ctx, req);
-    const query = parseBody(logsQuery, { ...req.query });
+    const query = parseBody(logsQuerySchema, { ...req.query });
     const abort = new AbortController();
     res.once('close', () => abort.abort());
 
@@ -56,7 +39,7 @@ export function createLogsRouter(ctx: DomainContext): Router {
     res.status(200);
     res.set(
       'Content-Type',
-      ndjson ? 'application/x-ndjson; charset=utf-8' : 'text/plain; charset=utf-8',
+      ndjson ? `${NDJSON_MEDIA_TYPE}; charset=utf-8` : 'text/plain; charset=utf-8',
     );
     res.set('Cache-Control', 'no-store');
     res.set('X-Accel-Buffering', 'no');
@@ -65,14 +48,8 @@ export function createLogsRouter(ctx: DomainContext): Router {
     try {
       for await (const line of stream) {
         if (abort.signal.aborted) break;
-        const text = ndjson
-          ? JSON.stringify({
-              time: line.time.toISOString(),
-              source: line.source,
-              process: line.process,
-              line: line.line,
-            })
-          : formatLogLine(line);
+        const body = logLineBody(line);
+        const text = ndjson ? JSON.stringify(body) : formatLogLine(body);
         if (!res.write(`${text}\n`)) {
           await Promise.race([once(res, 'drain'), once(res, 'close')]);
         }

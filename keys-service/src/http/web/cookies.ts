@@ -1,6 +1,7 @@
 /**
- * Signed, stateless browser cookies: the sign-in session and the CSRF secret. Stateless so any
- * replica sharing the secret can serve any request.
+ * Signed browser cookies: the sign-in session and the CSRF secret. Signed so any replica sharing
+ * the secret can serve any request; the session also names the user's session epoch, checked
+ * against the store on every request so that it can be ended (see WebSession.epoch).
  */
 import crypto from 'node:crypto';
 
@@ -10,6 +11,12 @@ export const CSRF_COOKIE = '__Host-nd_csrf';
 export interface WebSession {
   readonly email: string;
   readonly expiresAt: number;
+  /**
+   * The user's session epoch at sign-in (`RevocationRepository.sessionEpoch`). The cookie alone
+   * cannot be taken back, so every request compares this with the stored epoch, which sign-out,
+   * a password change and `revoke --user` move on.
+   */
+  readonly epoch: number;
 }
 
 export class CookieSigner {
@@ -30,7 +37,7 @@ export class CookieSigner {
 
   encodeSession(session: WebSession): string {
     const payload = Buffer.from(
-      JSON.stringify({ e: session.email, x: session.expiresAt }),
+      JSON.stringify({ e: session.email, x: session.expiresAt, n: session.epoch }),
     ).toString('base64url');
     return `${payload}.${this.mac('session', payload)}`;
   }
@@ -46,10 +53,13 @@ export class CookieSigner {
       const data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
         e?: unknown;
         x?: unknown;
+        n?: unknown;
       };
       if (typeof data.e !== 'string' || typeof data.x !== 'number' || data.x <= now.getTime())
         return undefined;
-      return { email: data.e, expiresAt: data.x };
+      // A cookie from before epochs existed names none: it cannot be checked, so it is refused.
+      if (typeof data.n !== 'number' || !Number.isSafeInteger(data.n)) return undefined;
+      return { email: data.e, expiresAt: data.x, epoch: data.n };
     } catch {
       return undefined;
     }

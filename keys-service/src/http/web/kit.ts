@@ -17,8 +17,15 @@ export interface PageKit {
   readonly html: (res: Response, status: number, body: string) => void;
   /** The CSRF token for this browser, setting its cookie on first visit. */
   readonly csrfFor: (req: Request, res: Response) => string;
-  /** The signed-in user, if the cookie is valid and the account still exists. */
+  /**
+   * The signed-in user, if the cookie is valid, its epoch is still the user's current one (not
+   * ended by sign-out, a password change or revocation) and the account still exists.
+   */
   readonly sessionOf: (req: Request) => Promise<WebSession | undefined>;
+  /** Signs `email` in: sets the session cookie under the user's current epoch. */
+  readonly startSession: (res: Response, email: string) => Promise<void>;
+  /** Ends every browser session of `email` and clears this browser's cookie. */
+  readonly endSessions: (res: Response, email: string) => Promise<void>;
   /** Parses a form and checks its CSRF token; answers 400/403 itself and returns undefined. */
   readonly parseForm: <S extends z.ZodType<{ _csrf: string }>>(
     schema: S,
@@ -28,6 +35,9 @@ export interface PageKit {
   /** At most `limit` requests a minute per client address; then a 429 page. */
   readonly limiter: (limit: number, what: string) => RequestHandler;
 }
+
+/** How long a browser stays signed in. */
+export const SESSION_TTL_MS = 30 * 60 * 1000;
 
 const cookiesOf = (req: Request): Record<string, string | undefined> =>
   req.cookies as Record<string, string | undefined>;
@@ -56,7 +66,21 @@ export function createPageKit(
     sessionOf: async (req) => {
       const session = signer.decodeSession(cookiesOf(req)[SESSION_COOKIE], ctx.clock());
       if (!session) return undefined;
+      const epoch = await ctx.store.revocations.sessionEpoch(session.email);
+      if (epoch !== session.epoch) return undefined;
       return (await options.authenticator.lookup(session.email)) ? session : undefined;
+    },
+    startSession: async (res, email) => {
+      const epoch = await ctx.store.revocations.sessionEpoch(email);
+      const expiresAt = ctx.clock().getTime() + SESSION_TTL_MS;
+      res.cookie(SESSION_COOKIE, signer.encodeSession({ email, expiresAt, epoch }), {
+        ...cookieOptions,
+        maxAge: SESSION_TTL_MS,
+      });
+    },
+    endSessions: async (res, email) => {
+      await ctx.store.revocations.endSessions(email);
+      res.clearCookie(SESSION_COOKIE, cookieOptions);
     },
     parseForm: (schema, req, res) => {
       const parsed = schema.safeParse(req.body ?? {});

@@ -7,7 +7,7 @@ import express from 'express';
 import type { ErrorRequestHandler, RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '@neetodeploy/platform';
-import type { Authenticator } from '../../auth/index.js';
+import type { Authenticator, PasswordAuthenticator } from '../../auth/index.js';
 import type { DomainContext } from '../../domain/index.js';
 import {
   approveLoginSession,
@@ -20,10 +20,9 @@ import { httpStatusFor, normaliseError } from '../errors.js';
 import { clientIp } from '../request.js';
 import { SESSION_COOKIE } from './cookies.js';
 import { createPageKit } from './kit.js';
+import { mountOidcRoutes, oidcSignInPage } from './oidc.js';
 import type { PageKit } from './kit.js';
 import { STYLESHEET, codePage, confirmPage, donePage, messagePage, signInPage } from './pages.js';
-
-const SESSION_TTL_MS = 30 * 60 * 1000;
 
 const signInForm = z
   .object({
@@ -49,7 +48,11 @@ export interface WebRouterOptions {
 }
 
 /** `POST /sign-in`: checks the password, sets the session cookie, back to the code page. */
-function signIn(ctx: DomainContext, kit: PageKit, authenticator: Authenticator): RequestHandler {
+function signIn(
+  ctx: DomainContext,
+  kit: PageKit,
+  authenticator: PasswordAuthenticator,
+): RequestHandler {
   return async (req, res) => {
     const body = kit.parseForm(signInForm, req, res);
     if (!body) return;
@@ -72,14 +75,7 @@ function signIn(ctx: DomainContext, kit: PageKit, authenticator: Authenticator):
       { event: EVENTS.signedIn, email: user.email, clientIp: clientIp(req) },
       'signed in',
     );
-    res.cookie(
-      SESSION_COOKIE,
-      kit.signer.encodeSession({
-        email: user.email,
-        expiresAt: ctx.clock().getTime() + SESSION_TTL_MS,
-      }),
-      { ...kit.cookieOptions, maxAge: SESSION_TTL_MS },
-    );
+    await kit.startSession(res, user.email);
     const code = normaliseUserCode(body.code);
     res.redirect(303, code ? `/device?code=${formatUserCode(code)}` : '/device');
   };
@@ -122,13 +118,28 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     const code = normalised ? formatUserCode(normalised) : '';
     const session = await sessionOf(req);
     if (!session) {
-      html(res, 200, signInPage({ csrf, code }));
+      html(
+        res,
+        200,
+        options.authenticator.kind === 'redirect'
+          ? oidcSignInPage({ displayName: options.authenticator.displayName, code })
+          : signInPage({ csrf, code }),
+      );
       return;
     }
     html(res, 200, codePage({ csrf, email: session.email, code }));
   });
 
-  router.post('/sign-in', signInLimiter, form, signIn(ctx, kit, options.authenticator));
+  const { authenticator } = options;
+  if (authenticator.kind === 'password') {
+    router.post('/sign-in', signInLimiter, form, signIn(ctx, kit, authenticator));
+  } else {
+    mountOidcRoutes(router, ctx, kit, {
+      authenticator,
+      cookieSecret: options.cookieSecret,
+      limiter: signInLimiter,
+    });
+  }
 
   router.post('/code', codeLimiter, form, async (req, res) => {
     const session = await sessionOf(req);
@@ -187,9 +198,12 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     }
   });
 
-  router.post('/sign-out', form, (req, res) => {
+  router.post('/sign-out', form, async (req, res) => {
     if (!parseForm(signOutForm, req, res)) return;
-    res.clearCookie(SESSION_COOKIE, kit.cookieOptions);
+    // Ends the session server-side too: a copy of the cookie must not outlive the sign-out.
+    const session = await sessionOf(req);
+    if (session) await kit.endSessions(res, session.email);
+    else res.clearCookie(SESSION_COOKIE, kit.cookieOptions);
     res.redirect(303, '/device');
   });
 

@@ -20,6 +20,7 @@
  *   user code     `ndk-ucode-<sha256(user code)>`: a uniqueness index made with create-if-absent
  *                 (AlreadyExists = Conflict unless the session it names has expired)
  *   not-before    `ndk-nb-<sha256(email)>` with a per-user change counter
+ *   web epoch     `ndk-epoch-<sha256(email)>`: the user's browser-session epoch
  *   KRL serial    `ndk-serial-<decimal serial>` (create-if-absent: a duplicate changes nothing)
  *   audit event   `ndk-audit-<ms>-<seq>-<random>`, a bounded ring: the newest `auditRetain` are
  *                 kept (older ones are pruned after appends); the full history belongs in the
@@ -75,7 +76,7 @@ const LABEL_EMAIL = 'keys.neetodeploy.com/email-hash';
 const LABEL_AUDIT_TYPE = 'keys.neetodeploy.com/audit-type';
 const SECRET_TYPE = 'neetodeploy.com/keys-store';
 
-type Kind = 'user' | 'token' | 'login' | 'ucode' | 'nb' | 'serial' | 'audit';
+type Kind = 'user' | 'token' | 'login' | 'ucode' | 'nb' | 'serial' | 'audit' | 'epoch';
 
 interface SecretObject {
   apiVersion?: string;
@@ -306,6 +307,10 @@ function userRepository(s: Store): UserRepository {
         .map((o) => toRecord(recordOf<UserJson>(o)))
         .sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
     },
+    async remove(email) {
+      const obj = await s.get(nameOf(email));
+      return obj ? s.delete(obj.metadata.name, obj.metadata.resourceVersion) : false;
+    },
   };
 }
 
@@ -400,6 +405,16 @@ function tokenRepository(
       );
       const results = await Promise.all(objs.map((o) => revokeOne(o.metadata.name, at)));
       return results.filter(Boolean).length;
+    },
+    async list(options) {
+      const e = options?.email === undefined ? undefined : lower(options.email);
+      const objs = await s.list('token', e === undefined ? {} : { [LABEL_EMAIL]: labelHash(e) });
+      return objs
+        .map((o) => toRecord(recordOf<TokenJson>(o)))
+        .filter((t) => e === undefined || t.email === e)
+        .sort(
+          (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.hash < b.hash ? -1 : 1),
+        );
     },
     async deleteExpired(before) {
       let n = 0;
@@ -552,9 +567,26 @@ interface NotBeforeJson {
   changes: number;
 }
 
+interface EpochJson {
+  email: string;
+  epoch: number;
+}
+
 function revocationRepository(s: Store): RevocationRepository {
   const nameOf = (email: string): string => `ndk-nb-${sha(lower(email))}`;
+  const epochName = (email: string): string => `ndk-epoch-${sha(lower(email))}`;
   return {
+    async sessionEpoch(email) {
+      const obj = await s.get(epochName(email));
+      return obj ? recordOf<EpochJson>(obj).epoch : 0;
+    },
+    async endSessions(email) {
+      const e = lower(email);
+      return s.mutate<EpochJson, number>('epoch', epochName(e), (prev) => {
+        const epoch = (prev?.epoch ?? 0) + 1;
+        return { next: { email: e, epoch }, result: epoch };
+      });
+    },
     async setNotBefore(email, notBefore) {
       const e = lower(email);
       const nb = Math.floor(notBefore);
