@@ -498,7 +498,13 @@ describe('helm chart neetodeploy-access', function () {
         const [keysPolicy] = forPods(keysLabels) as Json[];
         assert.deepEqual(keysPolicy.spec.policyTypes, ['Ingress', 'Egress']);
         const ingress = keysPolicy.spec.ingress as Json[];
-        assert.equal(ingress.length, 1);
+        // The API port for the ingress controller and the bastions; Prometheus (when a selector
+        // is set) on the metrics port only.
+        assert.ok(ingress.length === 1 || ingress.length === 2);
+        for (const rule of ingress.slice(1)) {
+          assert.deepEqual(rule.ports, [{ protocol: 'TCP', port: 9103 }]);
+          assert.ok(rule.from.every((f: Json) => f.namespaceSelector && !f.podSelector));
+        }
         const from = ingress[0].from as Json[];
         assert.ok(
           from.some(
