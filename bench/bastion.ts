@@ -4,7 +4,10 @@
  *
  * 1. 1 GiB through ProxyJump: bastion (-J to its virtual host) vs sshd -J sshd, for
  *    chacha20-poly1305 and aes128-gcm (stock `ssh` client, same cipher on both hops).
- * 2. connect + certificate auth + `exec true`, sequential and 16 in parallel (curve25519-sha256).
+ * 2. connect + certificate auth + `exec true`, sequential and 16 in parallel, with
+ *    curve25519-sha256 and with the post-quantum sntrup761x25519-sha512 (both sides).
+ *
+ * `--only rate` runs section 2 alone.
  * 3. 1-byte echo round trip in an interactive pty session, direct and through the jump, so the
  *    latency the jump adds is compared (ssh2 client on both sides, so the client is constant).
  * 4. Memory per idle jump session: 1,000 on the bastion (its RSS), fewer on sshd (PSS of the
@@ -24,6 +27,10 @@ import { sourceBinArgs } from '../test/support/paths.js';
 import { makeKey, signCert, tempDir, writeSshConfig } from '../test/support/ssh-client.js';
 
 const QUICK = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const ONLY = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const runs = (section: 'throughput' | 'rate' | 'echo' | 'memory') =>
+  ONLY === undefined || ONLY === section;
 const BASTION_NAME = 'bastion.bench';
 const GIB = 1024 * 1024 * 1024;
 
@@ -371,7 +378,9 @@ async function main(): Promise<void> {
     // 1. Throughput through the jump.
     const size = QUICK ? GIB / 4 : GIB;
     const reps = QUICK ? 1 : 3;
-    for (const cipher of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) {
+    for (const cipher of runs('throughput')
+      ? ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']
+      : []) {
       const cfg = await configs(cipher.split('@')[0]!, [
         `Ciphers ${cipher}`,
         'KexAlgorithms curve25519-sha256',
@@ -399,37 +408,38 @@ async function main(): Promise<void> {
       );
     }
 
-    // 2. Connection rate, direct, same kex and cipher.
-    const cfg = await configs('rate', [
-      'Ciphers chacha20-poly1305@openssh.com',
-      'KexAlgorithms curve25519-sha256',
-    ]);
-    const seqN = QUICK ? 10 : 40;
-    const rateOf = async (config: string, host: string, parallel: number, total: number) => {
-      let next = 0;
-      const t0 = Date.now();
-      const worker = async () => {
-        while (next < total) {
-          next++;
-          const r = await sshTimed(['-F', config, host, 'true']);
-          if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
-        }
+    // 2. Connection rate, direct, same kex and cipher, classical and post-quantum.
+    for (const kex of runs('rate') ? ['curve25519-sha256', 'sntrup761x25519-sha512'] : []) {
+      const cfg = await configs(`rate-${kex}`, [
+        'Ciphers chacha20-poly1305@openssh.com',
+        `KexAlgorithms ${kex}`,
+      ]);
+      const seqN = QUICK ? 10 : 40;
+      const rateOf = async (config: string, host: string, parallel: number, total: number) => {
+        let next = 0;
+        const t0 = Date.now();
+        const worker = async () => {
+          while (next < total) {
+            next++;
+            const r = await sshTimed(['-F', config, host, 'true']);
+            if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
+          }
+        };
+        await Promise.all(Array.from({ length: parallel }, worker));
+        return total / ((Date.now() - t0) / 1000);
       };
-      await Promise.all(Array.from({ length: parallel }, worker));
-      return total / ((Date.now() - t0) / 1000);
-    };
-    {
       const b = await rateOf(cfg.bastion, 'bastion', 1, seqN);
       const s = await rateOf(cfg.sshd, 'sshd-jump', 1, seqN);
       say(
-        `connect+auth+exec true, sequential: bastion ${fmt(b)}/s (${fmt(1000 / b, 0)} ms), sshd ${fmt(s)}/s (${fmt(1000 / s, 0)} ms), ratio ${fmt(b / s, 2)}x`,
+        `${kex}: connect+auth+exec true, sequential: bastion ${fmt(b)}/s (${fmt(1000 / b, 0)} ms), sshd ${fmt(s)}/s (${fmt(1000 / s, 0)} ms), ratio ${fmt(b / s, 2)}x`,
       );
       const pb = await rateOf(cfg.bastion, 'bastion', 16, seqN * 4);
       const ps = await rateOf(cfg.sshd, 'sshd-jump', 16, seqN * 4);
       say(
-        `connect+auth+exec true, 16 parallel: bastion ${fmt(pb)}/s, sshd ${fmt(ps)}/s, ratio ${fmt(pb / ps, 2)}x`,
+        `${kex}: connect+auth+exec true, 16 parallel: bastion ${fmt(pb)}/s, sshd ${fmt(ps)}/s, ratio ${fmt(pb / ps, 2)}x`,
       );
     }
+    if (ONLY !== undefined && ONLY !== 'echo' && ONLY !== 'memory') return;
 
     // 3. Echo round trip (ssh2 client on both, pty shell running `cat` in raw mode).
     const key = certificateKey(await readFile(user.file, 'utf8'), await readFile(cert, 'utf8'));

@@ -11,7 +11,10 @@ import { platformConfigSchema } from '@neetodeploy/platform';
 
 const port = z.number().int().min(0).max(65535);
 
-const DEFAULT_ENV_ALLOW = ['LANG', 'LC_*', 'TERM', 'COLORTERM', 'TZ'];
+// Any name: a session's user has a shell in that console already, so a variable they send gives
+// them nothing they could not `export` (`neetodeploy exec -e KEY=VALUE` relies on it). Narrow it
+// (OpenSSH's AcceptEnv style, e.g. ['LANG', 'LC_*']) where consoles must start from a known env.
+const DEFAULT_ENV_ALLOW = ['*'];
 const DEFAULT_SUBSYSTEMS: Record<string, string> = {
   sftp:
     'for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/libexec/sftp-server /usr/lib/ssh/sftp-server; ' +

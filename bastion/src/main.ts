@@ -3,6 +3,7 @@
  * `neetodeploy-bastion --config FILE`: the only place that reads the environment, builds the
  * logger, listens and traps signals.
  */
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import pino from 'pino';
 import { createPlatformFromConfig } from '@neetodeploy/platform';
@@ -10,11 +11,16 @@ import { createBastion } from './app.js';
 import { ConfigError, loadConfigFile } from './config.js';
 import { EVENTS } from './events.js';
 
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 async function main(): Promise<void> {
+  // `-V` as well as `-v`/`--version`, as the other binaries accept.
+  const argv = process.argv.map((a, i) => (i >= 2 && a === '-V' ? '--version' : a));
   const program = new Command('neetodeploy-bastion')
     .description('Certificate-only SSH bastion that turns every session into a console exec')
+    .version(version, '-v, --version', 'print the version (-V too)')
     .requiredOption('-c, --config <file>', 'bastion config file (YAML or JSON)')
-    .parse(process.argv);
+    .parse(argv);
   const { config: file } = program.opts<{ config: string }>();
 
   let config;

@@ -55,6 +55,8 @@ export interface ApiTarget {
   readonly userAgent: string;
   /** Per-request timeout (not for streams). */
   readonly timeoutMs?: number;
+  /** Where the token came from: a refused `NEETODEPLOY_TOKEN` is not fixed by `login`. */
+  readonly tokenSource?: 'login' | 'environment';
 }
 
 export interface ApiResponse<T> {
@@ -142,7 +144,7 @@ export class ApiClient {
     const code = err.code ?? '';
     if (TLS_TRUST_CODES.has(code)) {
       return new ConnectionError(
-        `the TLS certificate of ${this.apiUrl} is not trusted (${code}): pass --ca-file FILE with the CA file the keys-service printed`,
+        `the TLS certificate of ${this.apiUrl} is not trusted (${code}): give the CA file the keys-service printed, with \`neetodeploy login --ca-file FILE\` or NEETODEPLOY_CA_FILE=FILE`,
         { cause: err },
       );
     }
@@ -158,7 +160,7 @@ export class ApiClient {
       code === 'ECONNRESET'
     ) {
       return new ConnectionError(
-        `cannot reach the API at ${this.apiUrl} (${code}): is the keys-service running? Check --api or NEETODEPLOY_API_URL`,
+        `cannot reach the API at ${this.apiUrl} (${code}): is the keys-service running? If it moved, run \`neetodeploy login --api URL\` (or set NEETODEPLOY_API_URL)`,
         { cause: err },
       );
     }
@@ -196,7 +198,12 @@ export class ApiClient {
         message: `unexpected answer from ${this.apiUrl}: HTTP ${status}`,
       });
     }
+    const message =
+      status === 401 && this.target.tokenSource === 'environment'
+        ? `NEETODEPLOY_TOKEN was refused (${parsed.error.message.replace(/: run `neetodeploy login`.*$/, '')}): unset it to use your \`neetodeploy login\`, or replace it with a valid token`
+        : parsed.error.message;
     return new ApiError(status, parsed.error.code, parsed.error.message, {
+      message,
       ...(parsed.error.interval !== undefined ? { interval: parsed.error.interval } : {}),
     });
   }

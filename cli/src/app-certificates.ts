@@ -10,15 +10,15 @@ import {
   encodePrivateKey,
   encodePublicKeyText,
   generatePrivateKey,
-  parseCertificateText,
   parsePrivateKey,
 } from '@neetodeploy/sshcert';
 import type { PrivateKey } from '@neetodeploy/sshcert';
 import { VIRTUAL_HOST_SUFFIX, parseVirtualHost } from '@neetodeploy/contract';
 import type { ApiClient, IssuedCertificate } from './api.js';
 import type { CliConfig } from './config.js';
+import { cachedCertificateIsFresh, certificateFileText, credentialTag } from './cert-cache.js';
 import { ensurePrivateDir, writeFileAtomic } from './config.js';
-import { UsageError } from './errors.js';
+import { ApiError, UsageError } from './errors.js';
 import { knownHostsFileText } from './known-hosts.js';
 
 export const VHOST_SUFFIX = VIRTUAL_HOST_SUFFIX;
@@ -54,21 +54,6 @@ async function readKey(file: string): Promise<PrivateKey | undefined> {
   }
 }
 
-/** Seconds the certificate on disk stays valid; undefined when missing, unreadable or not for this key. */
-async function remainingSeconds(
-  file: string,
-  key: PrivateKey,
-  now: Date,
-): Promise<number | undefined> {
-  try {
-    const cert = parseCertificateText(await fsp.readFile(file, 'utf8'));
-    if (!cert.publicKey.blob.equals(key.publicKey.blob)) return undefined;
-    return Number(cert.validBefore) - Math.floor(now.getTime() / 1000);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Creates the key once; a concurrent creator's key wins (link fails on an existing file). */
 async function ensureKey(file: string): Promise<PrivateKey> {
   const existing = await readKey(file);
@@ -97,7 +82,9 @@ export interface EnsureResult {
 
 /**
  * Makes sure `host`'s key and certificate exist and the certificate is valid for at least the
- * next minute (or half its life, for very short ones). `force` always renews.
+ * next minute, and was issued under the credentials in use (see cert-cache.ts). `force` always
+ * renews. When the keys-service refuses to issue one, the cached certificate is removed so that
+ * ssh does not present a certificate this user may no longer have.
  */
 export async function ensureAppCertificate(
   client: ApiClient,
@@ -108,15 +95,25 @@ export async function ensureAppCertificate(
   const app = appOfHost(host);
   const paths = appKeyPaths(config, host);
   const key = await ensureKey(paths.key);
-  if (!options.force) {
-    const left = await remainingSeconds(paths.certificate, key, options.now);
-    if (left !== undefined && left > 60) return { paths };
+  const tag = credentialTag(client.apiUrl, client.target.token ?? '');
+  if (
+    !options.force &&
+    cachedCertificateIsFresh({ keysDir: config.keysDir, host, tag, now: options.now })
+  ) {
+    return { paths };
   }
-  const issued = await client.issueCertificate({
-    app,
-    publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy'),
-  });
-  await writeFileAtomic(paths.certificate, `${issued.certificate.trim()}\n`, 0o600);
+  let issued: IssuedCertificate;
+  try {
+    issued = await client.issueCertificate({
+      app,
+      publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy'),
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.status >= 400 && err.status < 500)
+      await fsp.rm(paths.certificate, { force: true });
+    throw err;
+  }
+  await writeFileAtomic(paths.certificate, certificateFileText(issued.certificate, tag), 0o600);
   await writeFileAtomic(
     knownHostsPath(config),
     knownHostsFileText(issued.bastion.known_hosts, [issued.bastion.host, `*${VHOST_SUFFIX}`]),

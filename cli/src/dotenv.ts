@@ -1,63 +1,118 @@
 /**
  * A `.env` reader for `config:set --file`: `KEY=value` lines, optional `export `, `#` comments,
- * single quotes (literal) and double quotes (with \n, \t, \", \\ escapes, may span lines).
+ * and three forms of value:
+ *
+ * - bare: the rest of the line, trimmed, up to a ` #` comment (`GREETING=it's fine`);
+ * - double-quoted: `\n`, `\r`, `\t`, `\"`, `\\` and `\$` escapes, may span lines;
+ * - single-quoted, read as a POSIX shell word: `'...'` is literal (newlines included) and
+ *   segments join, so `'it'\''s'` is `it's`. This is what `config --shell` writes, so its output
+ *   reads back exactly (multi-line values, quotes, `$`, `#`, unicode, trailing blanks, `\r`).
  */
 import { isConfigVarName } from '@neetodeploy/contract';
 import { UsageError } from './errors.js';
+import { quoteShort } from './format.js';
+import { CONFIG_VAR_RULE } from './validate.js';
 
 export function parseDotenv(text: string, fileName: string): Record<string, string> {
   const vars: Record<string, string> = {};
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const raw = lines[i] ?? '';
-    const line = raw.trimStart();
-    if (line === '' || line.startsWith('#')) continue;
-    const body = line.startsWith('export ') ? line.slice(7).trimStart() : line;
-    const eq = body.indexOf('=');
-    if (eq <= 0) throw new UsageError(`${fileName}:${lineNo}: expected KEY=VALUE`);
-    const key = body.slice(0, eq).trim();
-    if (!isConfigVarName(key))
-      throw new UsageError(
-        `${fileName}:${lineNo}: ${JSON.stringify(key)} is not a valid variable name`,
-      );
-    let rest = body.slice(eq + 1);
-    let value: string;
-    if (rest.startsWith("'")) {
-      const end = rest.indexOf("'", 1);
-      if (end === -1) throw new UsageError(`${fileName}:${lineNo}: unterminated single quote`);
-      value = rest.slice(1, end);
-    } else if (rest.startsWith('"')) {
-      // Double-quoted values may continue on the following lines.
-      let acc = rest.slice(1);
-      let closing = findClosingQuote(acc);
-      while (closing === -1 && i + 1 < lines.length) {
-        i++;
-        acc += `\n${lines[i] ?? ''}`;
-        closing = findClosingQuote(acc);
-      }
-      if (closing === -1) throw new UsageError(`${fileName}:${lineNo}: unterminated double quote`);
-      value = unescapeDouble(acc.slice(0, closing));
-    } else {
-      const hash = rest.search(/\s#/);
-      if (hash !== -1) rest = rest.slice(0, hash);
-      value = rest.trim();
+  let pos = 0;
+  let lineNo = 1;
+  const fail = (what: string, at = lineNo): never => {
+    throw new UsageError(`${fileName}:${at}: ${what}`);
+  };
+  const endOfLine = (from: number): number => {
+    const nl = text.indexOf('\n', from);
+    return nl === -1 ? text.length : nl;
+  };
+  /** Skips the rest of the line (and its newline); only blanks and a comment may be left. */
+  const finishLine = (from: number, startLine: number): void => {
+    const end = endOfLine(from);
+    const rest = text.slice(from, end).trim();
+    if (rest !== '' && !rest.startsWith('#')) fail('unexpected text after the value', startLine);
+    pos = end + 1;
+    lineNo++;
+  };
+
+  while (pos < text.length) {
+    const end = endOfLine(pos);
+    const line = text.slice(pos, end).replace(/\r$/, '');
+    const trimmed = line.trimStart();
+    if (trimmed === '' || trimmed.startsWith('#')) {
+      pos = end + 1;
+      lineNo++;
+      continue;
     }
-    vars[key] = value;
+    const startLine = lineNo;
+    const lead = line.length - trimmed.length;
+    const body = trimmed.startsWith('export ') ? trimmed.slice(7).trimStart() : trimmed;
+    const bodyStart = pos + lead + (trimmed.length - body.length);
+    const eq = body.indexOf('=');
+    if (eq <= 0) fail('expected KEY=VALUE');
+    const key = body.slice(0, eq).trim();
+    if (!isConfigVarName(key)) {
+      fail(`${quoteShort(key)} is not a valid config var name: ${CONFIG_VAR_RULE}`);
+    }
+    let at = bodyStart + eq + 1;
+    const first = text[at];
+    if (first === '"') {
+      let value = '';
+      at++;
+      for (;;) {
+        if (at >= text.length) fail('unterminated double quote', startLine);
+        const c = text[at] ?? '';
+        if (c === '"') break;
+        if (c === '\\' && at + 1 < text.length) {
+          const n = text[at + 1] ?? '';
+          const map: Record<string, string> = {
+            n: '\n',
+            r: '\r',
+            t: '\t',
+            '"': '"',
+            '\\': '\\',
+            $: '$',
+          };
+          value += map[n] ?? `\\${n}`;
+          if (n === '\n') lineNo++;
+          at += 2;
+          continue;
+        }
+        if (c === '\n') lineNo++;
+        value += c;
+        at++;
+      }
+      vars[key] = value;
+      finishLine(at + 1, startLine);
+    } else if (first === "'") {
+      let value = '';
+      for (;;) {
+        const c = text[at];
+        if (c === "'") {
+          const close = text.indexOf("'", at + 1);
+          if (close === -1) fail('unterminated single quote', startLine);
+          const segment = text.slice(at + 1, close);
+          lineNo += segment.split('\n').length - 1;
+          value += segment;
+          at = close + 1;
+        } else if (c === '\\' && text[at + 1] === "'") {
+          value += "'";
+          at += 2;
+        } else if (c !== undefined && /[^\s'\\#]/.test(c)) {
+          value += c;
+          at++;
+        } else {
+          break;
+        }
+      }
+      vars[key] = value;
+      finishLine(at, startLine);
+    } else {
+      let value = line.slice(line.length - body.length + eq + 1);
+      const hash = value.search(/\s#/);
+      if (hash !== -1) value = value.slice(0, hash);
+      vars[key] = value.trim();
+      pos = end + 1;
+      lineNo++;
+    }
   }
   return vars;
-}
-
-function findClosingQuote(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\') i++;
-    else if (s[i] === '"') return i;
-  }
-  return -1;
-}
-
-function unescapeDouble(s: string): string {
-  return s.replace(/\\([nrt"\\$])/g, (_m, c: string) =>
-    c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c,
-  );
 }

@@ -4,12 +4,34 @@
  */
 export type CliErrorKind = 'error' | 'usage' | 'cancelled' | 'auth';
 
+/** The class names of an error, most derived first, under a key every copy of this module shares. */
+const CLASSES = Symbol.for('@neetodeploy/cli:error-classes');
+
 export class CliError extends Error {
   readonly kind: CliErrorKind;
+  private readonly [CLASSES]: readonly string[];
   constructor(message: string, options?: { kind?: CliErrorKind; cause?: unknown }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.kind = options?.kind ?? 'error';
+    const names: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error;) {
+      names.push((c as { name: string }).name);
+      c = Object.getPrototypeOf(c);
+    }
+    this[CLASSES] = names;
+  }
+
+  /**
+   * `instanceof` also matches errors made by another copy of this module: commands are imported
+   * lazily (cli.ts), and a host that loaded the CLI's modules twice (CommonJS and ESM, as the
+   * tests' loader does) must still tell a UsageError from the rest.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const names = (value as { [CLASSES]?: unknown })[CLASSES];
+    return Array.isArray(names) && names.includes(this.name);
   }
 }
 

@@ -27,3 +27,20 @@ export function listWords(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1] ?? ''}`;
 }
+
+/**
+ * A value quoted for a message, cut to `max` characters: a 40 KB value in an error would bury
+ * the error.
+ */
+export function quoteShort(value: string, max = 40): string {
+  if (value.length <= max) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, max))}... (${value.length} characters)`;
+}
+
+/** Cuts every run of more than `max` non-blank characters in a message (values a server echoed). */
+export function shortenLongRuns(message: string, max = 120): string {
+  return message.replace(
+    new RegExp(`\\S{${max + 1},}`, 'g'),
+    (run) => `${run.slice(0, max)}... (${run.length} characters)`,
+  );
+}

@@ -4,18 +4,26 @@
  * terminal io, and maps typed errors to exit codes (0 ok, 1 error, 2 usage or cancelled, 4 not
  * logged in or token expired; `exec` exits with the remote code).
  */
+import fs from 'node:fs';
 import os from 'node:os';
-import { CommanderError } from 'commander';
-import { runCli } from './cli.js';
-import { makeCliConfig, resolveConfigDir } from './config.js';
+import { cachedCertificateIsFresh, credentialTag } from './cert-cache.js';
+import {
+  appFromGitConfig,
+  findGitConfig,
+  loadCredentials,
+  makeCliConfig,
+  resolveConfigDir,
+} from './config.js';
 import type { CliConfig } from './config.js';
 import { CliError } from './errors.js';
+import { shortenLongRuns } from './format.js';
 import type { Io } from './io.js';
 import { abortableSleep } from './io.js';
-import { createApiProvider } from './session.js';
 import { cliVersion } from './version.js';
 
 const EXIT = { ok: 0, error: 1, usage: 2, auth: 4 } as const;
+
+let swallowingInterrupts = false;
 
 function processIo(env: NodeJS.ProcessEnv): Io {
   const hasDisplay =
@@ -45,8 +53,19 @@ function processIo(env: NodeJS.ProcessEnv): Io {
       return () => process.off('SIGWINCH', listener);
     },
     onInterrupt(listener) {
-      process.on('SIGINT', listener);
-      return () => process.off('SIGINT', listener);
+      // The terminal echoed ^C without a line break: what we print next starts on a new line.
+      const onSigint = (): void => {
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        // Once handled, a second SIGINT must not kill us while we wind down: a parent that
+        // forwards the terminal's SIGINT (npm's run-script does) delivers it twice.
+        if (!swallowingInterrupts) {
+          swallowingInterrupts = true;
+          process.on('SIGINT', () => undefined);
+        }
+        listener();
+      };
+      process.on('SIGINT', onSigint);
+      return () => process.off('SIGINT', onSigint);
     },
     canOpenBrowser: hasDisplay,
     async openBrowser(url) {
@@ -85,6 +104,18 @@ function resolveSpecifier(spec: string): string {
   }
 }
 
+/** `-a`'s default: NEETODEPLOY_APP, else the git remote named `neetodeploy` (as Heroku does). */
+function defaultApp(env: NodeJS.ProcessEnv): CliConfig['defaultApp'] {
+  if (env.NEETODEPLOY_APP) return { app: env.NEETODEPLOY_APP, from: 'NEETODEPLOY_APP' };
+  try {
+    const file = findGitConfig(process.cwd());
+    const app = file !== undefined ? appFromGitConfig(fs.readFileSync(file, 'utf8')) : undefined;
+    return app !== undefined ? { app, from: 'the git remote neetodeploy' } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function buildConfig(env: NodeJS.ProcessEnv): CliConfig {
   const home = env.HOME || os.homedir();
   return makeCliConfig({
@@ -100,8 +131,17 @@ function buildConfig(env: NodeJS.ProcessEnv): CliConfig {
   });
 }
 
+/** Commander's errors, told apart without loading commander on the fast paths. */
+interface CommanderLikeError {
+  readonly code: string;
+}
+function isCommanderError(err: unknown): err is CommanderLikeError {
+  const code = (err as Partial<CommanderLikeError> | undefined)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
+}
+
 function exitCodeFor(err: unknown): number {
-  if (err instanceof CommanderError) {
+  if (isCommanderError(err)) {
     return err.code === 'commander.helpDisplayed' ||
       err.code === 'commander.version' ||
       err.code === 'commander.help'
@@ -132,22 +172,60 @@ function guardTerminal(): void {
   }
 }
 
+const VERSION_FLAGS = new Set(['--version', '-v', '-V']);
+
+/**
+ * Start-up fast paths that load none of commander, zod, ssh2 or the HTTP client: `--version`,
+ * and `ssh-cert HOST` when HOST's cached certificate is still good (ssh_config's `Match exec`
+ * runs that before every `ssh APP.neetodeploy`). Resolves with an exit code, or undefined to
+ * run the full CLI.
+ */
+async function fastPath(argv: readonly string[], config: CliConfig): Promise<number | undefined> {
+  if (argv.length === 1 && VERSION_FLAGS.has(argv[0] ?? '')) {
+    process.stdout.write(`${config.version}\n`);
+    return 0;
+  }
+  if (argv.length === 2 && argv[0] === 'ssh-cert' && !(argv[1] ?? '-').startsWith('-')) {
+    const stored = await loadCredentials(config).catch(() => undefined);
+    const token = config.overrides.token ?? stored?.token;
+    const apiUrl = config.overrides.apiUrl ?? stored?.apiUrl;
+    if (token === undefined || apiUrl === undefined) return undefined;
+    const fresh = cachedCertificateIsFresh({
+      keysDir: config.keysDir,
+      host: argv[1] ?? '',
+      tag: credentialTag(apiUrl, token),
+      now: new Date(),
+    });
+    return fresh ? 0 : undefined;
+  }
+  return undefined;
+}
+
 async function main(): Promise<number> {
   const env = process.env;
+  const argv = process.argv.slice(2);
+  let config = buildConfig(env);
+  const fast = await fastPath(argv, config);
+  if (fast !== undefined) return fast;
+  const app = defaultApp(env);
+  if (app !== undefined) config = { ...config, defaultApp: app };
   guardTerminal();
   const io = processIo(env);
-  const config = buildConfig(env);
   try {
-    return await runCli(process.argv.slice(2), { io, api: createApiProvider(config), config });
+    const [{ runCli }, { createApiProvider }] = await Promise.all([
+      import('./cli.js'),
+      import('./session.js'),
+    ]);
+    return await runCli(argv, { io, api: createApiProvider(config), config });
   } catch (err) {
     const code = exitCodeFor(err);
     // Commander already printed its own usage errors.
-    if (!(err instanceof CommanderError)) {
+    if (!isCommanderError(err)) {
       const message =
         err instanceof CliError
           ? err.message
           : `unexpected error: ${(err as Error).message ?? String(err)}`;
-      process.stderr.write(`neetodeploy: ${message}\n`);
+      process.stderr.write(`neetodeploy: ${shortenLongRuns(message)}\n`);
       if (!(err instanceof CliError) && env.NEETODEPLOY_DEBUG) console.error(err);
     }
     return code;

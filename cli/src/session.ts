@@ -3,7 +3,7 @@
  * `NEETODEPLOY_CA_FILE` first (scripts, CI), then what `login` stored.
  */
 import fsp from 'node:fs/promises';
-import { ApiClient } from './api.js';
+import type { ApiClient } from './api.js';
 import type { CliConfig, Credentials } from './config.js';
 import { loadCredentials } from './config.js';
 import { CliError, NotLoggedInError } from './errors.js';
@@ -43,13 +43,18 @@ export function createApiProvider(config: CliConfig): ApiProvider {
     apiUrl: string,
     caFile: string | undefined,
     token?: string,
+    tokenSource?: 'login' | 'environment',
   ): Promise<ApiClient> => {
     const ca = caFile !== undefined ? await readCaFile(caFile) : undefined;
+    // Loaded here, not at start-up: the HTTP client and the API schemas (zod) are the heaviest
+    // modules of the CLI, and `--version` or a cached `ssh-cert` never needs them.
+    const { ApiClient } = await import('./api.js');
     return new ApiClient({
       apiUrl,
       userAgent,
       ...(ca ? { ca } : {}),
       ...(token !== undefined ? { token } : {}),
+      ...(tokenSource !== undefined ? { tokenSource } : {}),
     });
   };
   return {
@@ -71,7 +76,7 @@ export function createApiProvider(config: CliConfig): ApiProvider {
       const caFile = overrides.caFile ?? (sameApi ? stored.caFile : undefined);
       const fromEnvironment = overrides.token !== undefined;
       return {
-        client: await make(apiUrl, caFile, token),
+        client: await make(apiUrl, caFile, token, fromEnvironment ? 'environment' : 'login'),
         fromEnvironment,
         ...(!fromEnvironment && stored ? { email: stored.email } : {}),
       };

@@ -33,7 +33,7 @@ export function createProgram(
     .description(
       'neetodeploy keys-service: SSH certificate authority, revocation lists and the HTTPS API',
     )
-    .version('0.1.0')
+    .version('0.1.0', '-v, --version', 'print the version (-V too)')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => deps.io.stdout.write(s),

@@ -95,7 +95,9 @@ const deps: CliDeps = {
 };
 
 try {
-  await createProgram(deps).parseAsync(process.argv);
+  // `-V` as well as `-v`/`--version`, as the other binaries accept.
+  const argv = process.argv.map((a, i) => (i >= 2 && a === '-V' ? '--version' : a));
+  await createProgram(deps).parseAsync(argv);
 } catch (err) {
   process.exitCode = exitCodeFor(err, process.stderr);
 }

@@ -67,14 +67,17 @@ describe('bastion session channels and limits', function () {
 
   before(async () => {
     h = await startHarness({
-      config: () => ({ limits: { maxChannelsPerConnection: 3, maxSessionsPerUser: 2 } }),
+      config: () => ({
+        limits: { maxChannelsPerConnection: 3, maxSessionsPerUser: 2 },
+        session: { envAllow: ['LANG', 'LC_*', 'TERM'] },
+      }),
     });
   });
   after(async () => {
     await h?.close();
   });
 
-  it('passes allowed env only (LANG, LC_*, TERM)', async () => {
+  it('passes allowed env only, when session.envAllow narrows it (LANG, LC_*, TERM)', async () => {
     const { config } = await h.user('env', {});
     const r = await ssh(config, [
       '-o',

@@ -99,6 +99,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       ...rendered,
       dataDir: path.join(tmp.dir, name),
       listen: { host: '127.0.0.1', port: 0 },
+      metrics: { ...section(rendered, 'metrics'), host: '127.0.0.1', port: 0 },
       policyFile: files.policy,
       ca: { ...section(rendered, 'ca'), userKeyFile: files.userCa, hostKeyFile: files.hostCa },
       bastion: { ...section(rendered, 'bastion'), pinnedHostKeyFile: files.hostPublicKey },

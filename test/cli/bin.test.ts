@@ -52,7 +52,7 @@ describe('cli: the neetodeploy binary', function () {
       NEETODEPLOY_CA_FILE: env.caFile,
     });
     assert.equal(bad.code, 4);
-    assert.match(bad.stderr, /invalid API token: run `neetodeploy login`/);
+    assert.match(bad.stderr, /NEETODEPLOY_TOKEN was refused \(invalid API token\): unset it/);
   });
 
   it('NEETODEPLOY_TOKEN / NEETODEPLOY_API_URL override stored credentials; errors exit 1', async function () {

@@ -43,7 +43,7 @@ describe('cli: config dir resolution', function () {
     );
     assert.deepEqual(vars, {
       A: '1',
-      B: 'it',
+      B: 'its',
       C: 'two\nlines',
       D: 'plain value',
       E: 'multi\nline',

@@ -57,6 +57,20 @@ describe('cli: exec and stock ssh through a real bastion', function () {
     assert.equal(io.err(), 'oops\n');
   });
 
+  it('negotiates the post-quantum key exchange with the bastion (sntrup761x25519-sha512)', async function () {
+    const counted = async (): Promise<number> => {
+      const metric = await env.bastion!.server.metrics.keyExchanges.get();
+      const value = metric.values.find((v) => v.labels.kex === 'sntrup761x25519-sha512');
+      return value?.value ?? 0;
+    };
+    const before = await counted();
+    const config = env.config('exec-kex');
+    await env.loginAs(config, ALICE);
+    const { code } = await env.run(config, ['exec', '-a', 'demo', '--', 'true'], fakeIo());
+    assert.equal(code, 0);
+    assert.equal(await counted(), before + 1);
+  });
+
   it('streams stdin to the console and closes it (echo ls | neetodeploy exec)', async function () {
     const config = env.config('exec-stdin');
     await env.loginAs(config, ALICE);
@@ -131,7 +145,8 @@ describe('cli: exec and stock ssh through a real bastion', function () {
 
   it('the binary exits with the remote code', async function () {
     const token = await env.ks.token(ALICE);
-    const res = await runBin(['exec', '-a', 'demo', '--', 'echo', 'out;', 'exit', '42'], {
+    // One argument is a command line for the remote shell (as `ssh host CMD`).
+    const res = await runBin(['exec', '-a', 'demo', '--', 'echo out; exit 42'], {
       HOME: path.join(env.root, 'exec-bin'),
       NEETODEPLOY_TOKEN: token,
       NEETODEPLOY_API_URL: env.apiUrl,
@@ -139,6 +154,63 @@ describe('cli: exec and stock ssh through a real bastion', function () {
     });
     assert.equal(res.code, 42, res.stderr);
     assert.equal(res.stdout, 'out\n');
+  });
+
+  it('two or more arguments reach the console unchanged; -e sets variables', async function () {
+    const config = env.config('exec-argv');
+    await env.loginAs(config, ALICE);
+    const argv = await env.run(config, [
+      'exec',
+      '-a',
+      'demo',
+      '--',
+      'printf',
+      '<%s>\\n',
+      'a b',
+      "c'd",
+      'x;id',
+      '$HOME',
+      '',
+    ]);
+    assert.equal(argv.io.out(), "<a b>\n<c'd>\n<x;id>\n<$HOME>\n<>\n");
+    const seven = await env.run(config, ['exec', '-a', 'demo', '--', 'sh', '-c', 'exit 7']);
+    assert.equal(seven.code, 7);
+    const withEnv = await env.run(config, [
+      'exec',
+      '-a',
+      'demo',
+      '-e',
+      'LANG=C.UTF-8',
+      '-e',
+      'LC_ALL=C',
+      '--',
+      'echo "$LANG $LC_ALL"',
+    ]);
+    assert.equal(withEnv.io.out(), 'C.UTF-8 C\n');
+    await assert.rejects(
+      env.run(config, ['exec', '-a', 'demo', '-e', 'NOEQUALS', '--', 'true']),
+      /KEY=VALUE/,
+    );
+  });
+
+  it('Ctrl-C reaches the command as SIGINT even when its stdin is at EOF (exit 130)', async function () {
+    const config = env.config('exec-int');
+    await env.loginAs(config, ALICE);
+    const io = fakeIo();
+    io.stdinStream.end();
+    const running = env.run(
+      config,
+      ['exec', '-a', 'demo', '--', 'echo started; exec sleep 100'],
+      io,
+    );
+    const deadline = Date.now() + 15_000;
+    while (!io.out().includes('started')) {
+      assert.ok(Date.now() < deadline, 'the command never started');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    io.interrupt();
+    const { code } = await running;
+    assert.equal(code, 130);
   });
 
   it('on a terminal: a shell on a pty, resizes forwarded, the exit code returned', async function () {

@@ -266,11 +266,19 @@ export interface BinResult {
 export function runBin(
   args: readonly string[],
   env: Record<string, string>,
-  options: { input?: string; timeoutMs?: number; onStderr?: (text: string) => void } = {},
+  options: {
+    input?: string;
+    timeoutMs?: number;
+    onStderr?: (text: string) => void;
+    /** Working directory (default: the repository root). */
+    cwd?: string;
+  } = {},
 ): Promise<BinResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...sourceBinArgs('cli'), ...args], {
-      cwd: ROOT,
+    // The tsx loader resolved to a file URL, so the binary also runs from other directories.
+    const [node = process.execPath, ...nodeArgs] = selfCommandForTests();
+    const child = spawn(node, [...nodeArgs, ...args], {
+      cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

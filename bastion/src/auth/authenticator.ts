@@ -54,9 +54,13 @@ export function createAuthenticationStep(deps: AuthDeps): AuthenticationStep {
   };
 }
 
+/** The user name of the ProxyJump hop in `neetodeploy ssh-config`'s ssh_config: not an app. */
+const JUMP_USER = 'neetodeploy-jump';
+
 /** The app a user name asks for, for refusal messages. */
 function appOf(info: ConnectionInfo, username: string): string | undefined {
   if (info.kind === 'jump') return info.virtualHostApp;
+  if (username === JUMP_USER) return undefined;
   return parseUsername(username)?.app;
 }
 

@@ -5,7 +5,7 @@
  * is being ended. Virtual hosts it serves are its children: ending it ends their sessions too.
  */
 import type { Logger } from 'pino';
-import type { Connection } from 'ssh2';
+import type { Connection, NegotiatedAlgorithms } from 'ssh2';
 import { EVENTS } from '../events.js';
 import { armDeadline, createChannelBudget, startSessionClocks } from '../limits/index.js';
 import type { Deadline, SessionClocks } from '../limits/index.js';
@@ -155,10 +155,16 @@ export function createLiveConnection(
       transport.stream.pause();
       armDeadline(PROTOCOL_ERROR_GRACE_MS, () => transport.kill());
     });
-    c.once('handshake', () => {
+    c.once('handshake', (negotiated: NegotiatedAlgorithms) => {
       deadlines.keyExchanged();
       transport.admitted?.keyExchanged();
       deps.metrics.handshakes.inc({ result: 'ok' });
+      deps.metrics.keyExchanges.inc({ kex: negotiated.kex });
+      // Which key exchange a client got (post-quantum or not) is what an audit asks first.
+      log.debug(
+        { event: EVENTS.handshake, kex: negotiated.kex, cipher: negotiated.cs.cipher },
+        'key exchange done',
+      );
     });
     c.once('close', () => {
       clocks?.clear();

@@ -8,6 +8,8 @@ export interface BastionMetrics {
   readonly connections: Counter<'kind'>;
   readonly activeConnections: Gauge<'kind'>;
   readonly handshakes: Counter<'result'>;
+  /** Finished key exchanges by algorithm: how many clients get a post-quantum one. */
+  readonly keyExchanges: Counter<'kex'>;
   readonly authResults: Counter<'result' | 'reason'>;
   readonly limitRejections: Counter<'limit'>;
   readonly activeSessions: Gauge;
@@ -40,6 +42,12 @@ export function createMetrics(): BastionMetrics {
       name: `${p}handshakes_total`,
       help: 'SSH handshakes',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    keyExchanges: new Counter({
+      name: `${p}key_exchanges_total`,
+      help: 'Finished key exchanges by algorithm',
+      labelNames: ['kex'],
       registers: [registry],
     }),
     authResults: new Counter({

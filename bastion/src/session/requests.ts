@@ -9,6 +9,7 @@ import type { PtyRequest } from '@neetodeploy/platform';
 import type { ConnectionScope } from '../connection/index.js';
 import { EVENTS } from '../events.js';
 import { envRoomFor } from '../limits/index.js';
+import { keepRequestsAfterEof } from './after-eof.js';
 import { envAllowed } from './flow.js';
 import { runSession } from './lifecycle.js';
 import type { SessionDeps, SessionRun } from './types.js';
@@ -38,6 +39,7 @@ export function handleSession(
 ): void {
   const session = accept();
   session.on('error', () => undefined);
+  keepRequestsAfterEof(session);
   const id = randomUUID();
   const log = scope.logger.child({ sessionId: id });
   const { conn } = scope;

@@ -3,6 +3,7 @@ import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { CliError } from '../errors.js';
 import { write } from '../io.js';
+import { checkApp, checkConfigVarName } from '../validate.js';
 
 export interface ConfigGetOptions {
   readonly app: string;
@@ -10,6 +11,8 @@ export interface ConfigGetOptions {
 }
 
 export async function runConfigGet(options: ConfigGetOptions, deps: Deps): CommandResult {
+  checkApp(options.app);
+  checkConfigVarName(options.key);
   const { client } = await deps.api.session();
   const config = await withAppHint(client, options.app, () => client.getConfig(options.app));
   const value = config.vars[options.key];

@@ -3,13 +3,15 @@
  * (no If-Match: the server merges concurrent writers without losing either), then a restart.
  */
 import fsp from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { isConfigVarName } from '@neetodeploy/contract';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { parseDotenv } from '../dotenv.js';
 import { CliError, UsageError } from '../errors.js';
-import { json, listWords } from '../format.js';
+import { json, listWords, quoteShort } from '../format.js';
 import { write } from '../io.js';
+import { CONFIG_VAR_RULE, checkApp } from '../validate.js';
 
 export interface ConfigSetOptions {
   readonly app: string;
@@ -27,7 +29,7 @@ export function parsePairs(pairs: readonly string[]): Record<string, string> {
     const key = eq === -1 ? pair : pair.slice(0, eq);
     if (eq <= 0 || !isConfigVarName(key)) {
       throw new UsageError(
-        `${JSON.stringify(pair.length > 40 ? `${pair.slice(0, 40)}...` : pair)} is not KEY=VALUE (names: letters, digits, _; not starting with a digit)`,
+        `KEY=VALUE: ${quoteShort(pair)} is not KEY=VALUE (names: ${CONFIG_VAR_RULE})`,
       );
     }
     vars[key] = pair.slice(eq + 1);
@@ -35,21 +37,31 @@ export function parsePairs(pairs: readonly string[]): Record<string, string> {
   return vars;
 }
 
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export async function runConfigSet(options: ConfigSetOptions, deps: Deps): CommandResult {
+  checkApp(options.app);
   let vars: Record<string, string> = {};
   if (options.file !== undefined) {
     let text: string;
     try {
-      text = await fsp.readFile(options.file, 'utf8');
+      text =
+        options.file === '-'
+          ? await readAll(deps.io.stdin)
+          : await fsp.readFile(options.file, 'utf8');
     } catch (err) {
       throw new CliError(`cannot read ${options.file}: ${(err as Error).message}`);
     }
-    vars = parseDotenv(text, options.file);
+    vars = parseDotenv(text, options.file === '-' ? '(stdin)' : options.file);
   }
   vars = { ...vars, ...parsePairs(options.pairs) };
   const keys = Object.keys(vars);
   if (keys.length === 0) {
-    throw new UsageError('nothing to set: give KEY=VALUE pairs or --file FILE');
+    throw new UsageError('KEY=VALUE: nothing to set: give KEY=VALUE pairs or --file FILE');
   }
   const { client } = await deps.api.session();
   await write(

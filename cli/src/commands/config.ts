@@ -4,6 +4,7 @@ import type { Deps, CommandResult } from '../deps.js';
 import { UsageError } from '../errors.js';
 import { json, shellQuote } from '../format.js';
 import { write } from '../io.js';
+import { checkApp } from '../validate.js';
 
 export interface ConfigOptions {
   readonly app: string;
@@ -12,7 +13,10 @@ export interface ConfigOptions {
 }
 
 export async function runConfig(options: ConfigOptions, deps: Deps): CommandResult {
-  if (options.json && options.shell) throw new UsageError('choose one of --json and --shell');
+  checkApp(options.app);
+  if (options.json && options.shell) {
+    throw new UsageError('--json and --shell: choose one of the two output formats');
+  }
   const { client } = await deps.api.session();
   const config = await withAppHint(client, options.app, () => client.getConfig(options.app));
   const keys = Object.keys(config.vars).sort();

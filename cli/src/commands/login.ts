@@ -4,8 +4,9 @@
  */
 import path from 'node:path';
 import fsp from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { Deps, CommandResult } from '../deps.js';
-import { saveCredentials, writeFileAtomic } from '../config.js';
+import { loadLastApi, saveCredentials, writeFileAtomic } from '../config.js';
 import { ApiError, CancelledError, CliError, UsageError } from '../errors.js';
 import { write } from '../io.js';
 import { readCaFile } from '../session.js';
@@ -15,6 +16,26 @@ export interface LoginOptions {
   readonly caFile?: string;
   /** False with --no-browser. */
   readonly browser: boolean;
+  /** Read an API token from stdin instead of signing in through the browser. */
+  readonly withToken?: boolean;
+}
+
+async function readToken(stdin: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const buf = Buffer.from(chunk as Buffer);
+    size += buf.length;
+    if (size > 64 * 1024) throw new UsageError('--with-token: stdin holds more than a token');
+    chunks.push(buf);
+  }
+  const token = Buffer.concat(chunks).toString('utf8').trim();
+  if (token === '' || /\s/.test(token)) {
+    throw new UsageError(
+      '--with-token: give one API token on stdin (echo "$TOKEN" | neetodeploy login --with-token)',
+    );
+  }
+  return token;
 }
 
 function originOf(url: string): string {
@@ -27,9 +48,62 @@ function originOf(url: string): string {
   }
 }
 
+async function removeCachedCertificates(keysDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(keysDir);
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names
+      .filter((n) => n.endsWith('-cert.pub'))
+      .map((n) => fsp.rm(path.join(keysDir, n), { force: true })),
+  );
+}
+
+interface NewLogin {
+  readonly apiUrl: string;
+  readonly caFile: string | undefined;
+  readonly token: string;
+  readonly email: string;
+  readonly expiresAt: string;
+}
+
+/** Stores a new login (and a copy of its CA), and drops what the previous login left. */
+async function storeLogin(deps: Deps, login: NewLogin): Promise<void> {
+  const { io, config } = deps;
+  let keptCa: string | undefined;
+  if (login.caFile !== undefined) {
+    // Keep our own copy: the CA file given may be in a data dir that moves or goes away.
+    keptCa = path.join(config.dir, 'ca.pem');
+    const pem = await readCaFile(login.caFile);
+    if (path.resolve(login.caFile) !== keptCa) await writeFileAtomic(keptCa, pem, 0o600);
+  } else {
+    await fsp.rm(path.join(config.dir, 'ca.pem'), { force: true });
+  }
+  await saveCredentials(config, {
+    apiUrl: login.apiUrl,
+    token: login.token,
+    email: login.email,
+    ...(keptCa !== undefined ? { caFile: keptCa } : {}),
+    expiresAt: login.expiresAt,
+  });
+  // Certificates cached for stock ssh were issued under the previous login, which may have
+  // been revoked: they are stale now (ssh-cert also checks, by the credentials tag).
+  await removeCachedCertificates(config.keysDir);
+  await write(io.stderr, `Logged in as ${login.email} on ${login.apiUrl}\n`);
+  if (config.overrides.token !== undefined) {
+    await write(
+      io.stderr,
+      'Note: NEETODEPLOY_TOKEN is set and takes precedence over this login.\n',
+    );
+  }
+}
+
 export async function runLogin(options: LoginOptions, deps: Deps): CommandResult {
   const { io, api, config } = deps;
-  const stored = await api.stored();
+  const stored = (await api.stored()) ?? (await loadLastApi(config));
   const given = options.api ?? config.overrides.apiUrl ?? stored?.apiUrl;
   if (!given) {
     throw new UsageError(
@@ -42,6 +116,20 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
     config.overrides.caFile ??
     (stored && originOf(stored.apiUrl) === apiUrl ? stored.caFile : undefined);
   const client = await api.anonymous(apiUrl, caFile);
+
+  if (options.withToken) {
+    const token = await readToken(io.stdin);
+    const { ApiClient } = await import('../api.js');
+    const me = await new ApiClient({ ...client.target, token }).me();
+    await storeLogin(deps, {
+      apiUrl,
+      caFile,
+      token,
+      email: me.email,
+      expiresAt: me.token.expires_at,
+    });
+    return;
+  }
 
   const session = await client.createLoginSession({
     hostname: io.hostname,
@@ -93,29 +181,13 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
           throw new CliError('the sign-in was denied in the browser');
         throw err;
       }
-      let keptCa: string | undefined;
-      if (caFile !== undefined) {
-        // Keep our own copy: the CA file given may be in a data dir that moves or goes away.
-        keptCa = path.join(config.dir, 'ca.pem');
-        const pem = await readCaFile(caFile);
-        if (path.resolve(caFile) !== keptCa) await writeFileAtomic(keptCa, pem, 0o600);
-      } else {
-        await fsp.rm(path.join(config.dir, 'ca.pem'), { force: true });
-      }
-      await saveCredentials(config, {
+      await storeLogin(deps, {
         apiUrl,
+        caFile,
         token: token.access_token,
         email: token.email,
-        ...(keptCa !== undefined ? { caFile: keptCa } : {}),
         expiresAt: token.expires_at,
       });
-      await write(io.stderr, `Logged in as ${token.email} on ${apiUrl}\n`);
-      if (config.overrides.token !== undefined) {
-        await write(
-          io.stderr,
-          'Note: NEETODEPLOY_TOKEN is set and takes precedence over this login.\n',
-        );
-      }
       return;
     }
   } catch (err) {

@@ -6,7 +6,8 @@
  * - that jump hop is the same host name with the user `neetodeploy-jump`, which the first Match
  *   block redirects to the bastion. `-i`/`-o` never reach a jump hop, so everything it needs
  *   (address, identity, certificate, known_hosts) is in this file, keyed on `%n`;
- * - `Match exec "neetodeploy ssh-cert %n"` renews the certificate before each connection;
+ * - `Match exec "neetodeploy ssh-cert %n"` renews the certificate before each connection, in
+ *   the ssh the user started only (the jump hop's ssh starts after it and reuses the result);
  * - both hops check the bastion's host key under its own name (HostKeyAlias).
  */
 import fs from 'node:fs';
@@ -71,12 +72,14 @@ export function renderSshConfig(input: SshConfigInput): string {
     `  Port ${input.bastionPort}`,
     '  ProxyJump none',
     '',
+    // Only the ssh the user started renews: it evaluates this before it starts the jump hop's
+    // ssh, which then finds the certificate fresh; one ssh-cert run per connection, not two.
     '# Renews the app certificate before each connection (always succeeds).',
-    `Match originalhost ${pattern} exec "${refresh}"`,
-    `  IdentityFile ${key}`,
-    `  CertificateFile ${cert}`,
+    `Match originalhost ${pattern} !user ${JUMP_USER} exec "${refresh}"`,
     '',
     `Host ${pattern}`,
+    `  IdentityFile ${key}`,
+    `  CertificateFile ${cert}`,
     `  ProxyJump ${JUMP_USER}@%n`,
     // Both hops are checked under the bastion's name: OpenSSH 9.2 does not match the host
     // certificate's wildcard principal (*.neetodeploy), and the jump hop would otherwise be

@@ -12,7 +12,7 @@ import type { DomainContext } from '../domain/index.js';
 import { EVENTS } from '../events.js';
 import { createApiRouter } from './api/router.js';
 import { apiErrorHandler } from './errors.js';
-import { requestMetrics } from './metrics.js';
+import { labelMatchedRoutes, requestMetrics } from './metrics.js';
 import { securityHeaders } from './security-headers.js';
 import { createWebRouter } from './web/router.js';
 
@@ -32,6 +32,7 @@ export function createHttpApp(ctx: DomainContext, options: HttpAppOptions): Expr
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', config.trustProxyHops);
+  labelMatchedRoutes(app);
   app.use(securityHeaders(), requestMetrics(metrics, logger));
 
   app.get('/healthz', (_req, res) => {

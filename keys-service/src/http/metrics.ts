@@ -2,9 +2,9 @@
  * Request metrics labelled by the route that served the request, as the router matched it
  * (`/api/v1/apps/:app/config`): a new route is labelled the moment it exists, and the label set
  * stays bounded because it is the set of route patterns. Requests no route matched share
- * {@link UNMATCHED_ROUTE}.
+ * {@link UNMATCHED_ROUTE}. {@link labelMatchedRoutes} must be called on the app first.
  */
-import type { Request, RequestHandler } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { EVENTS } from '../events.js';
 import type { KeysMetrics } from '../metrics.js';
@@ -22,25 +22,37 @@ interface MatchedRoute {
   readonly path: unknown;
 }
 
+const ROUTE = Symbol('matched route');
+const LABEL = Symbol('matched route label');
+
+interface LabelledRequest {
+  [ROUTE]?: MatchedRoute;
+  [LABEL]?: string;
+  readonly baseUrl: string;
+}
+
 /**
- * Remembers the label of the last route the router matched for this request. The router
- * assigns `req.route` when it dispatches to a route, and `req.baseUrl` is the mount path only
- * at that moment (it is restored when the request leaves a router, e.g. on an error), so the
- * label is taken then, through an accessor, rather than read back when the response finishes.
+ * Makes `req.route` an accessor on the app's request prototype that remembers the label of the
+ * last route the router matched. The router assigns `req.route` when it dispatches to a route,
+ * and `req.baseUrl` is the mount path only at that moment (it is restored when the request
+ * leaves a router, e.g. on an error), so the label is taken then rather than read back when the
+ * response finishes. On the prototype, not on each request: an accessor defined per object
+ * turns every request into a slow dictionary-mode object.
  */
-function trackMatchedRoute(req: Request): () => string {
-  let label = UNMATCHED_ROUTE;
-  let route: MatchedRoute | undefined;
-  Object.defineProperty(req, 'route', {
+export function labelMatchedRoutes(app: Express): void {
+  Object.defineProperty(app.request, 'route', {
     configurable: true,
     enumerable: true,
-    get: () => route,
-    set: (value: MatchedRoute | undefined) => {
-      route = value;
-      if (value && typeof value.path === 'string') label = routeLabel(req.baseUrl, value.path);
+    get(this: LabelledRequest) {
+      return this[ROUTE];
+    },
+    set(this: LabelledRequest, value: MatchedRoute | undefined) {
+      this[ROUTE] = value;
+      if (value && typeof value.path === 'string') {
+        this[LABEL] = routeLabel(this.baseUrl, value.path);
+      }
     },
   });
-  return () => label;
 }
 
 /** Counts every request and observes its duration by route, once its response has finished. */
@@ -48,9 +60,8 @@ export function requestMetrics(metrics: KeysMetrics, logger: Logger): RequestHan
   return (req, res, next) => {
     const started = performance.now();
     const method = req.method;
-    const matched = trackMatchedRoute(req);
     res.once('finish', () => {
-      const route = matched();
+      const route = (req as unknown as LabelledRequest)[LABEL] ?? UNMATCHED_ROUTE;
       const status = res.statusCode;
       metrics.requests.inc({ method, route, status: String(status) });
       metrics.requestDuration.observe({ route }, (performance.now() - started) / 1000);

@@ -1,0 +1,192 @@
+/**
+ * CLI start-up, as ratios measured in one run against yardsticks timed in the same run, pair by
+ * pair (A B A B ...), so that a machine whose speed drifts (other work, CPU frequency) moves
+ * both sides of each ratio alike. Each figure is the median of the per-pair ratios of wall time.
+ *
+ * 1. `neetodeploy --version` vs `node -e 0`;
+ * 2. `neetodeploy ssh-cert demo.neetodeploy` with a valid cached certificate vs `node -e 0`;
+ * 3. `neetodeploy exec -a demo -- true` vs `node -e 0` (a real keys-service, bastion and local
+ *    platform in this process: a certificate is issued and a console process started each run);
+ * 4. stock `ssh demo.neetodeploy true` with the ssh_config of `neetodeploy ssh-config` (its
+ *    `Match exec` runs ssh-cert) vs `ssh -J` through OpenSSH's sshd to sshd (needs root).
+ *
+ * Run after `npm run build` (the binary runs cli/dist):
+ *   node --conditions=neetodeploy-source --import tsx bench/cli-startup.ts [--runs N] [--quick]
+ * (`--bin FILE` times another build of the binary.)
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCli } from '../cli/src/cli.js';
+import { makeCliConfig } from '../cli/src/config.js';
+import { createApiProvider } from '../cli/src/session.js';
+import { ALICE, fakeIo, startCliEnv } from '../test/cli/harness.js';
+import { startSshd, type SshdHandle } from '../test/support/openssh.js';
+import { ROOT } from '../test/support/paths.js';
+import { makeKey, signCert } from '../test/support/ssh-client.js';
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const runsArg = args.indexOf('--runs');
+const RUNS = runsArg !== -1 ? Number(args[runsArg + 1]) : QUICK ? 5 : 21;
+const binArg = args.indexOf('--bin');
+const BIN =
+  binArg !== -1
+    ? path.resolve(args[binArg + 1] ?? '')
+    : path.join(ROOT, 'cli', 'bin', 'neetodeploy.js');
+
+interface Command {
+  readonly argv: readonly string[];
+  readonly env?: Record<string, string>;
+}
+
+/** Wall milliseconds of one run (spawned asynchronously: this process serves the API). */
+function timeOnce(cmd: Command): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd.argv[0] ?? '', cmd.argv.slice(1), {
+      env: { ...process.env, ...cmd.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code === 0) resolve(ms);
+      else reject(new Error(`${cmd.argv.join(' ')} exited ${code}: ${stderr}`));
+    });
+  });
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+
+/** A and B in turn, one warm-up each; the median of A/B per pair, and each side's median. */
+async function paired(name: string, a: Command, b: Command, target: string): Promise<void> {
+  await timeOnce(a);
+  await timeOnce(b);
+  const ratios: number[] = [];
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const ta = await timeOnce(a);
+    const tb = await timeOnce(b);
+    as.push(ta);
+    bs.push(tb);
+    ratios.push(ta / tb);
+  }
+  const sorted = [...ratios].sort((x, y) => x - y);
+  console.log(
+    `${name}: ratio ${median(ratios).toFixed(2)}x (target ${target}; pairs ${RUNS}, ratio min ${sorted[0]?.toFixed(2)} max ${sorted.at(-1)?.toFixed(2)}); ` +
+      `median wall A ${median(as).toFixed(0)} ms, B ${median(bs).toFixed(0)} ms`,
+  );
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(ROOT, 'cli', 'dist', 'main.js'))) {
+    throw new Error('cli/dist is missing: run `npm run build` first');
+  }
+  const node: Command = { argv: [process.execPath, '-e', '0'] };
+  await paired(
+    'neetodeploy --version vs node -e 0',
+    { argv: [process.execPath, BIN, '--version'] },
+    node,
+    '<= 1.5x',
+  );
+
+  const env = await startCliEnv({ bastion: 'pinned' });
+  let sshd: SshdHandle | undefined;
+  try {
+    const home = path.join(env.root, 'bench', 'home');
+    fs.mkdirSync(home, { recursive: true });
+    const config = makeCliConfig({
+      version: '0.1.0',
+      dir: path.join(home, '.config', 'neetodeploy'),
+      home,
+      overrides: {},
+      selfCommand: [process.execPath, BIN],
+    });
+    await env.loginAs(config, ALICE);
+    const deps = { io: fakeIo(), api: createApiProvider(config), config };
+    if ((await runCli(['ssh-config'], deps)) !== 0) throw new Error('ssh-config failed');
+    const sshConfig = path.join(env.root, 'bench', 'ssh_config');
+    fs.writeFileSync(sshConfig, deps.io.out(), { mode: 0o600 });
+    const cliEnv = { NEETODEPLOY_CONFIG_DIR: config.dir, HOME: home };
+
+    await paired(
+      'neetodeploy ssh-cert (valid cached certificate) vs node -e 0',
+      { argv: [process.execPath, BIN, 'ssh-cert', 'demo.neetodeploy'], env: cliEnv },
+      node,
+      '<= 1.5x',
+    );
+    await paired(
+      'neetodeploy exec -a demo -- true vs node -e 0',
+      { argv: [process.execPath, BIN, 'exec', '-a', 'demo', '--', 'true'], env: cliEnv },
+      node,
+      '<= 3x',
+    );
+
+    if (process.getuid?.() !== 0) {
+      console.log('stock ssh vs ssh -J through sshd: skipped (sshd needs root)');
+      return;
+    }
+    const dir = path.join(env.root, 'bench', 'sshd');
+    fs.mkdirSync(dir, { recursive: true });
+    const ca = await makeKey(dir, 'ca');
+    const user = await makeKey(dir, 'user');
+    const cert = await signCert(ca, user, {
+      keyId: 'bench',
+      principals: ['root'],
+      validity: '-1m:+1h',
+      options: ['clear', 'permit-pty', 'permit-port-forwarding'],
+    });
+    sshd = await startSshd({
+      trustedUserCAKeys: [ca.publicKey],
+      extraConfig: ['AllowTcpForwarding yes'],
+    });
+    const known = path.join(dir, 'known_hosts');
+    fs.writeFileSync(known, `[127.0.0.1]:${sshd.port} ${sshd.hostKeyLine}\n`);
+    const sshdConfig = path.join(dir, 'ssh_config');
+    const common = [
+      `  IdentityFile ${user.file}`,
+      `  CertificateFile ${cert}`,
+      '  IdentitiesOnly yes',
+      '  IdentityAgent none',
+      `  UserKnownHostsFile ${known}`,
+      '  GlobalKnownHostsFile /dev/null',
+      '  StrictHostKeyChecking yes',
+      '  User root',
+    ];
+    fs.writeFileSync(
+      sshdConfig,
+      [
+        'Host sshd-jump',
+        '  HostName 127.0.0.1',
+        `  Port ${sshd.port}`,
+        ...common,
+        'Host sshd-target',
+        '  HostName 127.0.0.1',
+        `  Port ${sshd.port}`,
+        '  ProxyJump sshd-jump',
+        ...common,
+        '',
+      ].join('\n'),
+    );
+    const batch = ['-o', 'BatchMode=yes'];
+    await paired(
+      'ssh demo.neetodeploy true vs ssh -J through sshd to sshd',
+      { argv: ['ssh', '-F', sshConfig, ...batch, 'demo.neetodeploy', 'true'], env: cliEnv },
+      { argv: ['ssh', '-F', sshdConfig, ...batch, 'sshd-target', 'true'] },
+      '<= 0.7x',
+    );
+  } finally {
+    await sshd?.stop();
+    await env.dispose();
+  }
+}
+
+await main();
