@@ -248,8 +248,13 @@ export class ApiClient {
     );
   }
 
-  pollLoginToken(deviceCode: string): Promise<LoginToken> {
-    const body: LoginTokenRequest = { device_code: deviceCode, grant_type: DEVICE_CODE_GRANT_TYPE };
+  /** `replacesToken`: this CLI's previous token for the same API, revoked when the new one is issued. */
+  pollLoginToken(deviceCode: string, replacesToken?: string): Promise<LoginToken> {
+    const body: LoginTokenRequest = {
+      device_code: deviceCode,
+      grant_type: DEVICE_CODE_GRANT_TYPE,
+      ...(replacesToken !== undefined ? { replaces_token: replacesToken } : {}),
+    };
     return this.json('POST', API_PATHS.loginToken, loginTokenSchema, { body }).then((r) => r.body);
   }
 

@@ -98,6 +98,37 @@ describe('cli: commands against a real keys-service', function () {
 
     const who = await env.run(config, ['whoami']);
     assert.equal(who.io.out(), `${ALICE}\n`);
+
+    // Logging in again from the same CLI revokes the token it replaces.
+    const again = await env.run(
+      config,
+      ['login', '--api', env.apiUrl, '--ca-file', env.caFile],
+      fakeIo({
+        onOpenBrowser: async (url) => {
+          const userCode = new URL(url).searchParams.get('code') ?? '';
+          await approveLoginSession(env.ks.service.context, {
+            userCode,
+            email: ALICE,
+            decision: 'approve',
+          });
+        },
+      }),
+    );
+    assert.equal(again.code, 0);
+    const renewed = await loadCredentials(config);
+    assert.notEqual(renewed?.token, creds.token);
+    const stale = env.config('login-old', {
+      token: creds.token,
+      apiUrl: env.apiUrl,
+      caFile: env.caFile,
+    });
+    await assert.rejects(env.run(stale, ['whoami']), /refused|expired|revoked|log/i);
+    const current = env.config('login-new', {
+      token: renewed?.token ?? '',
+      apiUrl: env.apiUrl,
+      caFile: env.caFile,
+    });
+    assert.equal((await env.run(current, ['whoami'])).io.out(), `${ALICE}\n`);
   });
 
   it('login with --no-browser only prints the URL; a denial is an error', async function () {

@@ -116,6 +116,13 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
     config.overrides.caFile ??
     (stored && originOf(stored.apiUrl) === apiUrl ? stored.caFile : undefined);
   const client = await api.anonymous(apiUrl, caFile);
+  // The token this login replaces dies with it (never sent to another API, nor one from the
+  // environment, which this CLI does not own).
+  const previous = await api.stored();
+  const replaces =
+    previous && originOf(previous.apiUrl) === apiUrl && config.overrides.token === undefined
+      ? previous.token
+      : undefined;
 
   if (options.withToken) {
     const token = await readToken(io.stdin);
@@ -164,7 +171,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
       }
       let token;
       try {
-        token = await client.pollLoginToken(session.device_code);
+        token = await client.pollLoginToken(session.device_code, replaces);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         if (err.code === 'authorization_pending') continue;
