@@ -38,3 +38,4 @@ export { verifyCertificate, verifyUserCertificate } from './verify.js';
 export { matchSourceAddress } from './source-address.js';
 export { parseKrl, createKrl } from './krl.js';
 export { secureRandomBytes } from './random.js';
+export { ed25519PublicBytes, ed25519Seed } from './ed25519-raw.js';

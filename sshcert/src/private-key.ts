@@ -5,6 +5,7 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
+import { ed25519PublicBytes, ed25519Seed } from './ed25519-raw.js';
 import { SshCertError, malformed } from './errors.js';
 import {
   CURVES,
@@ -230,14 +231,14 @@ function jwkPart(jwk: JsonWebKey, name: 'n' | 'e' | 'd' | 'p' | 'q' | 'qi' | 'x'
 
 /** Writes the `openssh-key-v1` text form (unencrypted) that `ssh-keygen` and `ssh` read. */
 export function encodePrivateKey(key: PrivateKey, comment?: string): string {
-  const jwk = key.keyObject.export({ format: 'jwk' });
   const pub = key.publicKey;
   const check = randomBytes(4).readUInt32BE(0);
   const priv = new WireWriter().u32(check).u32(check).string(key.type);
   if (key.type === 'ssh-ed25519') {
-    const pk = jwkPart(jwk, 'x');
-    priv.bytes(pk).bytes(Buffer.concat([jwkPart(jwk, 'd'), pk]));
+    const pk = ed25519PublicBytes(key.keyObject);
+    priv.bytes(pk).bytes(Buffer.concat([ed25519Seed(key.keyObject), pk]));
   } else if (key.type === 'ssh-rsa') {
+    const jwk = key.keyObject.export({ format: 'jwk' });
     priv
       .mpint(jwkPart(jwk, 'n'))
       .mpint(jwkPart(jwk, 'e'))
@@ -246,6 +247,7 @@ export function encodePrivateKey(key: PrivateKey, comment?: string): string {
       .mpint(jwkPart(jwk, 'p'))
       .mpint(jwkPart(jwk, 'q'));
   } else {
+    const jwk = key.keyObject.export({ format: 'jwk' });
     const curve = CURVES[key.type]!;
     const r = new WireReader(pub.blob);
     r.bytes();

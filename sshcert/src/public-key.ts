@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { ed25519PublicBytes } from './ed25519-raw.js';
 import { SshCertError, malformed } from './errors.js';
 import { checkPublicKeyStrength } from './key-strength.js';
 import type { KeyType, PublicKey } from './types.js';
@@ -395,13 +396,13 @@ export function publicKeyFromKeyObject(keyObject: KeyObject, comment?: string): 
   if (kind !== 'ed25519' && kind !== 'ec' && kind !== 'rsa') {
     throw new SshCertError('unsupported-key', `unsupported key type ${String(kind)}`);
   }
+  if (kind === 'ed25519') {
+    const key = new SshPublicKey('ssh-ed25519', { kind: 'ed25519', pk: ed25519PublicBytes(pub) });
+    return comment === undefined ? key : key.withComment(comment);
+  }
   const jwk = pub.export({ format: 'jwk' });
   let key: SshPublicKey;
   switch (kind) {
-    case 'ed25519': {
-      key = new SshPublicKey('ssh-ed25519', { kind: 'ed25519', pk: fromB64url(jwk.x, 'x') });
-      break;
-    }
     case 'ec': {
       const entry = Object.entries(CURVES).find(([, c]) => c.jwkCrv === jwk.crv);
       if (!entry) throw new SshCertError('unsupported-key', `unsupported curve ${String(jwk.crv)}`);

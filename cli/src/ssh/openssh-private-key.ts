@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { ed25519PublicBytes, ed25519Seed } from '@neetodeploy/sshcert';
 import { SshKeyError } from './errors.js';
 
 /**
@@ -51,6 +52,15 @@ function keyParts(keyObject: KeyObject): KeyParts {
   if (keyObject.type !== 'private') {
     throw new SshKeyError('invalid-private-key', 'a private key is needed, got a public key');
   }
+  if (keyObject.asymmetricKeyType === 'ed25519') {
+    const pub = ed25519PublicBytes(keyObject);
+    const fields = [str(pub)];
+    return {
+      type: 'ssh-ed25519',
+      publicFields: fields,
+      privateFields: [...fields, str(concat([ed25519Seed(keyObject), pub]))],
+    };
+  }
   const jwk = keyObject.export({ format: 'jwk' });
   const b = (v: string | undefined): Buffer => {
     if (v === undefined)
@@ -58,15 +68,6 @@ function keyParts(keyObject: KeyObject): KeyParts {
     return Buffer.from(v, 'base64url');
   };
   switch (keyObject.asymmetricKeyType) {
-    case 'ed25519': {
-      const pub = b(jwk.x);
-      const fields = [str(pub)];
-      return {
-        type: 'ssh-ed25519',
-        publicFields: fields,
-        privateFields: [...fields, str(concat([b(jwk.d), pub]))],
-      };
-    }
     case 'ec': {
       const curve = CURVES[jwk.crv ?? ''];
       if (curve === undefined)
