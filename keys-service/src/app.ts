@@ -214,21 +214,25 @@ export function createKeysService(
 
     async start() {
       if (server) throw new Error('keys-service already started');
-      const ctx = await assemble().catch(async (err: unknown) => {
+      const assembled = await assemble().catch(async (err: unknown) => {
         await closeOwned();
         throw err;
       });
+      const authenticator: Authenticator =
+        deps.authenticator ??
+        (config.oidc
+          ? createOidcAuthenticator(config.oidc, { users: assembled.store.users, logger, clock })
+          : createLocalAuthenticator(assembled.store.users));
+      // Requests read groups through the provider when it keeps them current (OIDC).
+      const groups = authenticator.kind === 'redirect' ? authenticator.groups : undefined;
+      const ctx: DomainContext = groups ? { ...assembled, groups } : assembled;
       context = ctx;
       const tls = deps.tls ?? loadConfiguredTls(config);
       let boundUrl = '';
       app = createHttpApp(ctx, {
         baseUrl: () => config.publicUrl ?? boundUrl,
         draining: () => draining,
-        authenticator:
-          deps.authenticator ??
-          (config.oidc
-            ? createOidcAuthenticator(config.oidc, { users: ctx.store.users, logger, clock })
-            : createLocalAuthenticator(ctx.store.users)),
+        authenticator,
         cookieSecret: loadOrCreateSecret(path.join(config.dataDir, 'web-secret')),
       });
       const srv = (server = createHttpServer(app, tls));

@@ -39,4 +39,7 @@ export const EVENTS = {
   oidcDiscoveryFailed: 'oidc.discovery_failed',
   oidcSignInFailed: 'oidc.sign_in_failed',
   oidcSignInStarted: 'oidc.sign_in_started',
+  oidcGroupsRefreshed: 'oidc.groups_refreshed',
+  oidcRefreshRefused: 'oidc.refresh_refused',
+  oidcNoRefreshToken: 'oidc.no_refresh_token',
 } as const;

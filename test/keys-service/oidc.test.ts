@@ -70,6 +70,7 @@ describe('keys-service sign-in through OpenID Connect (real oidc-provider, headl
           scopes: ['openid', 'email', 'groups'],
           allowedEmailDomains: ['example.com'],
           displayName: 'Test IdP',
+          groupsMaxAgeSeconds: 0,
         },
       },
     });
@@ -181,16 +182,17 @@ describe('keys-service sign-in through OpenID Connect (real oidc-provider, headl
     assert.ok(!cookies.some((c) => c.name === '__Host-nd_oidc'));
   });
 
-  it('a user removed from a group at the provider loses the access at their next sign-in, for every token', async function () {
+  it('a user removed from a group at the provider loses the access at their next certificate, without signing in again; added back, regains it', async function () {
     // The token of the previous test (a sign-in of its own when run alone).
-    const before = aliceToken ?? (await loginAs(ALICE));
-    assert.equal((await certificateFor(before, 'demo')).status, 201);
+    const token = aliceToken ?? (await loginAs(ALICE));
+    assert.equal((await certificateFor(token, 'demo')).status, 201);
     idp.accounts.set(ALICE, { email: ALICE, email_verified: true, groups: ['staff'] });
     try {
-      const after = await loginAs(ALICE);
-      assert.equal((await certificateFor(after, 'demo')).status, 403);
-      // The older token reads the same stored groups: it lost the access too.
-      assert.equal((await certificateFor(before, 'demo')).status, 403);
+      // groupsMaxAgeSeconds is 0 here: the next request re-reads the groups at the provider.
+      const refused = await certificateFor(token, 'demo');
+      assert.equal(refused.status, 403, refused.text);
+      const me = await ks.client.request('/api/v1/me', { token });
+      assert.deepEqual(me.json.groups, ['staff']);
     } finally {
       idp.accounts.set(ALICE, {
         email: ALICE,
@@ -198,6 +200,19 @@ describe('keys-service sign-in through OpenID Connect (real oidc-provider, headl
         groups: ['deployers', 'staff'],
       });
     }
+    assert.equal((await certificateFor(token, 'demo')).status, 201);
+  });
+
+  it('an account deleted at the provider is signed out at its next request, with what to do', async function () {
+    const bob = 'bob@example.com';
+    idp.accounts.set(bob, { email: bob, email_verified: true, groups: ['deployers'] });
+    const token = await loginAs(bob);
+    assert.equal((await certificateFor(token, 'demo')).status, 201);
+    idp.accounts.delete(bob);
+    const refused = await certificateFor(token, 'demo');
+    assert.equal(refused.status, 401, refused.text);
+    assert.equal(refused.json.error.code, 'sign_in_ended');
+    assert.match(refused.json.error.message, /sign-in at Test IdP has ended.*neetodeploy login/);
   });
 
   /** Signs in through the pages and returns the failure page's status and message. */

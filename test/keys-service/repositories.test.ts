@@ -68,3 +68,39 @@ describe('keys-service sqlite store: journal', function () {
     }
   });
 });
+
+describe('keys-service sqlite store: schema upgrade', function () {
+  it('opens a schema-1 database (no identity-provider column) and keeps its users and tokens', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-schema-'));
+    const file = path.join(dir, 'state.sqlite');
+    try {
+      // The users table exactly as schema 1 created it, with one account in it.
+      const old = new Database(file);
+      old.exec(`CREATE TABLE users (email TEXT PRIMARY KEY, groups_json TEXT NOT NULL,
+        password_hash TEXT, created_at INTEGER NOT NULL)`);
+      old.prepare('INSERT INTO users VALUES (?, ?, ?, ?)').run('a@example.com', '["ops"]', 'h', 1);
+      old.pragma('user_version = 1');
+      old.close();
+      const store = openSqliteStore(file);
+      try {
+        const user = await store.users.get('a@example.com');
+        assert.deepEqual(user?.groups, ['ops']);
+        assert.equal(user?.passwordHash, 'h');
+        assert.equal(user?.idp, undefined);
+        const at = new Date(5000);
+        await store.users.upsert({ ...user, idp: { subject: 's', groupsCheckedAt: at } });
+        assert.deepEqual((await store.users.get('a@example.com'))?.idp, {
+          subject: 's',
+          groupsCheckedAt: at,
+        });
+      } finally {
+        await store.close();
+      }
+      const reopened = new Database(file, { readonly: true });
+      assert.equal(reopened.pragma('user_version', { simple: true }), 2);
+      reopened.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

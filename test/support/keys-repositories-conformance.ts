@@ -76,6 +76,35 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
         );
         assert.equal(all[0]?.passwordHash, undefined);
       });
+
+      it("keeps an identity provider's link (subject, refresh token, groups check time) and replaces it", async function () {
+        await store.users.upsert({ email: 'ida@example.com', groups: ['a'], createdAt: T0 });
+        assert.equal((await store.users.get('ida@example.com'))?.idp, undefined);
+        await store.users.upsert({
+          email: 'ida@example.com',
+          groups: ['a'],
+          createdAt: T0,
+          idp: { subject: 'sub-1', refreshToken: 'rt-1', groupsCheckedAt: at(1) },
+        });
+        const linked = await store.users.get('ida@example.com');
+        assert.deepEqual(linked?.idp, {
+          subject: 'sub-1',
+          refreshToken: 'rt-1',
+          groupsCheckedAt: at(1),
+        });
+        await store.users.upsert({
+          email: 'ida@example.com',
+          groups: ['b'],
+          createdAt: T0,
+          idp: { subject: 'sub-1', groupsCheckedAt: at(2) },
+        });
+        const relinked = await store.users.get('ida@example.com');
+        assert.deepEqual(relinked?.idp, { subject: 'sub-1', groupsCheckedAt: at(2) });
+        assert.deepEqual(relinked?.groups, ['b']);
+        // An upsert without a link drops it (the account signs in locally again).
+        await store.users.upsert({ email: 'ida@example.com', groups: ['c'], createdAt: T0 });
+        assert.equal((await store.users.get('ida@example.com'))?.idp, undefined);
+      });
     });
 
     describe('users: remove', function () {

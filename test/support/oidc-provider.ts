@@ -84,7 +84,7 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
           client_secret: c.clientSecret,
           redirect_uris: [...c.redirectUris],
           response_types: ['code'],
-          grant_types: ['authorization_code'],
+          grant_types: ['authorization_code', 'refresh_token'],
           token_endpoint_auth_method: 'client_secret_basic',
         })),
         findAccount: (_ctx: unknown, sub: string): OidcAccount | undefined => {
@@ -99,11 +99,21 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
         // Put the scopes' claims in the ID token, as Dex, Keycloak and Google do.
         conformIdTokenClaims: false,
         pkce: { required: () => true },
+        // A refresh token with every code, as Dex and Keycloak give with `offline_access`: the
+        // keys-service re-reads groups with it. A refresh for a deleted account is refused.
+        issueRefreshToken: () => true,
         jwks: { keys: [jwk] },
         cookies: { keys: ['test cookie key, not a secret'] },
         features: { devInteractions: { enabled: true } },
         // Explicit lifetimes (seconds), which also keeps the provider's notices out of the output.
-        ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
+        ttl: {
+          Interaction: 600,
+          Session: 3600,
+          Grant: 3600,
+          AccessToken: 600,
+          IdToken: 600,
+          RefreshToken: 3600,
+        },
       });
       handler = provider.callback();
     },

@@ -37,6 +37,13 @@ export const oidcConfigSchema = z
     clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
     /** Per-request timeout for discovery, token and userinfo calls. */
     timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+    /**
+     * How old a user's groups may be before a request refreshes them at the provider (the
+     * refresh-token grant), so that someone removed from a group loses the access at their
+     * next certificate. Needs a refresh token: add `offline_access` to `scopes` where the
+     * provider asks for it (Dex, Keycloak). 0: refresh on every request.
+     */
+    groupsMaxAgeSeconds: z.number().int().min(0).max(86_400).default(60),
     /** Shown on the sign-in button: "Sign in with …". */
     displayName: z.string().min(1).max(64).default('your identity provider'),
   })

@@ -3,9 +3,10 @@
  * and `nonce`, done by openid-client (discovery, ID token signature, iss, aud, exp/iat with a
  * bounded clock tolerance, nonce). This file only decides which checked claims make a user.
  *
- * Groups: each successful sign-in replaces the stored groups of the user with the token's, so
- * the policy check at certificate issue (which reads the store) sees the groups of the latest
- * sign-in. See docs/oidc.md for what that means when someone leaves a group.
+ * Groups: each successful sign-in replaces the stored groups of the user with the token's and
+ * keeps the refresh token; once they are older than `groupsMaxAgeSeconds`, the next request
+ * re-reads them at the provider (./oidc-groups.ts), so leaving a group takes effect at the next
+ * certificate. See docs/oidc.md.
  */
 import fs from 'node:fs';
 import * as client from 'openid-client';
@@ -14,6 +15,7 @@ import { AppError } from '@neetodeploy/platform';
 import { EVENTS } from '../events.js';
 import type { UserRepository } from '../storage/index.js';
 import type { OidcConfig } from './oidc-config.js';
+import { createOidcGroupsSource } from './oidc-groups.js';
 import type { AuthenticatedUser, PendingSignIn, RedirectAuthenticator } from './types.js';
 
 /** Why a sign-in at the provider did not produce a user; each has a page that says what to do. */
@@ -176,6 +178,7 @@ export function createOidcAuthenticator(
   deps: OidcAuthenticatorDeps,
 ): RedirectAuthenticator {
   const logger = deps.logger.child({ module: 'oidc' });
+  const clock = deps.clock ?? (() => new Date());
   const clientSecret = readSecret(config.clientSecretFile);
   const issuer = new URL(config.issuer);
   let discovered: Promise<client.Configuration> | undefined;
@@ -215,16 +218,27 @@ export function createOidcAuthenticator(
     return discovered;
   };
 
-  /** ID token claims, completed from userinfo when the e-mail or groups claim is not in it. */
+  /**
+   * ID token claims, completed from userinfo when the e-mail or groups claim is not in it. A
+   * refresh may answer without an ID token: then userinfo for the known `subject` is all.
+   */
   const claimsOf = async (
     oidc: client.Configuration,
     tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+    subject?: string,
   ): Promise<Record<string, unknown>> => {
     const idClaims = tokens.claims();
-    if (!idClaims) throw new SignInFailed('token_rejected', { message: 'no ID token' });
-    const complete = config.emailClaim in idClaims && config.groupsClaim in idClaims;
-    if (complete || !oidc.serverMetadata().userinfo_endpoint) return { ...idClaims };
-    const info = await client.fetchUserInfo(oidc, tokens.access_token, idClaims.sub);
+    if (!idClaims && subject === undefined) {
+      throw new SignInFailed('token_rejected', { message: 'no ID token' });
+    }
+    const complete =
+      idClaims !== undefined && config.emailClaim in idClaims && config.groupsClaim in idClaims;
+    if (complete || !oidc.serverMetadata().userinfo_endpoint) {
+      if (!idClaims) throw new SignInFailed('token_rejected', { message: 'no ID token' });
+      return { ...idClaims };
+    }
+    const sub = idClaims?.sub ?? subject!;
+    const info = await client.fetchUserInfo(oidc, tokens.access_token, sub);
     return { ...info, ...idClaims };
   };
 
@@ -258,6 +272,8 @@ export function createOidcAuthenticator(
     async complete(callbackUrl, pending) {
       const oidc = await configuration();
       let user: AuthenticatedUser;
+      let subject: string;
+      let refreshToken: string | undefined;
       try {
         const tokens = await client.authorizationCodeGrant(oidc, callbackUrl, {
           pkceCodeVerifier: pending.codeVerifier,
@@ -265,20 +281,46 @@ export function createOidcAuthenticator(
           expectedNonce: pending.nonce,
           idTokenExpected: true,
         });
-        user = userFromClaims(await claimsOf(oidc, tokens), config);
+        const claims = await claimsOf(oidc, tokens);
+        user = userFromClaims(claims, config);
+        subject = String(claims.sub);
+        refreshToken = tokens.refresh_token;
       } catch (err) {
         throw classifyCallbackError(err);
       }
-      // The latest sign-in's groups replace the stored ones (the policy reads them at issue).
+      if (refreshToken === undefined) {
+        logger.warn(
+          { event: EVENTS.oidcNoRefreshToken, email: user.email },
+          'the provider issued no refresh token: groups stay those of this sign-in until the next (add offline_access to oidc.scopes)',
+        );
+      }
+      // The latest sign-in's groups replace the stored ones (the policy reads them at issue),
+      // and its refresh token lets later requests re-read them (./oidc-groups.ts).
       const existing = await deps.users.get(user.email);
+      const now = clock();
       await deps.users.upsert({
         email: user.email,
         groups: user.groups,
         ...(existing?.passwordHash ? { passwordHash: existing.passwordHash } : {}),
-        createdAt: existing?.createdAt ?? (deps.clock ?? (() => new Date()))(),
+        createdAt: existing?.createdAt ?? now,
+        idp: {
+          subject,
+          ...(refreshToken === undefined ? {} : { refreshToken }),
+          groupsCheckedAt: now,
+        },
       });
       return user;
     },
+
+    groups: createOidcGroupsSource({
+      config,
+      users: deps.users,
+      logger,
+      clock,
+      provider: configuration,
+      claimsOf,
+      userFromClaims: (claims) => userFromClaims(claims, config),
+    }),
 
     async lookup(email) {
       const user = await deps.users.get(email);

@@ -3,6 +3,7 @@
  * The /device pages ask the authenticator what kind of sign-in it needs: a password form
  * (local accounts) or, later, a redirect to an identity provider.
  */
+import type { GroupsSource } from '../domain/index.js';
 
 /** Who signed in. Groups feed the access policy. */
 export interface AuthenticatedUser {
@@ -48,6 +49,8 @@ export interface RedirectAuthenticator {
   complete(callbackUrl: URL, pending: PendingSignIn): Promise<AuthenticatedUser>;
   /** The groups of the user's latest sign-in (undefined if they never signed in). */
   lookup(email: string): Promise<AuthenticatedUser | undefined>;
+  /** Keeps signed-in users' groups current between sign-ins (the API reads it per request). */
+  readonly groups?: GroupsSource;
 }
 
 /** The sign-in kinds the web pages know: a password form, or a redirect to a provider. */

@@ -16,6 +16,17 @@ export interface DomainContext {
   readonly logger: Logger;
   readonly metrics: KeysMetrics;
   readonly clock: () => Date;
+  /** Keeps callers' groups current between sign-ins; absent: the stored groups are current. */
+  readonly groups?: GroupsSource;
+}
+
+/** Where a signed-in user's current groups come from (OIDC: the provider, via refresh). */
+export interface GroupsSource {
+  /**
+   * The caller's groups now, given those stored with their account. Throws Unauthenticated
+   * when the provider has ended the sign-in, Unavailable when it cannot be asked.
+   */
+  current(email: string, stored: readonly string[]): Promise<readonly string[]>;
 }
 
 /** An authenticated API caller (from a bearer token). */

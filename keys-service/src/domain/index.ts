@@ -1,4 +1,4 @@
-export type { DomainContext, StoreContext, Caller } from './context.js';
+export type { DomainContext, StoreContext, Caller, GroupsSource } from './context.js';
 export { recordAudit } from './context.js';
 export {
   mintToken,

@@ -90,9 +90,10 @@ export async function authenticateToken(
   if (!record.lastUsedAt || now.getTime() - record.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
     await ctx.store.tokens.touch(record.hash, now);
   }
+  const groups = ctx.groups ? await ctx.groups.current(record.email, bearer.groups) : bearer.groups;
   return {
     email: record.email,
-    groups: bearer.groups,
+    groups,
     tokenHash: record.hash,
     tokenExpiresAt: record.expiresAt,
     tokenCreatedAt: record.createdAt,

@@ -19,6 +19,7 @@ import type { CheckpointerOptions } from './sqlite-checkpointer.js';
 import type {
   AuditEvent,
   AuditRepository,
+  IdpLink,
   KeysStore,
   LoginSessionRecord,
   LoginSessionRepository,
@@ -32,14 +33,15 @@ import type {
 
 type Db = Database.Database;
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS users (
   email TEXT PRIMARY KEY,
   groups_json TEXT NOT NULL,
   password_hash TEXT,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  idp_json TEXT
 );
 CREATE TABLE IF NOT EXISTS tokens (
   hash TEXT PRIMARY KEY,
@@ -107,6 +109,8 @@ export function openDatabase(file: string, synchronous: SqliteSynchronous = 'nor
       `database ${file} has schema ${current}, newer than this build (${SCHEMA_VERSION})`,
     );
   }
+  // Schema 1 had no idp_json; CREATE TABLE IF NOT EXISTS leaves such a table as it was.
+  if (current === 1) db.exec('ALTER TABLE users ADD COLUMN idp_json TEXT');
   db.exec(MIGRATION);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
   fs.chmodSync(file, 0o600);
@@ -123,13 +127,40 @@ interface UserRow {
   groups_json: string;
   password_hash: string | null;
   created_at: number;
+  idp_json: string | null;
 }
+
+interface IdpJson {
+  subject: string;
+  refreshToken?: string;
+  groupsCheckedAt: number;
+}
+
+const idpToJson = (idp: IdpLink | undefined): string | null =>
+  idp === undefined
+    ? null
+    : JSON.stringify({
+        subject: idp.subject,
+        ...(idp.refreshToken === undefined ? {} : { refreshToken: idp.refreshToken }),
+        groupsCheckedAt: ms(idp.groupsCheckedAt),
+      } satisfies IdpJson);
+
+const idpFromJson = (text: string | null): IdpLink | undefined => {
+  if (text === null) return undefined;
+  const j = JSON.parse(text) as IdpJson;
+  return {
+    subject: j.subject,
+    ...(j.refreshToken === undefined ? {} : { refreshToken: j.refreshToken }),
+    groupsCheckedAt: new Date(j.groupsCheckedAt),
+  };
+};
 
 export function createUserRepository(db: Db): UserRepository {
   const upsert = db.prepare(
-    `INSERT INTO users (email, groups_json, password_hash, created_at) VALUES (?, ?, ?, ?)
+    `INSERT INTO users (email, groups_json, password_hash, created_at, idp_json)
+     VALUES (?, ?, ?, ?, ?)
      ON CONFLICT(email) DO UPDATE SET groups_json = excluded.groups_json,
-       password_hash = excluded.password_hash`,
+       password_hash = excluded.password_hash, idp_json = excluded.idp_json`,
   );
   const get = db.prepare<[string], UserRow>('SELECT * FROM users WHERE email = ?');
   const list = db.prepare<[], UserRow>('SELECT * FROM users ORDER BY email');
@@ -139,6 +170,7 @@ export function createUserRepository(db: Db): UserRepository {
     groups: JSON.parse(row.groups_json) as string[],
     ...(row.password_hash === null ? {} : { passwordHash: row.password_hash }),
     createdAt: new Date(row.created_at),
+    ...(row.idp_json === null ? {} : { idp: idpFromJson(row.idp_json)! }),
   });
   return {
     upsert(user) {
@@ -147,6 +179,7 @@ export function createUserRepository(db: Db): UserRepository {
         JSON.stringify([...user.groups]),
         user.passwordHash ?? null,
         ms(user.createdAt),
+        idpToJson(user.idp),
       );
       return Promise.resolve();
     },

@@ -14,6 +14,18 @@ export interface UserRecord {
   /** `scrypt$N$r$p$salt$hash` (base64 parts); undefined for accounts that sign in elsewhere. */
   readonly passwordHash?: string;
   readonly createdAt: Date;
+  /** Accounts that sign in at an identity provider: how their groups are kept current. */
+  readonly idp?: IdpLink;
+}
+
+/** What the keys-service keeps of a user's latest sign-in at the identity provider (OIDC). */
+export interface IdpLink {
+  /** The provider's subject (`sub`) for the account, checked on every refresh. */
+  readonly subject: string;
+  /** The provider's refresh token; absent when the provider issued none. A secret. */
+  readonly refreshToken?: string;
+  /** When the groups were last read from the provider (sign-in or refresh). */
+  readonly groupsCheckedAt: Date;
 }
 
 export interface UserRepository {

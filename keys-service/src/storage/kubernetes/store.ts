@@ -274,6 +274,7 @@ interface UserJson {
   groups: string[];
   passwordHash?: string;
   createdAt: number;
+  idp?: { subject: string; refreshToken?: string; groupsCheckedAt: number };
 }
 
 function userRepository(s: Store): UserRepository {
@@ -282,6 +283,15 @@ function userRepository(s: Store): UserRepository {
     groups: u.groups,
     ...(u.passwordHash === undefined ? {} : { passwordHash: u.passwordHash }),
     createdAt: new Date(u.createdAt),
+    ...(u.idp === undefined
+      ? {}
+      : {
+          idp: {
+            subject: u.idp.subject,
+            ...(u.idp.refreshToken === undefined ? {} : { refreshToken: u.idp.refreshToken }),
+            groupsCheckedAt: new Date(u.idp.groupsCheckedAt),
+          },
+        }),
   });
   const nameOf = (email: string): string => `ndk-user-${sha(lower(email))}`;
   return {
@@ -294,6 +304,17 @@ function userRepository(s: Store): UserRepository {
           ...(user.passwordHash === undefined ? {} : { passwordHash: user.passwordHash }),
           // As in SQLite: an update keeps the account's creation time.
           createdAt: prev?.createdAt ?? user.createdAt.getTime(),
+          ...(user.idp === undefined
+            ? {}
+            : {
+                idp: {
+                  subject: user.idp.subject,
+                  ...(user.idp.refreshToken === undefined
+                    ? {}
+                    : { refreshToken: user.idp.refreshToken }),
+                  groupsCheckedAt: user.idp.groupsCheckedAt.getTime(),
+                },
+              }),
         },
         result: undefined,
       }));
