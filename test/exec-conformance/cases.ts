@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 
-export type PathName = 'cli' | 'cli-binary' | 'ssh-direct' | 'ssh-jump' | 'sshd';
+export type PathName =
+  'cli' | 'cli-binary' | 'ssh-direct' | 'ssh-jump' | 'sshd' | 'k8s-cli' | 'k8s-ssh-jump';
 
 export interface Outcome {
   readonly code: number | null;
@@ -45,7 +46,11 @@ const lines = (b: Buffer): number => b.toString('latin1').split('\n').length - 1
  */
 function signalled(n: number): (o: Outcome, p: PathName) => void {
   return (o, p) =>
-    assert.equal(o.code, p === 'cli' || p === 'cli-binary' ? 128 + n : 255, o.stderr.toString());
+    assert.equal(
+      o.code,
+      p === 'cli' || p === 'cli-binary' || p === 'k8s-cli' ? 128 + n : 255,
+      o.stderr.toString(),
+    );
 }
 
 const SIGNAL_DIFF =
@@ -71,14 +76,18 @@ export function execCases(options: { binaryBytes: number; lineCount: number }): 
       name: 'death by SIGKILL',
       argv: ['kill -KILL $$'],
       check: signalled(9),
-      differs: { cli: SIGNAL_DIFF },
+      differs: { cli: SIGNAL_DIFF, 'k8s-cli': SIGNAL_DIFF },
     },
     {
       name: 'death by SIGTERM',
       argv: ['kill -TERM $$'],
       binary: true,
       check: signalled(15),
-      differs: { cli: SIGNAL_DIFF, 'cli-binary': SIGNAL_DIFF },
+      differs: {
+        cli: SIGNAL_DIFF,
+        'cli-binary': SIGNAL_DIFF,
+        'k8s-cli': SIGNAL_DIFF,
+      },
     },
     {
       name: 'stdin to EOF, then the command goes on',
@@ -92,7 +101,8 @@ export function execCases(options: { binaryBytes: number; lineCount: number }): 
     {
       name: 'empty stdin is EOF at once',
       argv: ['wc', '-c'],
-      check: (o) => assert.equal(o.stdout.toString().trim(), '0'),
+      check: (o) =>
+        assert.equal(o.stdout.toString().trim(), '0', `exit ${o.code}: ${o.stderr.toString()}`),
     },
     {
       name: `${options.binaryBytes} bytes of binary both ways, sha256 intact`,

@@ -340,11 +340,15 @@ export function runPath(
   });
 }
 
-/** `neetodeploy exec` through `runCli` with pipes for stdin, stdout and stderr. */
-async function runCliInProcess(
+/**
+ * `neetodeploy exec` through `runCli` with pipes for stdin, stdout and stderr. `execArgs`: what
+ * comes before the options and `--` (the app and target).
+ */
+export async function runCliInProcess(
   inv: Invocation,
   options: RunOptions,
   deps: (io: Io) => Deps,
+  execArgs: readonly string[] = ['exec', '-a', 'demo'],
 ): Promise<RunOutcome> {
   const started = Date.now();
   const stdout = new PassThrough();
@@ -363,7 +367,7 @@ async function runCliInProcess(
   else read();
   stdin.end(options.stdin ?? '');
   const io: Io = { ...fakeIo(), stdin, stdout, stderr };
-  const argv = ['exec', '-a', 'demo', ...(inv.pty ? ['-t'] : []), '--', ...inv.argv];
+  const argv = [...execArgs, ...(inv.pty ? ['-t'] : []), '--', ...inv.argv];
   let code: number | null;
   try {
     code = await runCli(argv, deps(io));

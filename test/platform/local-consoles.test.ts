@@ -46,6 +46,34 @@ describe('local platform', function () {
       assert.deepEqual(await within(5000, console.done, 'pty shell end'), { code: 3 });
     });
 
+    it('says which app it is on, sets HOME to the app folder and runs bash where installed', async () => {
+      const console = await open(platform, 'box', { pty: { term: 'xterm', cols: 120, rows: 24 } });
+      // On a pty stderr is the terminal too: the banner comes first, before any prompt.
+      const banner = await waitForOutput(console.stdout, /\n/);
+      assert.match(banner, /^neetodeploy: box · one-off console \(local platform\)\r?\n/);
+      // printf builds the words, so the terminal's echo of the typed line cannot match.
+      console.stdin.write(`printf 'ho%s=%s shell=%s\\n' me "$HOME" "\${BASH_VERSION:+bash}"\n`);
+      const out = await waitForOutput(console.stdout, /home=\S+ shell=\S*\r?\n/);
+      const home = /home=(\S+)/.exec(out)?.[1];
+      assert.equal(home, fs.realpathSync(path.join(dataDir, 'apps', 'box')));
+      if (fs.existsSync('/bin/bash')) assert.match(out, /shell=bash/);
+      console.stdin.write('exit 0\n');
+      assert.deepEqual(await within(5000, console.done, 'pty shell end'), { code: 0 });
+    });
+
+    it('keeps the banner off stdout on pipes, and out of consoles that run a command', async () => {
+      const shell = await open(platform, 'box');
+      const err = waitForOutput(shell.stderr, /neetodeploy: box · one-off console/);
+      const out = waitForOutput(shell.stdout, /done/);
+      shell.stdin.end('echo done\n');
+      assert.doesNotMatch(await out, /neetodeploy:/);
+      await err;
+      const command = await open(platform, 'box', { command: 'echo only-this >&2' });
+      command.stdout.resume();
+      assert.equal(await waitForOutput(command.stderr, /only-this\n/), 'only-this\n');
+      await within(5000, command.done, 'command end');
+    });
+
     it('pauses a pty producer while the consumer does not read', async function () {
       this.timeout(15_000);
       const counter = path.join(dataDir, 'counter');

@@ -15,8 +15,11 @@ export const localPlatformConfigSchema = z
     runProcesses: z.boolean().default(false),
     /** Create the `demo` app the first time the data dir is used. */
     createDemoApp: z.boolean().default(true),
-    /** Login shell of consoles without a command. Commands always run with `/bin/sh -c`. */
-    shell: z.string().min(1).default('/bin/sh'),
+    /**
+     * Login shell of consoles without a command; default bash where installed, else /bin/sh.
+     * Commands always run with `/bin/sh -c`.
+     */
+    shell: z.string().min(1).optional(),
     /**
      * Environment every app process and console starts from (PATH, HOME, LANG, ...), before the
      * app's config vars. Only what is listed here: the server's own environment never leaks.

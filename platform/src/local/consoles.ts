@@ -2,6 +2,7 @@
  * Consoles: a shell (or `sh -c COMMAND`) in the app's folder, with the app's environment, or
  * with the environment of the running instance the options target.
  */
+import fs from 'node:fs';
 import { abortError } from '../abort.js';
 import { Unavailable } from '../errors.js';
 import type { Console, ConsoleOptions } from '../types.js';
@@ -13,6 +14,37 @@ import type { LocalConsole, LocalPlatformState } from './types.js';
 
 const LOGIN_SHELL_FLAG = '-l';
 const COMMAND_SHELL = '/bin/sh';
+/** Interactive consoles prefer bash (history, completion), as Heroku's and fly's do. */
+const PREFERRED_SHELLS = ['/bin/bash', '/usr/bin/bash'];
+
+/** The configured interactive shell, else bash where installed, else sh. */
+export function interactiveShell(configured: string | undefined): string {
+  if (configured !== undefined) return configured;
+  return PREFERRED_SHELLS.find((file) => isExecutable(file)) ?? COMMAND_SHELL;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An interactive console first says where it is (on stderr, so a script reading stdout never
+ * sees it), then becomes the login shell: `sh -c` prints, `exec` replaces it.
+ */
+function interactiveArgv(shell: string, banner: string): [string, ...string[]] {
+  return [
+    COMMAND_SHELL,
+    '-c',
+    `printf '%s\n' "$1" >&2; exec "$0" ${LOGIN_SHELL_FLAG}`,
+    shell,
+    banner,
+  ];
+}
 
 export async function openConsole(
   state: LocalPlatformState,
@@ -34,15 +66,24 @@ export async function openConsole(
     env = { ...config.baseEnv, ...vars };
   }
   if (options.signal?.aborted) throw abortError(options.signal);
-  const shell = config.shell;
+  const shell = interactiveShell(config.shell);
+  const where = `${app} · ${instance ?? 'one-off console'}`;
   const argv: [string, ...string[]] =
     options.command !== undefined
       ? [COMMAND_SHELL, '-c', options.command]
-      : [shell, LOGIN_SHELL_FLAG];
+      : interactiveArgv(shell, `neetodeploy: ${where} (local platform)`);
+  const appDir = state.paths.appDir(app);
   const console = await spawnConsole({
     argv,
-    cwd: state.paths.appDir(app),
-    env: { ...env, ...options.env, SHELL: shell },
+    cwd: appDir,
+    // HOME is the app's folder, as Heroku's is /app; the prompt names the app and process.
+    env: {
+      HOME: appDir,
+      ...env,
+      ...options.env,
+      SHELL: shell,
+      ...(options.command === undefined ? { PS1: `${app}:${instance ?? 'console'} \\w\\$ ` } : {}),
+    },
     ...(options.pty ? { pty: options.pty } : {}),
     stopGraceMs: config.limits.stopGraceMs,
     logger: state.logger,
