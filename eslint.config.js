@@ -10,6 +10,7 @@ const workspaces = [
   'sshcert',
   'contract',
   'platform',
+  'recording',
   'keys-service',
   'bastion',
   'cli',
@@ -31,8 +32,12 @@ const forbidden = {
     why: 'contract depends on nothing internal',
   },
   platform: {
-    parts: [...servers, 'cli', 'all-in-one'],
+    parts: [...servers, 'cli', 'all-in-one', 'recording'],
     why: 'platform imports only sshcert and contract internally',
+  },
+  recording: {
+    parts: workspaces.filter((w) => w !== 'recording' && w !== 'contract'),
+    why: 'recording depends on nothing internal but contract (the bastion and keys-service use it)',
   },
   'keys-service': {
     parts: ['bastion', 'cli', 'all-in-one'],

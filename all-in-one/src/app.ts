@@ -20,6 +20,7 @@ import { EVENTS } from './events.js';
 import { ensureFirstAccount, ensurePolicyFile } from './first-start.js';
 import type { FirstAccount } from './first-start.js';
 import { ensureHostKey, writeHostCertificate } from './host-identity.js';
+import { ensureRecordingKey } from './recording-key.js';
 import { layoutOf } from './layout.js';
 import type { Layout } from './layout.js';
 
@@ -125,6 +126,12 @@ export function createAllInOne(config: AllInOneConfig, deps: AllInOneDeps): AllI
         logger.info({ event: EVENTS.hostKeyCreated, file: layout.hostKeyFile }, 'host key created');
       }
       const hostKeyLine = encodePublicKeyText(hostKey.key.publicKey);
+      if (ensureRecordingKey(layout.recordingKeyFile).created) {
+        logger.info(
+          { event: EVENTS.recordingKeyCreated, file: layout.recordingKeyFile },
+          'recording key created',
+        );
+      }
 
       // Certificates tell clients where the bastion is, so its port is fixed before the API starts.
       const sshPort = config.sshPort === 0 ? await freePort(HOST) : config.sshPort;
@@ -141,6 +148,10 @@ export function createAllInOne(config: AllInOneConfig, deps: AllInOneDeps): AllI
           // Pinned as well as certified: ssh2 clients (`neetodeploy exec`) get the plain key,
           // which only a pin can vouch for; stock ssh checks the pin under its HostKeyAlias.
           bastion: { host: HOST, port: sshPort, pinnedHostKey: hostKeyLine },
+          recording: {
+            store: { kind: 'file', dir: layout.recordingsDir },
+            publicKeyFile: layout.recordingKeyFile,
+          },
         },
         layout.dataDir,
       );
@@ -179,6 +190,10 @@ export function createAllInOne(config: AllInOneConfig, deps: AllInOneDeps): AllI
             keysService: { url: api.url, caFile, pollIntervalMs: config.trustPollMs },
           },
           drain: { timeoutMs: Math.max(1, config.drainTimeoutMs) },
+          recording: {
+            keyFile: layout.recordingKeyFile,
+            store: { kind: 'file', dir: layout.recordingsDir },
+          },
           platform: { type: 'local', dataDir: layout.dataDir },
           log: { level: config.logLevel },
         }),

@@ -6,6 +6,7 @@ export const EVENTS = {
   stopFailed: 'all_in_one.stop_failed',
   policyCreated: 'all_in_one.policy_created',
   hostKeyCreated: 'all_in_one.host_key_created',
+  recordingKeyCreated: 'all_in_one.recording_key_created',
   accountCreated: 'all_in_one.account_created',
   signal: 'all_in_one.signal',
 } as const;

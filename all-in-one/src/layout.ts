@@ -18,6 +18,10 @@ export interface Layout {
   readonly tlsCaFile: string;
   readonly userCaKeyFile: string;
   readonly hostCaKeyFile: string;
+  /** Signs session recordings' manifests; outside `recordingsDir`, beside the CA keys. */
+  readonly recordingKeyFile: string;
+  /** Session recordings (the keys-service reads them from here by default). */
+  readonly recordingsDir: string;
 }
 
 export function layoutOf(dataDir: string): Layout {
@@ -31,5 +35,7 @@ export function layoutOf(dataDir: string): Layout {
     tlsCaFile: path.join(root, 'tls', 'ca.crt'),
     userCaKeyFile: path.join(root, 'ca', 'user_ca'),
     hostCaKeyFile: path.join(root, 'ca', 'host_ca'),
+    recordingKeyFile: path.join(root, 'ca', 'recording_key'),
+    recordingsDir: path.join(root, 'recordings'),
   };
 }

@@ -11,7 +11,8 @@ import { createConnectionRegistry } from './connection/index.js';
 import type { ChannelSteps } from './connection/index.js';
 import { EVENTS } from './events.js';
 import { earliestCertificateExpiry, loadHostKeys } from './host-keys.js';
-import { handleDirectTcpip } from './jump/index.js';
+import { createForwardAudit } from './forward/index.js';
+import { handleDirectTcpip, jumpTarget } from './jump/index.js';
 import {
   boundLogFields,
   createConnectionGate,
@@ -19,6 +20,7 @@ import {
   createUserSessions,
 } from './limits/index.js';
 import { createMetrics, createMetricsServer } from './metrics/index.js';
+import { createRecordings } from './recording/index.js';
 import type { BastionMetrics } from './metrics/index.js';
 import { createSshServer } from './server/index.js';
 import { handleSession } from './session/index.js';
@@ -60,12 +62,30 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   const gate = createConnectionGate(limits, Math.random, penalties);
   const userSessions = createUserSessions(limits.maxSessionsPerUser);
 
-  const sessionDeps = { platform: deps.platform, config, metrics, audit, userSessions, now };
-  const jumpDeps = { suffix: config.virtualHostSuffix, metrics };
+  const recordings = createRecordings(config.recording, { metrics, now });
+  const sessionDeps = {
+    platform: deps.platform,
+    config,
+    metrics,
+    audit,
+    userSessions,
+    now,
+    recordings,
+  };
+  const forward = {
+    platform: deps.platform,
+    config: config.portForwarding,
+    metrics,
+    audit: createForwardAudit(bounded),
+    now,
+  };
+  const jumpDeps = { suffix: config.virtualHostSuffix, metrics, forward };
   const channels: ChannelSteps = {
     onSession: (accept, reject, scope) => handleSession(accept, reject, scope, sessionDeps),
     onDirectTcpip: (accept, reject, request, scope) =>
       handleDirectTcpip(accept, reject, request, scope, jumpDeps),
+    isPortForward: (request, scope) =>
+      jumpTarget(request, scope.conn, config.virtualHostSuffix) === undefined,
   };
   const connections = createConnectionRegistry({
     limits,
@@ -137,6 +157,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
       stopped = true;
       trust.stop();
       await server.stop();
+      await recordings?.close();
       await metricsServer?.close();
     },
   };

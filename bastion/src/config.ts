@@ -120,6 +120,81 @@ const limitsSchema = z.strictObject({
   maxSessionMs: ms.default(12 * 60 * 60_000),
 });
 
+const portForwardingSchema = z.strictObject({
+  /** Off: every forward is refused, whatever the certificate allows. */
+  enabled: z.boolean().default(true),
+  /**
+   * Open forwards per connection. Each is a channel, but not counted in
+   * `limits.maxChannelsPerConnection`: a browser alone opens several at once.
+   */
+  maxPerConnection: z.number().int().positive().default(64),
+  /** Reaching the port may take this long before the channel is refused. */
+  connectTimeoutMs: ms.default(10_000),
+});
+
+const MiB = 1024 * 1024;
+const recordingStoreSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('file'),
+    /** Recordings as files below this folder (the all-in-one: `<data dir>/recordings`). */
+    dir: z.string().min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    /** An S3-compatible endpoint (`https://minio.example:9000`); omit for AWS S3. */
+    endpoint: z.url().optional(),
+    region: z.string().min(1).default('us-east-1'),
+    bucket: z.string().min(1),
+    /** Prepended to every object key. */
+    prefix: z.string().default('recordings/'),
+    /** Omit to use the SDK's default chain (env, web identity, instance role). */
+    credentials: z
+      .strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) })
+      .optional(),
+    forcePathStyle: z.boolean().default(true),
+    requestTimeoutMs: ms.default(10_000),
+  }),
+]);
+
+/**
+ * Session recording (docs/operations.md, "Session recordings"). Omit to record nothing. What is recorded per app
+ * (`full`, `output-only`, `off`) comes from the certificate, not from here.
+ */
+const recordingSchema = z.strictObject({
+  /**
+   * `best-effort`: a store failure is logged and counted and the session goes on unrecorded.
+   * `required`: a session whose recording cannot start is refused, and one whose store fails
+   * mid-way is ended.
+   */
+  mode: z.enum(['best-effort', 'required']).default('best-effort'),
+  /**
+   * Ed25519 private key (PEM) that signs manifests. Keep it outside the recordings' folder or
+   * bucket: whoever can edit recordings must not be able to re-sign them.
+   */
+  keyFile: z.string().min(1),
+  store: recordingStoreSchema,
+  /** Input and output bytes recorded per session; past it only SHA-256 hashes are kept. */
+  maxSessionBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * MiB),
+  /** A chunk is cut at this size ... */
+  chunkBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
+  /** ... or this long after its first event, so a live session lands in the store. */
+  flushIntervalMs: ms.default(2_000),
+  /** Chunks held in memory per session while the store catches up; past it, data is hashed. */
+  spoolBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * MiB),
+});
+
 export const bastionConfigSchema = z.strictObject({
   listen: z
     .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(2222) })
@@ -157,6 +232,12 @@ export const bastionConfigSchema = z.strictObject({
         .default(DEFAULT_SUBSYSTEMS),
     })
     .default({ envAllow: DEFAULT_ENV_ALLOW, subsystems: DEFAULT_SUBSYSTEMS }),
+  /**
+   * `direct-tcpip` to `localhost:PORT` inside a running process or pod (`ssh -L`,
+   * `neetodeploy port-forward`), for certificates with `permit-port-forwarding`.
+   */
+  portForwarding: portForwardingSchema.default(portForwardingSchema.parse({})),
+  recording: recordingSchema.optional(),
   drain: z.object({ timeoutMs: ms.default(30_000) }).default({ timeoutMs: 30_000 }),
   /** Prometheus metrics, /healthz and /readyz on their own port; omit to disable. */
   metrics: z
@@ -178,6 +259,7 @@ export const bastionConfigSchema = z.strictObject({
 export type BastionConfig = z.infer<typeof bastionConfigSchema>;
 export type BastionConfigInput = z.input<typeof bastionConfigSchema>;
 export type LimitsConfig = BastionConfig['limits'];
+export type RecordingConfig = NonNullable<BastionConfig['recording']>;
 
 /** Thrown for a config that does not validate; the message lists every error with its path. */
 export class ConfigError extends Error {
@@ -229,6 +311,14 @@ export function loadConfigFile(file: string): BastionConfig {
         ...config.trust.keysService,
         caFile: absOpt(config.trust.keysService.caFile),
       },
+    },
+    recording: config.recording && {
+      ...config.recording,
+      keyFile: abs(config.recording.keyFile),
+      store:
+        config.recording.store.kind === 'file'
+          ? { ...config.recording.store, dir: abs(config.recording.store.dir) }
+          : config.recording.store,
     },
     platform:
       config.platform.type === 'local'

@@ -13,6 +13,9 @@ export const EVENTS = {
   sessionStart: 'session.start',
   sessionEnd: 'session.end',
   jumpOpen: 'jump.open',
+  forwardOpen: 'forward.open',
+  forwardClose: 'forward.close',
+  forwardRefused: 'forward.refused',
   trustLoaded: 'trust.loaded',
   trustLoadFailed: 'trust.load_failed',
   connectionRevoked: 'connection.revoked',
@@ -21,4 +24,6 @@ export const EVENTS = {
   drainStart: 'bastion.drain_start',
   drainDone: 'bastion.drain_done',
   limit: 'limit.rejected',
+  recordingStored: 'recording.stored',
+  recordingFailed: 'recording.failed',
 } as const;

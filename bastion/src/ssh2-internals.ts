@@ -55,3 +55,40 @@ export function alignPacketSize(inner: unknown, outer: unknown): void {
   const fit = o.packetSize - 256;
   if (fit > 1024 && i.packetSize > fit) i.packetSize = fit;
 }
+
+/** RFC 4254 §5.1 reason codes; OpenSSH prints them as text ("administratively prohibited"). */
+export interface ChannelOpenFailure {
+  /** 1 administratively prohibited, 2 connect failed, 3 unknown channel type, 4 resource shortage. */
+  readonly reason: 1 | 2 | 3 | 4;
+  /** Shown by OpenSSH after the reason: `channel 2: open failed: <reason>: <description>`. */
+  readonly description: string;
+}
+
+interface OpenFailSender {
+  channelOpenFail(remote: number, reason: number, description: string): void;
+}
+
+/**
+ * Refuses a channel with a reason and a description. ssh2's `reject()` takes neither (it sends
+ * `connect failed` or `resource shortage` with an empty description), so for the duration of
+ * that synchronous call the protocol's `channelOpenFail` is given ours; ssh2 keeps its own
+ * bookkeeping (the reserved channel id is freed as usual).
+ */
+export function rejectWithReason(
+  client: Connection,
+  reject: () => void,
+  failure: ChannelOpenFailure,
+): void {
+  const protocol = (client as unknown as { _protocol?: Partial<OpenFailSender> })._protocol;
+  const original = protocol?.channelOpenFail;
+  if (!protocol || typeof original !== 'function') return reject();
+  const own = Object.prototype.hasOwnProperty.call(protocol, 'channelOpenFail');
+  protocol.channelOpenFail = (remote: number) =>
+    original.call(protocol, remote, failure.reason, failure.description);
+  try {
+    reject();
+  } finally {
+    if (own) protocol.channelOpenFail = original;
+    else delete protocol.channelOpenFail;
+  }
+}

@@ -10,17 +10,22 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import {
   API_PATHS,
+  ASCIICAST_MEDIA_TYPE,
   DEVICE_CODE_GRANT_TYPE,
+  SESSIONS_PATHS,
   NDJSON_MEDIA_TYPE,
   apiErrorSchema,
   appsSchema,
   certificateSchema,
   configVarsSchema,
   encodeLogsQuery,
+  encodeSessionsQuery,
   encodeVersionTag,
   loginSessionSchema,
   loginTokenSchema,
   meSchema,
+  processesSchema,
+  sessionsSchema,
 } from '@neetodeploy/contract';
 import type {
   AppEntry,
@@ -34,6 +39,9 @@ import type {
   LoginTokenRequest,
   LogsQuery,
   Me,
+  Processes,
+  SessionEntry,
+  SessionsQuery,
 } from '@neetodeploy/contract';
 import { ApiError, ConnectionError } from './errors.js';
 
@@ -270,6 +278,10 @@ export class ApiClient {
     return (await this.json('GET', API_PATHS.apps, appsSchema)).body.apps;
   }
 
+  async processes(app: string): Promise<Processes> {
+    return (await this.json('GET', API_PATHS.processes(app), processesSchema)).body;
+  }
+
   async issueCertificate(input: {
     app: string;
     publicKey: string;
@@ -304,6 +316,25 @@ export class ApiClient {
     const qs = encodeLogsQuery(query).toString();
     const res = await this.send('GET', `${API_PATHS.logs(app)}${qs ? `?${qs}` : ''}`, {
       headers: { Accept: NDJSON_MEDIA_TYPE },
+      signal,
+      stream: true,
+    });
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw await this.failure(res);
+    return res;
+  }
+
+  /** Recorded sessions of an app, newest first (`sessions:read`). */
+  async sessions(app: string, query: SessionsQuery): Promise<SessionEntry[]> {
+    const qs = encodeSessionsQuery(query).toString();
+    const path = `${SESSIONS_PATHS.list(app)}${qs ? `?${qs}` : ''}`;
+    return (await this.json('GET', path, sessionsSchema)).body.sessions;
+  }
+
+  /** A recording's asciicast v3 text as a stream; ApiError before any byte when refused. */
+  async sessionRecording(id: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const res = await this.send('GET', SESSIONS_PATHS.recording(id), {
+      headers: { Accept: ASCIICAST_MEDIA_TYPE },
       signal,
       stream: true,
     });

@@ -119,6 +119,17 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
     });
 
   program
+    .command('ps')
+    .description("list an app's process types and instances, with state and age")
+    .addOption(appOption())
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', example('neetodeploy ps -a demo'))
+    .action(async (opts: { app: string; json?: boolean }) => {
+      const { runPs } = await import('./commands/ps.js');
+      done(await runPs(opts, deps));
+    });
+
+  program
     .command('config')
     .description("show an app's config vars")
     .addOption(appOption())
@@ -212,6 +223,43 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
     );
 
   program
+    .command('sessions')
+    .description("list an app's recorded console sessions, newest first")
+    .addOption(appOption())
+    .option('--user <email>', "only this person's sessions")
+    .option('--since <when>', 'only sessions started since: 30m, 2h, 7d, a date or an ISO time')
+    .option('-n, --num <count>', 'at most this many (default 50)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', example('neetodeploy sessions -a demo --since 1d'))
+    .action(
+      async (opts: {
+        app: string;
+        user?: string;
+        since?: string;
+        num?: string;
+        json?: boolean;
+      }) => {
+        const { runSessions } = await import('./commands/sessions.js');
+        done(await runSessions(opts, deps));
+      },
+    );
+
+  program
+    .command('sessions:play')
+    .description('replay a recorded session in this terminal (Ctrl-C stops)')
+    .argument('<id>', 'the session id `neetodeploy sessions` shows')
+    .option('--speed <n>', 'play n times faster (0: print at once)', '1')
+    .option('--no-wait', 'print everything at once (the same as --speed 0)')
+    .addHelpText(
+      'after',
+      example('neetodeploy sessions:play 3f2b0c1e-0000-4000-8000-000000000001 --speed 4'),
+    )
+    .action(async (id: string, opts: { speed?: string; wait: boolean }) => {
+      const { runSessionsPlay } = await import('./commands/sessions-play.js');
+      done(await runSessionsPlay({ id, ...opts }, deps));
+    });
+
+  program
     .command('exec')
     .description('open a shell on the app, or run a command there (exit code passed through)')
     .addOption(appOption())
@@ -253,6 +301,29 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
         done(await runExec({ ...rest, command, ...(tty !== undefined ? { tty } : {}) }, deps));
       },
     );
+
+  program
+    .command('port-forward')
+    .description("forward local ports to ports of an app's running process (Ctrl-C stops)")
+    .addOption(appOption())
+    .addOption(
+      new Option(
+        '--process <type>',
+        'a running instance of this process type (default: web)',
+      ).conflicts('pod'),
+    )
+    .addOption(new Option('--pod <name>', 'this pod / instance (e.g. web.1)').conflicts('process'))
+    .argument('<ports...>', '[LOCAL:]REMOTE: LOCAL defaults to REMOTE; 0 picks a free port')
+    .addHelpText(
+      'after',
+      '\nListens on 127.0.0.1 only. Needs the port-forward permission on the app.\n' +
+        example(`neetodeploy port-forward -a demo 8080
+          neetodeploy port-forward -a demo --process worker 15432:5432 0:9229`),
+    )
+    .action(async (ports: string[], opts: { app: string; process?: string; pod?: string }) => {
+      const { runPortForward } = await import('./commands/port-forward.js');
+      done(await runPortForward({ ...opts, ports }, deps));
+    });
 
   program
     .command('ssh-config')

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { BadRequest, platformConfigSchema } from '@neetodeploy/platform';
 import { parsePublicKeyText } from '@neetodeploy/sshcert';
 import { oidcConfigSchema } from './auth/oidc-config.js';
+import { recordingConfigSchema, resolveRecordingConfig } from './http/api/sessions-config.js';
 
 const DAY = 24 * 60 * 60;
 
@@ -180,6 +181,8 @@ export const keysServiceConfigSchema = z
     platform: platformConfigSchema.optional(),
     /** Sign-in through an OpenID Connect provider (auth/oidc-config.ts); absent: local accounts. */
     oidc: oidcConfigSchema.optional(),
+    /** Where session recordings are read from (http/api/sessions-config.ts). */
+    recording: recordingConfigSchema,
   })
   .strict();
 
@@ -244,6 +247,7 @@ export function parseKeysServiceConfig(
       hostKeyFile: config.ca.hostKeyFile === undefined ? undefined : abs(config.ca.hostKeyFile),
     },
     bastion: resolvePinnedHostKey(config.bastion, abs, pathPrefix),
+    recording: resolveRecordingConfig(config.recording, abs),
     ...(config.oidc?.clientSecretFile === undefined
       ? {}
       : { oidc: { ...config.oidc, clientSecretFile: abs(config.oidc.clientSecretFile) } }),

@@ -60,3 +60,14 @@ export class Unavailable extends AppError {
     super(options?.code ?? 'unavailable', userMessage, options);
   }
 }
+
+/**
+ * A port forward reached its target, but nothing there accepts connections on the port (the
+ * userMessage names both, e.g. "connection refused by web.1:8080: nothing listens on that
+ * port"). The bastion answers it with the SSH open failure `connect failed`.
+ */
+export class PortForwardRefused extends AppError {
+  constructor(userMessage: string, options?: { cause?: unknown; message?: string; code?: string }) {
+    super(options?.code ?? 'port_forward_refused', userMessage, options);
+  }
+}

@@ -7,7 +7,7 @@
  * (NotFound for an unknown app or process, BadRequest for an invalid name, Conflict for a stale
  * `ifMatch`); anything else is a bug or an infrastructure failure.
  */
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /**
  * App names are DNS labels; checked before any lookup. The rule is the parts' contract, so it
@@ -78,6 +78,11 @@ export interface Console {
   readonly stderr: Readable;
   /** What actually runs it, for audit: a pod name or `local:<pid>`. */
   readonly where: string;
+  /**
+   * The request that started it, as the cluster's audit log records it (Kubernetes only): the
+   * `pods/exec` path and the user agent naming the session, for joining the two.
+   */
+  readonly execRequest?: { readonly path: string; readonly userAgent: string };
   resize(cols: number, rows: number): void;
   /** POSIX signal name without `SIG` (`INT`, `TERM`, `HUP`, `KILL`, ...) sent to the process group. */
   signal(name: string): void;
@@ -126,6 +131,26 @@ export interface ConfigUpdateOptions {
   readonly restart?: boolean;
 }
 
+/** A TCP port inside a running process or pod, reached on its loopback. */
+export interface PortForwardOptions {
+  /** A running process type or instance (`web`, `web.1`) or pod; one-off consoles have no ports. */
+  readonly target: ConsoleTarget;
+  /** The port inside the target (1-65535), as the target's own loopback sees it. */
+  readonly port: number;
+  /** Correlates the forward with the SSH session and audit events. */
+  readonly sessionId: string;
+  /** Who opened it (email), for audit and the cluster's user agent. */
+  readonly user: string;
+  /** Aborting closes the stream and whatever the platform opened for it. */
+  readonly signal?: AbortSignal;
+}
+
+/** One forwarded TCP connection: bytes both ways; `end()` half-closes, `destroy()` resets. */
+export interface PortForwardStream extends Duplex {
+  /** Which instance serves it (`web.1` locally, the pod name on Kubernetes), for audit. */
+  readonly instance: string;
+}
+
 export interface Platform {
   /** Every app that exists, sorted by name. */
   listApps(): Promise<AppInfo[]>;
@@ -146,6 +171,12 @@ export interface Platform {
     change: ConfigChange,
     options?: ConfigUpdateOptions,
   ): Promise<ConfigVars>;
+  /**
+   * Opens one TCP connection to `localhost:port` inside a running target. Throws NotFound for
+   * an unknown app or target, BadRequest for a target that cannot serve ports (no process or
+   * pod named), and PortForwardRefused (an AppError) when nothing listens on the port.
+   */
+  openPortForward(app: string, options: PortForwardOptions): Promise<PortForwardStream>;
   /** Stops what the platform started (local processes, watches). Idempotent. */
   close(): Promise<void>;
 }

@@ -165,6 +165,8 @@ describe('helm chart neetodeploy-access', function () {
         assert.ok(namespaces.length >= 1);
         const bindings = bindingsOf(objects, SA.bastion);
         assert.deepEqual(bindings.map((b) => b.metadata.namespace).sort(), [...namespaces].sort());
+        // Only the production set switches bastion.portForwarding.enabled on (default: off).
+        const forwarding = set.name.includes('production');
         for (const binding of bindings) {
           assert.equal(binding.kind, 'RoleBinding');
           const rules = rulesOf(roleFor(objects, binding));
@@ -175,6 +177,7 @@ describe('helm chart neetodeploy-access', function () {
               [[''], ['pods/exec'], ['create', 'get']],
               [[''], ['pods'], ['create', 'delete', 'patch']],
               [['apps'], ['deployments'], ['get', 'list']],
+              ...(forwarding ? [[[''], ['pods/portforward'], ['create', 'get']]] : []),
             ],
           );
           for (const rule of rules) assert.ok(!rule.resources.includes('secrets'));

@@ -64,6 +64,11 @@ const BAD: readonly BadCase[] = [
     error: /appNamespaces\/0\/name/,
   },
   {
+    what: 'port forwarding switched on with a string',
+    set: ['bastion.portForwarding.enabled=yes'],
+    error: /portForwarding\/enabled/,
+  },
+  {
     what: 'a privileged container port',
     set: ['bastion.containerPort=22'],
     error: /containerPort/,
@@ -260,6 +265,15 @@ describe('helm chart values and rendered server configs', function () {
         assert.equal(parsed.listen.host, '0.0.0.0');
         assert.equal(parsed.metrics?.port, ports.metrics);
         assert.equal(parsed.platform.type, 'kubernetes');
+        // The bastion refuses forwards itself exactly when its Role lacks pods/portforward.
+        const canForward = byKind(objects, 'Role')
+          .filter((r) => component(r) === 'bastion')
+          .every((r) =>
+            ((r as Json).rules as Json[]).some((rule) =>
+              (rule.resources as string[]).includes('pods/portforward'),
+            ),
+          );
+        assert.equal(parsed.portForwarding.enabled, canForward);
         const roleNamespaces = byKind(objects, 'Role')
           .filter((r) => component(r) === 'bastion')
           .map((r) => r.metadata.namespace!);

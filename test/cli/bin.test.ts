@@ -55,6 +55,30 @@ describe('cli: the neetodeploy binary', function () {
     assert.match(bad.stderr, /NEETODEPLOY_TOKEN was refused \(invalid API token\): unset it/);
   });
 
+  it('ps lists the process types and instances, as Heroku does, and as JSON; refusals say what to do', async function () {
+    const base = {
+      HOME: path.join(env.root, 'ps'),
+      NEETODEPLOY_TOKEN: await env.ks.token(ALICE),
+      NEETODEPLOY_API_URL: env.apiUrl,
+      NEETODEPLOY_CA_FILE: env.caFile,
+    };
+    const ps = await runBin(['ps', '-a', 'demo'], base);
+    assert.equal(ps.code, 0, ps.stderr);
+    assert.match(ps.stdout, /^=== web \(\d+\)\n/);
+    const listed = await env.platform.listProcesses('demo');
+    for (const p of listed) assert.match(ps.stdout, new RegExp(`^${p.name}: ${p.state}`, 'm'));
+    if (listed.length === 0) assert.match(ps.stdout, /\(no instance running\)/);
+    const json = await runBin(['ps', '-a', 'demo', '--json'], base);
+    const body = JSON.parse(json.stdout) as { app: string; process_types: string[] };
+    assert.equal(body.app, 'demo');
+    assert.deepEqual(body.process_types, ['web']);
+    const missing = await runBin(['ps'], { ...base, NEETODEPLOY_APP: '' });
+    assert.equal(missing.code, 2, missing.stderr);
+    const unknown = await runBin(['ps', '-a', 'nosuchapp'], base);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /nosuchapp/);
+  });
+
   it('NEETODEPLOY_TOKEN / NEETODEPLOY_API_URL override stored credentials; errors exit 1', async function () {
     const token = await env.ks.token(ALICE);
     const base = {

@@ -53,6 +53,9 @@ function signalled(n: number): (o: Outcome, p: PathName) => void {
     );
 }
 
+const UNNAMED_SIGNAL_DIFF =
+  'a signal SSH has no name for ends with exit status 128+N (what a shell reports), where sshd sends exit-signal SIG@openssh.com, losing the number, and ssh exits 255';
+
 const SIGNAL_DIFF =
   'exits 128+N for a remote death by signal N (the issue asks for it; scripts can tell the signal), where ssh exits 255';
 
@@ -87,6 +90,27 @@ export function execCases(options: { binaryBytes: number; lineCount: number }): 
         cli: SIGNAL_DIFF,
         'cli-binary': SIGNAL_DIFF,
         'k8s-cli': SIGNAL_DIFF,
+      },
+    },
+    {
+      name: 'death by SIGUSR1 (a signal RFC 4254 names)',
+      argv: ['kill -USR1 $$'],
+      check: signalled(10),
+      differs: { cli: SIGNAL_DIFF, 'k8s-cli': SIGNAL_DIFF },
+    },
+    {
+      name: 'death by SIGSYS, a signal RFC 4254 has no name for',
+      argv: ['kill -SYS $$'],
+      // Every bastion path: 128+31, as a shell reports it. sshd sends `SIG@openssh.com`, which
+      // keeps no number, and ssh exits 255 for it.
+      check: (o, p) => assert.equal(o.code, p === 'sshd' ? 255 : 128 + 31, o.stderr.toString()),
+      differs: {
+        cli: UNNAMED_SIGNAL_DIFF,
+        'cli-binary': UNNAMED_SIGNAL_DIFF,
+        'ssh-direct': UNNAMED_SIGNAL_DIFF,
+        'ssh-jump': UNNAMED_SIGNAL_DIFF,
+        'k8s-cli': UNNAMED_SIGNAL_DIFF,
+        'k8s-ssh-jump': UNNAMED_SIGNAL_DIFF,
       },
     },
     {

@@ -41,6 +41,7 @@ function fakePlatform(apps: AppInfo[]): Platform {
     streamLogs: unused,
     getConfigVars: unused,
     updateConfigVars: unused,
+    openPortForward: unused,
     close: () => Promise.resolve(),
   };
 }

@@ -9,6 +9,8 @@ import { ALICE, metricSample, startKeysService } from '../support/keys-service.j
 import type { RequestOptions, TestKeysService } from '../support/keys-service.js';
 
 const REQUESTS = 'neetodeploy_keys_http_requests_total';
+/** A session id no recording has (the label is the point, not the answer). */
+const SESSION_ID = '00000000-0000-4000-8000-000000000000';
 
 interface RouteCase {
   /** A concrete path the route pattern matches. */
@@ -59,7 +61,25 @@ const CASES: Record<string, RouteCase> = {
     options: withToken({ method: 'PATCH', body: { set: { A: '1' } } }),
   },
   'GET /api/v1/apps/:app/logs': { path: '/api/v1/apps/demo/logs', options: withToken() },
+  'GET /api/v1/apps/:app/processes': {
+    path: '/api/v1/apps/demo/processes',
+    options: withToken(),
+  },
+  'GET /api/v1/apps/:app/sessions': { path: '/api/v1/apps/demo/sessions', options: withToken() },
+  'GET /api/v1/sessions/:id/recording': {
+    path: `/api/v1/sessions/${SESSION_ID}/recording`,
+    options: withToken(),
+  },
   'GET /device/style.css': { path: '/device/style.css' },
+  'GET /device/assets/asciinema-player.min.js': { path: '/device/assets/asciinema-player.min.js' },
+  'GET /device/assets/asciinema-player.css': { path: '/device/assets/asciinema-player.css' },
+  'GET /device/assets/session-player.js': { path: '/device/assets/session-player.js' },
+  'GET /device/assets/sessions.css': { path: '/device/assets/sessions.css' },
+  'GET /device/apps/:app/sessions': { path: '/device/apps/demo/sessions' },
+  'GET /device/sessions/:id': { path: `/device/sessions/${SESSION_ID}` },
+  'GET /device/sessions/:id/recording.cast': {
+    path: `/device/sessions/${SESSION_ID}/recording.cast`,
+  },
   'GET /device': { path: '/device' },
   'POST /device/sign-in': { path: '/device/sign-in', options: () => ({ rawBody: 'x=1' }) },
   'POST /device/code': { path: '/device/code', options: () => ({ rawBody: 'x=1' }) },

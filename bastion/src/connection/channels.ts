@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { EVENTS } from '../events.js';
 import type { ChannelBudget } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
+import { rejectWithReason, type ChannelOpenFailure } from '../ssh2-internals.js';
 import type { ChannelSteps, ConnectionScope } from './types.js';
 
 export interface ChannelRouting {
@@ -47,13 +48,20 @@ export function routeChannels(client: Connection, r: ChannelRouting): void {
     );
   });
   client.on('tcpip', (accept, reject, request) => {
+    const refuse = (failure?: ChannelOpenFailure): void =>
+      failure ? rejectWithReason(client, reject, failure) : reject();
+    const current = r.scope();
+    if (current && !r.draining() && r.steps.isPortForward?.(request, current)) {
+      r.steps.onDirectTcpip(accept, refuse, request, current);
+      return;
+    }
     const scope = admit('direct-tcpip');
     if (!scope) return reject();
     r.steps.onDirectTcpip(
       () => accept().once('close', release),
-      () => {
+      (failure) => {
         release();
-        reject();
+        refuse(failure);
       },
       request,
       scope,

@@ -25,6 +25,7 @@ import type {
 import type { LimitsConfig } from '../config.js';
 import type { Admitted, SourcePenalties } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
+import type { ChannelOpenFailure } from '../ssh2-internals.js';
 import type { AuthenticatedConnection, ConnectionInfo, PendingConnection } from '../types.js';
 
 export type ConnectionState = 'pending' | 'authenticated' | 'closing';
@@ -129,13 +130,22 @@ export interface ChannelSteps {
     reject: RejectConnection,
     scope: ConnectionScope,
   ): void;
-  /** A `direct-tcpip` channel: ProxyJump to a virtual host; every other target is refused. */
+  /**
+   * A `direct-tcpip` channel: ProxyJump to a virtual host, or a port forward. `reject` may say
+   * why, as OpenSSH shows it (`channel 2: open failed: administratively prohibited: ...`).
+   */
   onDirectTcpip(
     accept: AcceptConnection<ServerChannel>,
-    reject: RejectConnection,
+    reject: (failure?: ChannelOpenFailure) => void,
     request: TcpipRequestInfo,
     scope: ConnectionScope,
   ): void;
+  /**
+   * Whether a `direct-tcpip` request is a port forward: those are bounded by the forwarding
+   * step's own per-connection limit, not by the channel budget (a browser opens many at once).
+   * Absent: every `direct-tcpip` channel counts against the channel budget.
+   */
+  isPortForward?(request: TcpipRequestInfo, scope: ConnectionScope): boolean;
 }
 
 /** A connection that carries others (the outer hop of ProxyJump), as its virtual hosts see it. */

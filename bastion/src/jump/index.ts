@@ -1,1 +1,1 @@
-export { handleDirectTcpip, type JumpDeps } from './direct-tcpip.js';
+export { handleDirectTcpip, jumpTarget, type JumpDeps } from './direct-tcpip.js';

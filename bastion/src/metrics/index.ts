@@ -16,8 +16,18 @@ export interface BastionMetrics {
   readonly sessions: Counter<'kind'>;
   readonly bytes: Counter<'direction'>;
   readonly refusedChannels: Counter<'type'>;
+  /** Port forwards (`direct-tcpip` to localhost:PORT in a process) open right now. */
+  readonly activeForwards: Gauge;
+  /** Forwarded bytes; direction "in" is from the client. */
+  readonly forwardBytes: Counter<'direction'>;
+  /** Refused port forwards by reason (not-permitted, destination, no-target, limit, ...). */
+  readonly forwardRefusals: Counter<'reason'>;
   /** The earliest `valid before` of the host certificates served (the chart alerts on it). */
   readonly hostCertificateExpiry: Gauge;
+  /** Session recordings by outcome (`stored`, `failed`, `refused`, `off`). */
+  readonly recordings: Counter<'result'>;
+  /** Recording bytes left out (policy `output-only` input excluded): past the limit or the spool. */
+  readonly recordingDroppedBytes: Counter;
 }
 
 export function createMetrics(): BastionMetrics {
@@ -85,9 +95,37 @@ export function createMetrics(): BastionMetrics {
       labelNames: ['type'],
       registers: [registry],
     }),
+    activeForwards: new Gauge({
+      name: `${p}active_forwards`,
+      help: 'Open port forwards',
+      registers: [registry],
+    }),
+    forwardBytes: new Counter({
+      name: `${p}forward_bytes_total`,
+      help: 'Port-forwarded bytes; direction "in" is from the client',
+      labelNames: ['direction'],
+      registers: [registry],
+    }),
+    forwardRefusals: new Counter({
+      name: `${p}forward_refusals_total`,
+      help: 'Refused port forwards by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     hostCertificateExpiry: new Gauge({
       name: `${p}host_certificate_expiry_timestamp_seconds`,
       help: 'When the first of the host certificates served expires (Unix seconds)',
+      registers: [registry],
+    }),
+    recordings: new Counter({
+      name: `${p}recordings_total`,
+      help: 'Session recordings by result (stored, failed, refused, off)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    recordingDroppedBytes: new Counter({
+      name: `${p}recording_dropped_bytes_total`,
+      help: 'Session bytes kept only as hashes (past the per-session limit, or a slow store)',
       registers: [registry],
     }),
   };

@@ -18,6 +18,7 @@ export async function bindStreams(run: SessionRun, c: Console): Promise<ExitStat
   } else {
     channel.on('data', (chunk: Buffer) => {
       run.bytesIn += chunk.length;
+      run.recorder?.input(chunk);
       scope.touch();
       if (!c.stdin.write(chunk)) {
         channel.pause();
@@ -31,10 +32,13 @@ export async function bindStreams(run: SessionRun, c: Console): Promise<ExitStat
     run.bytesOut += n;
     scope.touch();
   };
+  const rec = run.recorder;
+  const onStdout = rec ? (n: number, d: Buffer) => (onOut(n), rec.output(d)) : onOut;
+  const onStderr = rec ? (n: number, d: Buffer) => (onOut(n), rec.stderr(d)) : onOut;
   const transport = scope.conn.info.transport;
   await Promise.all([
-    pump(c.stdout, channel, transport, run.closed, onOut),
-    pump(c.stderr, channel.stderr, transport, run.closed, onOut),
+    pump(c.stdout, channel, transport, run.closed, onStdout),
+    pump(c.stderr, channel.stderr, transport, run.closed, onStderr),
   ]);
   const status = await c.done;
   await Promise.all([drained(channel, run.closed), drained(channel.stderr, run.closed)]);

@@ -2,6 +2,7 @@
  * Finishing a session: the exit status (or signal) to the client, the session's share of every
  * limit and gauge given back, and the audit event that closes what `open.ts` started.
  */
+import os from 'node:os';
 import { AppError } from '@neetodeploy/platform';
 import type { ExitStatus } from '@neetodeploy/platform';
 import type { SessionDeps, SessionRun } from './types.js';
@@ -10,6 +11,23 @@ import type { SessionDeps, SessionRun } from './types.js';
  * What went wrong, for the audit log; the client is told what it may know (an
  * {@link AppError}'s `userMessage`, or a generic line for anything unexpected).
  */
+/** The signal names RFC 4254 (section 6.10) defines for exit-signal; ssh2 sends no others. */
+const RFC4254_SIGNALS: ReadonlySet<string> = new Set([
+  'ABRT',
+  'ALRM',
+  'FPE',
+  'HUP',
+  'ILL',
+  'INT',
+  'KILL',
+  'PIPE',
+  'QUIT',
+  'SEGV',
+  'TERM',
+  'USR1',
+  'USR2',
+]);
+
 export function failureOf(run: SessionRun, err: unknown): string {
   if (err instanceof AppError) {
     if (!run.channelClosed) run.say(`neetodeploy: ${err.userMessage}`);
@@ -33,13 +51,20 @@ export function finishSession(
 ): void {
   const { channel, scope } = run;
   const conn = scope.conn;
+  if (run.recorder) deps.recordings?.finish(run.recorder, status, run.log);
   deps.userSessions.release(run.user);
   deps.metrics.activeSessions.dec();
   deps.metrics.bytes.inc({ direction: 'in' }, run.bytesIn);
   deps.metrics.bytes.inc({ direction: 'out' }, run.bytesOut);
   if (!run.channelClosed) {
-    if (status?.signal !== undefined) channel.exit(status.signal, status.coreDumped ?? false, '');
-    else channel.exit(status?.code ?? 1);
+    const signal = status?.signal;
+    if (signal !== undefined && RFC4254_SIGNALS.has(signal)) {
+      channel.exit(signal, status?.coreDumped ?? false, '');
+    } else if (signal !== undefined) {
+      // No SSH name for it (sshd sends `SIG@openssh.com`, losing the number): the status a
+      // shell reports for it, 128+N, keeps it for scripts.
+      channel.exit(128 + (os.constants.signals[`SIG${signal}` as NodeJS.Signals] ?? 0));
+    } else channel.exit(status?.code ?? 1);
     channel.end();
   }
   deps.audit.sessionEnd({

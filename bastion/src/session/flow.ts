@@ -11,7 +11,7 @@ export function pump(
   dst: Writable,
   transport: readonly Writable[],
   closed: Promise<void>,
-  onBytes: (n: number) => void,
+  onBytes: (n: number, chunk: Buffer) => void,
 ): Promise<void> {
   return new Promise((resolve) => {
     let done = false;
@@ -39,7 +39,7 @@ export function pump(
     };
 
     function onData(chunk: Buffer): void {
-      onBytes(chunk.length);
+      onBytes(chunk.length, chunk);
       if (dst.destroyed || !dst.writable) return;
       dst.write(chunk);
       if (!waiting && blocker()) {

@@ -10,6 +10,7 @@ import type { ConnectionScope } from '../connection/index.js';
 import { bindStreams } from './bind.js';
 import { failureOf, finishSession } from './finish.js';
 import { beginSession, openConsole } from './open.js';
+import { recordingReady, startRecorder } from './record.js';
 import type { SessionDeps, SessionRequest, SessionRun } from './types.js';
 
 /**
@@ -33,7 +34,9 @@ async function drive(run: SessionRun, deps: SessionDeps): Promise<void> {
   let status: ExitStatus | undefined;
   let error: string | undefined;
   try {
+    await recordingReady(run, deps);
     const console = await openConsole(run, deps);
+    await startRecorder(run, deps, console);
     status = await bindStreams(run, console);
   } catch (err) {
     error = failureOf(run, err);

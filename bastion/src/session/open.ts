@@ -117,6 +117,7 @@ function createRun(
       return channelClosed;
     },
     console: undefined,
+    recorder: undefined,
     bytesIn: 0,
     bytesOut: 0,
     done: () => {

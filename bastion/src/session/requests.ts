@@ -82,7 +82,10 @@ export function handleSession(
   });
   session.on('window-change', (acc, _rej, info) => {
     size = { cols: info.cols, rows: info.rows };
-    if (run?.console && run.request.pty) run.console.resize(info.cols, info.rows);
+    if (run?.console && run.request.pty) {
+      run.console.resize(info.cols, info.rows);
+      run.recorder?.resize(info.cols, info.rows);
+    }
     acc?.();
   });
   session.on('signal', (acc, _rej, info) => {

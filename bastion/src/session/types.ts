@@ -6,6 +6,8 @@ import type { BastionConfig } from '../config.js';
 import type { ConnectionScope } from '../connection/index.js';
 import type { UserSessions } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
+import type { Recordings } from '../recording/index.js';
+import type { SessionRecorder } from '@neetodeploy/recording';
 import type { SessionTarget } from '../types.js';
 
 export type { ActiveSession } from '../connection/index.js';
@@ -18,6 +20,8 @@ export interface SessionDeps {
   readonly audit: Audit;
   readonly userSessions: UserSessions;
   readonly now: () => Date;
+  /** Absent: sessions are not recorded. */
+  readonly recordings?: Recordings;
 }
 
 /** What the channel asked for by the time it asked for `shell`, `exec` or a subsystem. */
@@ -54,6 +58,8 @@ export interface SessionRun {
   readonly channelClosed: boolean;
   /** Set once the platform opened the console. */
   console: Console | undefined;
+  /** Set once the recording started (`record.ts`); undefined when not recorded. */
+  recorder: SessionRecorder | undefined;
   bytesIn: number;
   bytesOut: number;
   /** Writes a line to the client's stderr, if it still reads. */

@@ -2,3 +2,4 @@
 export { certificateKey, type CertificateInput, type PrivateKeyInput } from './certificate-key.js';
 export { encodeOpenSshPrivateKey } from './openssh-private-key.js';
 export { SshKeyError, type SshKeyErrorCode } from './errors.js';
+export { connectToBastion, type BastionTarget } from './connect.js';

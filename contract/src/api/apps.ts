@@ -2,7 +2,15 @@
 import { z } from 'zod';
 
 /** What the access policy grants on an app, in this order wherever they are listed. */
-export const PERMISSIONS = ['exec', 'logs', 'config:read', 'config:write', 'port-forward'] as const;
+export const PERMISSIONS = [
+  'exec',
+  'logs',
+  'config:read',
+  'config:write',
+  'port-forward',
+  /** List and replay the app's recorded sessions (`neetodeploy sessions`, the web player). */
+  'sessions:read',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 export const permissionSchema = z.enum(PERMISSIONS);
 

@@ -44,5 +44,8 @@ export {
   logsQuerySchema,
 } from './logs.js';
 export type { LogLineBody, LogsQuery } from './logs.js';
+export { PROCESS_STATES, processEntrySchema, processesSchema } from './processes.js';
+export type { ProcessEntry, Processes } from './processes.js';
 export { caBundleSchema } from './ca.js';
 export type { CaBundle } from './ca.js';
+export * from './sessions.js';

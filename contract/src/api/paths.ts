@@ -12,4 +12,5 @@ export const API_PATHS = {
   ca: `${API_PREFIX}/ca`,
   config: (app: string): string => `${API_PREFIX}/apps/${encodeURIComponent(app)}/config`,
   logs: (app: string): string => `${API_PREFIX}/apps/${encodeURIComponent(app)}/logs`,
+  processes: (app: string): string => `${API_PREFIX}/apps/${encodeURIComponent(app)}/processes`,
 } as const;

@@ -22,3 +22,8 @@ export { runServe } from './serve.js';
 export { runUsersAdd, runUsersList, runUsersRemove } from './users.js';
 export { runTokensCreate, runTokensList, runTokensRevoke } from './tokens.js';
 export { runRevoke } from './revoke.js';
+export {
+  runRecordingsVerify,
+  DEFAULT_RECORDING_KEY_FILE,
+  type RecordingsVerifyOptions,
+} from './recordings.js';

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { CommandDeps } from './deps.js';
+import { registerRecordingsCommands } from './recordings.js';
 import { runRevoke } from './revoke.js';
 import { runServe } from './serve.js';
 import { runTokensCreate, runTokensList, runTokensRevoke } from './tokens.js';
@@ -104,4 +105,6 @@ export function registerKeysServiceCommands(
   ).action(async (options: Parameters<typeof runRevoke>[0]) => {
     await runRevoke(options, io);
   });
+
+  registerRecordingsCommands(program, deps);
 }

@@ -5,6 +5,7 @@
 import { ContractError, encodeKeyId } from '@neetodeploy/contract';
 import type { IssuedCertificate } from '@neetodeploy/contract';
 import { AccessDenied, BadRequest, NotFound } from '@neetodeploy/platform';
+import { RECORDING_EXTENSION } from '@neetodeploy/recording';
 import {
   SshCertError,
   checkPublicKeyStrength,
@@ -134,6 +135,8 @@ export async function issueCertificate(
   const keyId = keyIdFor(caller.email, requestId);
   const extensions: Record<string, string> = { 'permit-pty': '' };
   if (grant.permissions.has('port-forward')) extensions['permit-port-forwarding'] = '';
+  // Absent means `full` to the bastion, so only a weaker policy needs saying.
+  if (grant.recording !== 'full') extensions[RECORDING_EXTENSION] = grant.recording;
   const criticalOptions: Record<string, string> = {};
   if (grant.sourceAddress) criticalOptions['source-address'] = grant.sourceAddress;
 

@@ -25,6 +25,6 @@ export { issueCertificate, knownHostsLine } from './certificates.js';
 export type { IssueCertificateInput } from './certificates.js';
 export { revokeUser, createCaBundleSource, revokeCertificateSerial } from './revocation.js';
 export type { CaBundleResponse, RevokeUserResult } from './revocation.js';
-export { listAppsForCaller } from './apps.js';
+export { listAppsForCaller, listProcessesForCaller } from './apps.js';
 export type { AppAccess } from './apps.js';
 export { addUser, removeUser } from './users.js';

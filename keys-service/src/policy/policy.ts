@@ -14,10 +14,20 @@
  *     apps: ["*"]
  *     permissions: [exec, port-forward]
  *     sourceAddress: 10.0.0.0/8
+ * recording:            # per app (name or glob); absent: full
+ *   "shop-*": output-only
+ *   sandbox: off
  * ```
+ *
+ * `recording` says what the bastion records of each console session on an app (see
+ * docs/operations.md, "Session recordings"): `full` (input and output), `output-only` (not what the user types), or
+ * `off`. When several entries match an app, the one that records the most wins, so a broad glob
+ * can never switch off recording that a narrower entry asks for.
  */
 import { PERMISSIONS } from '@neetodeploy/contract';
 import type { Permission } from '@neetodeploy/contract';
+import { DEFAULT_RECORDING_POLICY, RECORDING_POLICIES } from '@neetodeploy/recording';
+import type { RecordingPolicy } from '@neetodeploy/recording';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { intersectSourceAddresses, parseSourceAddress } from './source-address.js';
@@ -50,6 +60,7 @@ export const policySchema = z
   .object({
     groups: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
     rules: z.array(ruleSchema).default([]),
+    recording: z.record(appPattern, z.enum(RECORDING_POLICIES)).default({}),
   })
   .strict();
 
@@ -67,7 +78,12 @@ export interface AppGrant {
    * another rule's pin. `''` when the pins admit no address at all (then nothing is granted).
    */
   readonly sourceAddress?: string;
+  /** What the bastion records of the app's sessions; carried in the certificate. */
+  readonly recording: RecordingPolicy;
 }
+
+/** How much each recording policy records, to pick the strongest of several matches. */
+const RECORDING_STRENGTH: Record<RecordingPolicy, number> = { off: 0, 'output-only': 1, full: 2 };
 
 function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[*?]/g, (c) => (c === '*' ? '[-a-z0-9]*' : '[-a-z0-9]'));
@@ -87,8 +103,13 @@ interface CompiledRule {
 export class Policy {
   private readonly rules: readonly CompiledRule[];
   private readonly groupMembers: ReadonlyMap<string, ReadonlySet<string>>;
+  private readonly recording: ReadonlyArray<{ app: RegExp; policy: RecordingPolicy }>;
 
   constructor(doc: PolicyDocument) {
+    this.recording = Object.entries(doc.recording).map(([app, policy]) => ({
+      app: globToRegExp(app),
+      policy,
+    }));
     this.groupMembers = new Map(
       Object.entries(doc.groups).map(([g, members]) => [g, new Set(members.map(lowerEmail))]),
     );
@@ -104,7 +125,7 @@ export class Policy {
 
   /** An empty policy: nobody may do anything. */
   static denyAll(): Policy {
-    return new Policy({ groups: {}, rules: [] });
+    return new Policy({ groups: {}, rules: [], recording: {} });
   }
 
   /** Throws PolicyError with a readable reason for invalid YAML or schema violations. */
@@ -147,9 +168,22 @@ export class Policy {
       if (rule.sourceAddress) pins.push(rule.sourceAddress);
     }
     const sourceAddress = intersectSourceAddresses(pins);
+    const recording = this.recordingFor(app);
     // Disjoint pins admit nobody: deny rather than issue a certificate no client can use.
-    if (sourceAddress === '') return { permissions: new Set(), sourceAddress };
-    return sourceAddress ? { permissions, sourceAddress } : { permissions };
+    if (sourceAddress === '') return { permissions: new Set(), sourceAddress, recording };
+    return sourceAddress ? { permissions, sourceAddress, recording } : { permissions, recording };
+  }
+
+  /** The recording policy of an app: the strongest matching entry, `full` when none matches. */
+  recordingFor(app: string): RecordingPolicy {
+    let best: RecordingPolicy | undefined;
+    for (const entry of this.recording) {
+      if (!entry.app.test(app)) continue;
+      if (best === undefined || RECORDING_STRENGTH[entry.policy] > RECORDING_STRENGTH[best]) {
+        best = entry.policy;
+      }
+    }
+    return best ?? DEFAULT_RECORDING_POLICY;
   }
 
   /** App names the policy names literally for the subject (when no platform lists apps). */

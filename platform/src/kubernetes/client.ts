@@ -62,8 +62,16 @@ export interface KubeClient {
   request<T>(method: string, path: string, options?: RequestOptions): Promise<T>;
   /** A streaming GET (watch, logs): the response once its status is 2xx. */
   stream(path: string, options?: RequestOptions): Promise<IncomingMessage>;
-  /** Opens a websocket (exec); rejects with KubeApiError when the upgrade is refused. */
-  websocket(path: string, query: Query, protocols: readonly string[]): Promise<WebSocket>;
+  /**
+   * Opens a websocket (exec, port-forward); rejects with KubeApiError when the upgrade is
+   * refused. `headers` are added to the upgrade request (e.g. a User-Agent naming the session).
+   */
+  websocket(
+    path: string,
+    query: Query,
+    protocols: readonly string[],
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<WebSocket>;
   close(): void;
 }
 
@@ -78,7 +86,8 @@ export function loadKubeConfig(options: {
   return kc;
 }
 
-function queryString(query: Query | undefined): string {
+/** `?a=1&b=x&b=y` for a query, as requests send it ('' when empty). */
+export function queryString(query: Query | undefined): string {
   if (!query) return '';
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
@@ -153,8 +162,13 @@ export function createKubeClient(kc: KubeConfig, timeoutMs: number): KubeClient 
       return res;
     },
 
-    websocket(path: string, query: Query, protocols: readonly string[]): Promise<WebSocket> {
-      return openWebSocket(server, path, query, protocols, timeoutMs);
+    websocket(
+      path: string,
+      query: Query,
+      protocols: readonly string[],
+      headers?: Readonly<Record<string, string>>,
+    ): Promise<WebSocket> {
+      return openWebSocket(server, path, query, protocols, timeoutMs, headers);
     },
 
     close(): void {
@@ -239,9 +253,11 @@ async function openWebSocket(
   query: Query,
   protocols: readonly string[],
   timeoutMs: number,
+  headers: Readonly<Record<string, string>> | undefined,
 ): Promise<WebSocket> {
   const opts: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(opts);
+  if (headers) opts.headers = { ...opts.headers, ...headers };
   const scheme = secure ? 'wss' : 'ws';
   const url = `${scheme}://${base.host}${basePath}${path}${queryString(query)}`;
   return new Promise<WebSocket>((resolve, reject) => {

@@ -142,6 +142,17 @@ export const kubernetesPlatformConfigSchema = z
       })
       .strict()
       .default({ maxStreams: 50, reconnectDelayMs: 500 }),
+    portForward: z
+      .object({
+        /**
+         * A kubelet reports a port nobody listens on only as a message after the forward
+         * opened, never as "connected": a forward counts as open once this long passed after
+         * the port frames with no refusal (or once the port sent data).
+         */
+        refusalWaitMs: z.number().int().min(0).max(10_000).default(150),
+      })
+      .strict()
+      .default({ refusalWaitMs: 150 }),
     /** Per-request timeout of REST calls to the API server. */
     requestTimeoutMs: z.number().int().min(100).default(15_000),
     /** Retries of a config update that lost a race (409) to another writer. */

@@ -16,6 +16,7 @@ import { consoleArgv, newMarker, signalByMarker } from './console-process.js';
 import { trackConsole } from './console-registry.js';
 import { EVENTS } from './events.js';
 import { startExec } from './exec.js';
+import { sessionUserAgent } from './port-forward.js';
 import { namespaceOf } from './namespaces.js';
 import { deletePod, podPath, sleep, waitGone } from './pods.js';
 import type { KubernetesPlatformState } from './types.js';
@@ -57,6 +58,7 @@ export async function openOneOffConsole(
       pty: options.pty,
       logger: state.logger,
       describe: `console for ${app}`,
+      userAgent: sessionUserAgent(options.sessionId, options.user),
     });
     const where = { namespace: ns, pod: name, container, marker };
     console.setHooks({ signal: (sig) => signalByMarker(state, where, sig, 0), kill: remove });

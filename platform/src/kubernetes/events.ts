@@ -15,4 +15,5 @@ export const EVENTS = {
   configConflictRetry: 'config vars update lost a race; retrying',
   rollingRestart: 'rolling restart requested',
   logStreamFailed: 'log stream failed',
+  portForwardOpened: 'port forward opened',
 } as const;

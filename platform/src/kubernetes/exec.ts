@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import { AccessDenied, NotFound, Unavailable } from '../errors.js';
 import type { Console, ExitStatus, PtyRequest } from '../types.js';
-import { KubeApiError, type KubeClient, type KubeStatus } from './client.js';
+import { KubeApiError, queryString, type KubeClient, type KubeStatus } from './client.js';
 import { checkSignalName, exitStatusOf } from './exit-status.js';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const;
@@ -39,6 +39,12 @@ export interface ExecRequest {
   readonly logger: Logger;
   /** What the user is told when the upgrade is refused, by status code. */
   readonly describe: string;
+  /**
+   * The User-Agent of the exec request, naming the session and the person (`sessionUserAgent`),
+   * so that the cluster's audit log, which sees only the platform's service account, can be
+   * joined with the session's recording.
+   */
+  readonly userAgent?: string;
 }
 
 export interface ExecHooks {
@@ -108,7 +114,7 @@ interface ExecOutput {
 }
 
 export async function startExec(request: ExecRequest): Promise<ExecConsole> {
-  const ws = await openExecSocket(request);
+  const { ws, execRequest } = await openExecSocket(request);
   const exec: ExecState = {
     ws,
     tty: request.pty !== undefined,
@@ -144,6 +150,7 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
   return {
     protocol: ws.protocol,
     where: `${request.namespace}/${request.pod}`,
+    ...(execRequest ? { execRequest } : {}),
     stdin,
     stdout: output.stdout,
     stderr: output.stderr,
@@ -182,21 +189,29 @@ export async function startExec(request: ExecRequest): Promise<ExecConsole> {
   };
 }
 
-async function openExecSocket(request: ExecRequest): Promise<WebSocket> {
+async function openExecSocket(
+  request: ExecRequest,
+): Promise<{ ws: WebSocket; execRequest?: { path: string; userAgent: string } }> {
   const tty = request.pty !== undefined;
+  const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec`;
+  const query = {
+    container: request.container,
+    command: request.argv,
+    stdin: true,
+    stdout: true,
+    stderr: !tty,
+    tty,
+  };
+  const { userAgent } = request;
   try {
-    return await request.client.websocket(
-      `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/pods/${encodeURIComponent(request.pod)}/exec`,
-      {
-        container: request.container,
-        command: request.argv,
-        stdin: true,
-        stdout: true,
-        stderr: !tty,
-        tty,
-      },
+    const ws = await request.client.websocket(
+      path,
+      query,
       EXEC_PROTOCOLS,
+      userAgent === undefined ? undefined : { 'User-Agent': userAgent },
     );
+    if (userAgent === undefined) return { ws };
+    return { ws, execRequest: { path: `${path}${queryString(query)}`, userAgent } };
   } catch (err) {
     throw refusal(err, request.describe);
   }

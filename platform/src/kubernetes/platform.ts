@@ -5,11 +5,11 @@
  *
  * This file only wires the modules, each a set of functions of one shared state:
  * apps / processes / targets (what runs), consoles (console-pods, target-consoles), logs,
- * config-vars and rollout, and the reaper of orphan console pods.
+ * config-vars and rollout, port-forward, and the reaper of orphan console pods.
  */
 import { checkAppName } from '../app-name.js';
 import { Unavailable } from '../errors.js';
-import type { Console, ConsoleOptions } from '../types.js';
+import type { Console, ConsoleOptions, PortForwardOptions, PortForwardStream } from '../types.js';
 import { listApps, requireApp } from './apps.js';
 import type { KubernetesPlatformConfigInput } from './config.js';
 import { getAppConfigVars, updateAppConfigVars } from './config-vars.js';
@@ -19,6 +19,7 @@ import { EVENTS } from './events.js';
 import { streamAppLogs } from './logs.js';
 import { namespaceOf } from './namespaces.js';
 import { listProcesses } from './processes.js';
+import { openKubernetesPortForward } from './port-forward.js';
 import { reapOrphans, startReaper } from './reaper.js';
 import { createPlatformState } from './state.js';
 import { openTargetConsole } from './target-consoles.js';
@@ -50,6 +51,7 @@ export async function createKubernetesPlatform(
     streamLogs: (app, options) => streamAppLogs(state, app, options),
     getConfigVars: (app) => getAppConfigVars(state, app),
     updateConfigVars: (app, change, options) => updateAppConfigVars(state, app, change, options),
+    openPortForward: (app, options) => openPortForward(state, app, options),
     close() {
       closed ??= close(state, stopReaper);
       return closed;
@@ -73,6 +75,17 @@ async function openConsole(
     return openTargetConsole(state, app, options);
   }
   return openOneOffConsole(state, app, options);
+}
+
+/** One TCP connection to a port inside a running pod of the app (never a one-off console). */
+async function openPortForward(
+  state: KubernetesPlatformState,
+  app: string,
+  options: PortForwardOptions,
+): Promise<PortForwardStream> {
+  checkAppName(app);
+  if (state.closing.signal.aborted) throw new Unavailable('the platform is shutting down');
+  return openKubernetesPortForward(state, app, options);
 }
 
 /** Nothing new starts; open consoles end and their pods are deleted before it resolves. */

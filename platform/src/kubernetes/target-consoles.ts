@@ -7,6 +7,7 @@ import type { Console, ConsoleOptions } from '../types.js';
 import { consoleArgv, newMarker, signalByMarker, type ConsoleProcess } from './console-process.js';
 import { trackConsole } from './console-registry.js';
 import { startExec } from './exec.js';
+import { sessionUserAgent } from './port-forward.js';
 import { namespaceOf } from './namespaces.js';
 import { resolveTarget } from './targets.js';
 import type { KubernetesPlatformState } from './types.js';
@@ -29,6 +30,7 @@ export async function openTargetConsole(
     pty: options.pty,
     logger: state.logger,
     describe: `console in ${instance} of ${app}`,
+    userAgent: sessionUserAgent(options.sessionId, options.user),
   });
   const grace = Math.ceil(state.config.console.stopGraceMs / 100);
   console.setHooks({

@@ -10,6 +10,7 @@ export const EVENTS = {
   configVarsChanged: 'config vars changed',
   consoleStarted: 'console started',
   consoleEnded: 'console ended',
+  portForwardOpened: 'port forward opened',
   scanFailed: 'app scan failed',
   orphanStopped: 'process left by a previous server stopped',
   runFileFailed: 'run file could not be written',

@@ -15,6 +15,7 @@ import { endConsoles, openConsole } from './consoles.js';
 import { EVENTS } from './events.js';
 import { claimOwnership } from './files.js';
 import { streamAppLogs } from './logs.js';
+import { openPortForward } from './port-forward.js';
 import { createPlatformState } from './state.js';
 import type { LocalPlatform, LocalPlatformDeps, LocalPlatformState } from './types.js';
 
@@ -47,6 +48,7 @@ export async function createLocalPlatform(
     streamLogs: (app, options) => streamAppLogs(state, app, options),
     getConfigVars: (app) => getAppConfigVars(state, app),
     updateConfigVars: (app, change, options) => updateAppConfigVars(state, app, change, options),
+    openPortForward: (app, options) => openPortForward(state, app, options),
     close() {
       closed ??= close(state, releaseSupervisor);
       return closed;

@@ -12,6 +12,8 @@ import type { LocalPlatformState } from './types.js';
 export interface RunningTarget {
   /** Instance name, e.g. `web.1`. */
   readonly name: string;
+  /** Its main process, which leads its process group. */
+  readonly pid: number;
   readonly env: Record<string, string>;
 }
 
@@ -42,7 +44,11 @@ export async function resolveTarget(
   if (supervisor) {
     const found = supervisor.runningInstance(app, target);
     if (!found) throw notFound();
-    return { name: found.name, env: (await processEnvironment(found.pid)) ?? found.env };
+    return {
+      name: found.name,
+      pid: found.pid,
+      env: (await processEnvironment(found.pid)) ?? found.env,
+    };
   }
   const records = (await readRunFile(paths, app)) ?? [];
   const record = records.find(
@@ -55,11 +61,12 @@ export async function resolveTarget(
   );
   if (!record || record.pid === undefined) throw notFound();
   const env = await processEnvironment(record.pid);
-  if (env) return { name: record.name, env };
+  if (env) return { name: record.name, pid: record.pid, env };
   // The process's environment is unreadable: rebuild it as the supervisor made it.
   const { vars } = await store.get(app);
   return {
     name: record.name,
+    pid: record.pid,
     env: { ...config.baseEnv, ...vars, PORT: String(record.port), DYNO: record.name },
   };
 }

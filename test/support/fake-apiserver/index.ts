@@ -5,6 +5,7 @@ export type {
   FakeApiServer,
   FakeApiServerOptions,
   ExecSessionInfo,
+  PortForwardInfo,
   FakeLogger,
   KubeletOptions,
   KubeObject,

@@ -42,6 +42,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: [
       { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'log', kind: 'Pod', verbs: ['get'] },
+      { name: 'portforward', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
       { name: 'status', kind: 'Pod', verbs: ['get', 'patch', 'update'] },
     ],
   },

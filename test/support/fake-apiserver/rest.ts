@@ -16,6 +16,7 @@ import {
 } from './discovery.js';
 import type { AdmissionController, AdmissionOperation } from './admission.js';
 import type { ExecManager } from './exec.js';
+import { parsePorts, PORT_FORWARD_PROTOCOLS, type PortForwardManager } from './portforward.js';
 import { decodeBody, readBody, sendJson, sendStatus } from './http.js';
 import type { Kubelet } from './kubelet.js';
 import type { LogBook, LogQuery } from './logs.js';
@@ -61,6 +62,7 @@ export interface ApiHandlerDeps {
   kubelet: Kubelet;
   logs: LogBook;
   execs: ExecManager;
+  forwards: PortForwardManager;
   dataDir: string;
   serverAddress: () => string;
   gitVersion: string;
@@ -84,6 +86,14 @@ export class ApiHandler {
     noServer: true,
     handleProtocols: (protocols: Set<string>) => this.pickProtocol([...protocols]) ?? false,
   });
+  // Port-forward subprotocols differ from exec's; an unnamed protocol is the binary one.
+  private readonly forwardWss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (protocols: Set<string>) =>
+      [...protocols]
+        .map((p) => p.trim())
+        .find((p) => PORT_FORWARD_PROTOCOLS.includes(p as never)) ?? false,
+  });
   private readonly streams = new Set<ServerResponse>();
 
   private readonly writer: ObjectWriter;
@@ -103,6 +113,8 @@ export class ApiHandler {
     this.streams.clear();
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
+    for (const client of this.forwardWss.clients) client.terminate();
+    this.forwardWss.close();
   }
 
   private pickProtocol(offered: string[]): string | undefined {
@@ -123,6 +135,7 @@ export class ApiHandler {
       user: user?.username,
       verb,
       status,
+      userAgent: req.headers['user-agent'],
     };
     this.d.requests.push(r);
     if (this.d.requests.length > MAX_REQUEST_LOG)
@@ -169,8 +182,8 @@ export class ApiHandler {
       }
       verb = verbFor(req.method ?? 'GET', resourceRoute, url.searchParams);
       const attrs = attributesFor(user, verb, resourceRoute, url.searchParams);
-      if (resourceRoute.subresource === 'exec') {
-        // Exec only works as an upgrade; plain requests get what the real server answers.
+      if (resourceRoute.subresource === 'exec' || resourceRoute.subresource === 'portforward') {
+        // Exec and port-forward only work as an upgrade; plain requests get what the real server answers.
         this.authorizeOrThrow(attrs, resourceRoute.info);
         throw badRequest('Upgrade request required');
       }
@@ -607,13 +620,17 @@ export class ApiHandler {
         .map(decodeURIComponent);
       const r = parseRoute(segments);
       const route = r ? resolveRoute(r.group, r.version, r.rest) : undefined;
-      if (!route || route.info.plural !== 'pods' || !route.name || route.subresource !== 'exec')
-        throw pathNotFound();
+      const streaming = route?.subresource === 'exec' || route?.subresource === 'portforward';
+      if (!route || route.info.plural !== 'pods' || !route.name || !streaming) throw pathNotFound();
       const q = url.searchParams;
       // Since 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) a websocket exec needs
       // `create` on pods/exec in addition to the `get` its GET method maps to.
       for (const verb of ['get', 'create'])
         this.authorizeOrThrow(attributesFor(user, verb, route, q), route.info);
+      if (route.subresource === 'portforward') {
+        this.upgradePortForward(req, socket, head, url, route, user);
+        return;
+      }
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
         throw badRequest(
           'unable to upgrade connection: this API server serves exec only over websocket (v5.channel.k8s.io, v4.channel.k8s.io)',
@@ -688,6 +705,61 @@ export class ApiHandler {
     } catch (err) {
       reject(err);
     }
+  }
+  /**
+   * A `pods/portforward` websocket (authorized already, as exec is): the pod must run; each
+   * requested port becomes one connection to what the test mapped it to, or a refusal.
+   */
+  private upgradePortForward(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL,
+    route: Route,
+    user: UserInfo,
+  ): void {
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      throw badRequest(
+        'unable to upgrade connection: this API server serves port-forward only over websocket (v4.channel.k8s.io)',
+      );
+    }
+    const offered = str(req.headers['sec-websocket-protocol'])
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const protocol =
+      offered.length === 0 ? '' : offered.find((p) => PORT_FORWARD_PROTOCOLS.includes(p as never));
+    if (protocol === undefined) {
+      throw badRequest(
+        `unable to upgrade connection: requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${PORT_FORWARD_PROTOCOLS.join(' ')}]`,
+      );
+    }
+    const ports = parsePorts(url.searchParams.getAll('ports'));
+    const pod = this.d.store.mustGet(PODS, route.namespace, route.name);
+    const phase = str((pod.status as Rec | undefined)?.phase);
+    if (phase !== 'Running' || pod.metadata?.deletionTimestamp) {
+      throw badRequest(
+        `unable to upgrade connection: pod ${route.name} is not running (phase ${phase || 'Pending'})`,
+      );
+    }
+    this.forwardWss.handleUpgrade(req, socket, head, (ws) => {
+      this.record(req, url, user, 'create', 101);
+      this.d.logger?.info(
+        { namespace: route.namespace, pod: route.name, ports, protocol, user: user.username },
+        'portforward',
+      );
+      this.d.forwards.start(
+        ws,
+        {
+          namespace: route.namespace,
+          pod: route.name,
+          ports,
+          protocol: ws.protocol,
+          user: user.username,
+        },
+        pod.metadata?.uid ?? route.name,
+      );
+    });
   }
 }
 

@@ -11,6 +11,7 @@ import { Kubelet } from './kubelet.js';
 import { kubeconfigYaml } from './kubeconfig.js';
 import { LogBook } from './logs.js';
 import { podDir } from './pods.js';
+import { PortForwardManager } from './portforward.js';
 import { RbacAuthorizer, rbacObjectsFromYaml } from './rbac.js';
 import { ApiHandler } from './rest.js';
 import { resourceByKey, resourceForObject } from './resources.js';
@@ -46,10 +47,21 @@ export async function startFakeApiServer(
   const auth = new TokenAuthenticator();
   const logs = new LogBook();
   const execs = new ExecManager();
+  const forwards = new PortForwardManager();
   const rbac = new RbacAuthorizer(store);
   const admission = new AdmissionController(store);
   const requests: RequestRecord[] = [];
   const kl = new Kubelet(store, logs, execs, kubelet);
+  // A pod that stops or goes away ends its forwards, as its network namespace goes with it.
+  const unsubscribeForwards = store.subscribe((e) => {
+    if (e.key !== 'pods') return;
+    const ns = e.object.metadata?.namespace ?? '';
+    const name = e.object.metadata?.name ?? '';
+    const phase = (e.object.status as { phase?: string } | undefined)?.phase;
+    if (e.type === 'DELETED') forwards.killPod(ns, name, true);
+    else if (e.object.metadata?.deletionTimestamp || (phase !== undefined && phase !== 'Running'))
+      forwards.killPod(ns, name, false);
+  });
   const adminToken = auth.add(ADMIN_USER, [MASTERS_GROUP]);
   const tls = makeServingCertificate();
   let port = 0;
@@ -61,6 +73,7 @@ export async function startFakeApiServer(
     kubelet: kl,
     logs,
     execs,
+    forwards,
     dataDir,
     serverAddress: () => `127.0.0.1:${port}`,
     gitVersion: options.gitVersion ?? 'v1.35.0',
@@ -203,6 +216,15 @@ export async function startFakeApiServer(
     },
     podWorkDir: (namespace, pod) => podDir(dataDir, namespace, pod),
     activeExecs: () => execs.active(),
+    setPodPort: (namespace, pod, containerPort, target) =>
+      forwards.setPodPort(
+        namespace,
+        pod,
+        containerPort,
+        target === undefined ? undefined : { host: '127.0.0.1', port: target },
+      ),
+    activePortForwards: () => forwards.active(),
+    portForwards: () => forwards.list(),
     execSessions: () => execs.list(),
     activeLogFollows: () => logs.followers(),
     unwrittenLogLines: () => logs.unwrittenLines(),
@@ -212,6 +234,8 @@ export async function startFakeApiServer(
       if (stopped) return;
       stopped = true;
       kl.stop();
+      unsubscribeForwards();
+      forwards.closeAll();
       await execs.killAll();
       handler.closeStreams();
       server.closeAllConnections();

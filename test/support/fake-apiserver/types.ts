@@ -5,8 +5,9 @@
  */
 
 import type { ExecSessionInfo } from './exec.js';
+import type { PortForwardInfo } from './portforward.js';
 
-export type { ExecSessionInfo };
+export type { ExecSessionInfo, PortForwardInfo };
 
 /** A Kubernetes object as JSON. Fields are read defensively: the fake stores what it is sent. */
 export interface KubeObject {
@@ -111,6 +112,8 @@ export interface RequestRecord {
   user: string | undefined;
   verb: string | undefined;
   status: number;
+  /** The client's `User-Agent` header, as audit logs of a real cluster record it. */
+  userAgent: string | undefined;
 }
 
 export interface SetPodPhaseOptions {
@@ -168,6 +171,16 @@ export interface FakeApiServer {
   activeLogFollows(): number;
   /** Lines selected for `logs -f` readers but not yet written (they are not reading). */
   unwrittenLogLines(): number;
+  /**
+   * Makes the pod's `containerPort` (what `pods/portforward` dials on the pod's loopback) reach
+   * the real listener on `127.0.0.1:realPort`; `undefined` unmaps it (then nothing listens).
+   * A pod listens on nothing until mapped; the map goes with the pod.
+   */
+  setPodPort(namespace: string, pod: string, containerPort: number, realPort?: number): void;
+  /** Port-forward websockets currently open. */
+  activePortForwards(): number;
+  /** Details of the open port forwards (pod, ports, protocol, user). */
+  portForwards(): PortForwardInfo[];
   /** Exec sessions currently running. */
   activeExecs(): number;
   /** Details of the running exec sessions (command, protocol, terminal size). */

@@ -4,8 +4,12 @@
  */
 import express from 'express';
 import type { Router } from 'express';
-import type { Apps, Me } from '@neetodeploy/contract';
-import { listAppsForCaller, revokeCurrentToken } from '../../domain/index.js';
+import type { Apps, Me, Processes } from '@neetodeploy/contract';
+import {
+  listAppsForCaller,
+  listProcessesForCaller,
+  revokeCurrentToken,
+} from '../../domain/index.js';
 import type { DomainContext } from '../../domain/index.js';
 import { bearerCaller, clientIp } from '../request.js';
 
@@ -39,6 +43,23 @@ export function createAccountRouter(ctx: DomainContext): Router {
         name: a.name,
         permissions: [...a.permissions],
         ...(a.processTypes ? { process_types: [...a.processTypes] } : {}),
+      })),
+    };
+    res.json(body);
+  });
+
+  router.get('/apps/:app/processes', async (req, res) => {
+    const app = req.params.app;
+    const found = await listProcessesForCaller(ctx, await bearerCaller(ctx, req), app);
+    const body: Processes = {
+      app,
+      process_types: [...found.processTypes],
+      processes: found.processes.map((p) => ({
+        name: p.name,
+        type: p.type,
+        state: p.state,
+        ...(p.pod ? { pod: p.pod } : {}),
+        ...(p.startedAt ? { started_at: p.startedAt.toISOString() } : {}),
       })),
     };
     res.json(body);

@@ -13,6 +13,7 @@ import { createCertificatesRouter } from './certificates.js';
 import { createConfigVarsRouter } from './config-vars.js';
 import { createLoginSessionsRouter } from './login-sessions.js';
 import { createLogsRouter } from './logs.js';
+import { createSessionsRouter } from './sessions.js';
 
 export interface ApiRouterOptions {
   /** Base URL for verification links (config.publicUrl or the bound address). */
@@ -29,6 +30,7 @@ export function createApiRouter(ctx: DomainContext, options: ApiRouterOptions): 
     createCaRouter(ctx),
     createConfigVarsRouter(ctx),
     createLogsRouter(ctx),
+    createSessionsRouter(ctx),
   );
   router.use((_req, _res, next) => {
     next(new NotFound('no such endpoint', { code: 'no_such_endpoint' }));

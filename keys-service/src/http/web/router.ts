@@ -22,6 +22,7 @@ import { SESSION_COOKIE } from './cookies.js';
 import { createPageKit } from './kit.js';
 import { mountOidcRoutes, oidcSignInPage } from './oidc.js';
 import type { PageKit } from './kit.js';
+import { createSessionPagesRouter } from './sessions.js';
 import { STYLESHEET, codePage, confirmPage, donePage, messagePage, signInPage } from './pages.js';
 
 const signInForm = z
@@ -207,6 +208,7 @@ export function createWebRouter(ctx: DomainContext, options: WebRouterOptions): 
     res.redirect(303, '/device');
   });
 
+  router.use(createSessionPagesRouter(ctx, kit, options.authenticator));
   router.use(pageErrorHandler(ctx, kit));
   return router;
 }

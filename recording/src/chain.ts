@@ -1,0 +1,52 @@
+/**
+ * The hash chain: every chunk opens with a metadata line naming its recording, its position
+ * and the SHA-256 of the chunk before it, so removing, reordering or editing a chunk breaks
+ * the chain at a place verification can name.
+ */
+import { createHash } from 'node:crypto';
+import type { ChunkMeta } from './types.js';
+
+/** `prev` of chunk 0, and `finalHash` of a recording without chunks. */
+export const ZERO_HASH = '0'.repeat(64);
+
+export function sha256Hex(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The first line of a chunk, newline included. */
+export function chunkMetaLine(meta: ChunkMeta): string {
+  return `${JSON.stringify({ recording: meta.recording, seq: meta.seq, prev: meta.prev })}\n`;
+}
+
+/** A whole chunk: its metadata line, then `body` (whole asciicast lines). */
+export function encodeChunk(meta: ChunkMeta, body: string): Buffer {
+  return Buffer.from(chunkMetaLine(meta) + body, 'utf8');
+}
+
+/** Splits a chunk into its metadata and body; undefined when the first line is not metadata. */
+export function decodeChunk(data: Buffer): { meta: ChunkMeta; body: Buffer } | undefined {
+  const nl = data.indexOf(0x0a);
+  if (nl < 0) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.subarray(0, nl).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const m = parsed as Record<string, unknown>;
+  if (
+    typeof m.recording !== 'string' ||
+    typeof m.seq !== 'number' ||
+    !Number.isSafeInteger(m.seq) ||
+    m.seq < 0 ||
+    typeof m.prev !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(m.prev)
+  ) {
+    return undefined;
+  }
+  return {
+    meta: { recording: m.recording, seq: m.seq, prev: m.prev },
+    body: data.subarray(nl + 1),
+  };
+}

@@ -1,0 +1,313 @@
+/**
+ * Recording one session: events become asciicast v3 lines, lines become hash-chained chunks
+ * handed to a bounded {@link Spool}, and the end becomes a signed manifest. Every data method
+ * copies, hashes and returns: nothing here waits for the store while the session runs.
+ */
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
+import { ZERO_HASH, chunkMetaLine, sha256Hex } from './chain.js';
+import type { RecordingKey } from './keys.js';
+import { signManifest } from './manifest.js';
+import { Spool } from './spool.js';
+import { EVENT_CODES, RecordingError } from './types.js';
+import type {
+  DroppedSpan,
+  RecordedExit,
+  RecorderConfig,
+  RecordingHeader,
+  RecordingManifest,
+  RecordingStore,
+  SessionInfo,
+  SessionRecorder,
+} from './types.js';
+
+type Stream = 'i' | 'o' | 'e';
+type Counts = { i: number; o: number; e: number };
+
+export interface RecorderDeps {
+  readonly store: RecordingStore;
+  readonly key: RecordingKey;
+  readonly config: RecorderConfig;
+  readonly now: () => Date;
+  /** Told once when the recording fails for good (for logs and metrics). */
+  readonly onFailure?: (err: RecordingError) => void;
+}
+
+export interface RecordingStart {
+  readonly info: SessionInfo;
+  readonly term: { readonly cols: number; readonly rows: number; readonly type?: string };
+}
+
+const zero = (): Counts => ({ i: 0, o: 0, e: 0 });
+
+class Recorder implements SessionRecorder {
+  readonly id: string;
+  readonly failed: Promise<RecordingError>;
+  private info: SessionInfo;
+  private readonly spool: Spool;
+  private readonly startedAt: Date;
+  private failedResolve!: (err: RecordingError) => void;
+  private failure: RecordingError | undefined;
+  private finished = false;
+  private seq = 0;
+  private prev = ZERO_HASH;
+  // Lines as bytes: concatenating strings and encoding them at the cut cost ten times more.
+  private body: Buffer[] = [];
+  private bodyBytes = 0;
+  private storedBytes = 0;
+  private lastEventMs = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private dropping: 'limit' | 'spool' | undefined;
+  private readonly bytes = zero();
+  private readonly recorded = zero();
+  private readonly dropped = zero();
+  private readonly pendingDrops = new Map<Stream, { hash: Hash; bytes: number }>();
+  private readonly decoders = {
+    i: new StringDecoder('utf8'),
+    o: new StringDecoder('utf8'),
+    e: new StringDecoder('utf8'),
+  };
+
+  constructor(
+    start: RecordingStart,
+    private readonly deps: RecorderDeps,
+  ) {
+    this.id = start.info.sessionId;
+    this.info = start.info;
+    this.startedAt = deps.now();
+    this.failed = new Promise((resolve) => (this.failedResolve = resolve));
+    this.spool = new Spool(deps.store, this.id, deps.config.spoolBytes, (err) => this.fail(err));
+    const header: RecordingHeader = {
+      version: 3,
+      term: start.term,
+      timestamp: Math.floor(this.startedAt.getTime() / 1000),
+      ...(start.info.command !== null ? { command: start.info.command } : {}),
+      title: `${start.info.user} on ${start.info.app}`,
+      neetodeploy: start.info,
+    };
+    this.append(`${JSON.stringify(header)}\n`);
+    this.cut();
+  }
+
+  /** Resolves once chunk 0 (the header) is stored; rejects with the store's error. */
+  async started(): Promise<void> {
+    await this.spool.drained();
+    if (this.failure) throw this.failure;
+  }
+
+  input(data: Buffer): void {
+    this.data('i', data);
+  }
+  output(data: Buffer): void {
+    this.data('o', data);
+  }
+  stderr(data: Buffer): void {
+    this.data('e', data);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.failure || this.finished) return;
+    this.event(EVENT_CODES.resize, `${cols}x${rows}`);
+  }
+
+  annotate(info: Partial<Pick<SessionInfo, 'pod' | 'execRequest'>>): void {
+    this.info = { ...this.info, ...info };
+  }
+
+  async finish(exit: RecordedExit | undefined): Promise<RecordingManifest | undefined> {
+    if (this.finished) return undefined;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.failure) return undefined;
+    for (const s of ['i', 'o', 'e'] as const) this.flushDecoder(s);
+    this.flushDrops();
+    const status =
+      exit?.signal !== undefined
+        ? `SIG${exit.signal}`
+        : exit?.code !== undefined
+          ? String(exit.code)
+          : '?';
+    this.event(EVENT_CODES.exit, status);
+    this.cut(true);
+    await this.spool.drained();
+    if (this.failure) return undefined;
+    const manifest = signManifest(
+      {
+        version: 1,
+        id: this.id,
+        session: this.info,
+        startedAt: this.startedAt.toISOString(),
+        endedAt: this.deps.now().toISOString(),
+        exitCode: exit?.code ?? null,
+        exitSignal: exit?.signal ?? null,
+        chunkCount: this.seq,
+        finalHash: this.prev,
+        storedBytes: this.storedBytes,
+        bytes: { ...this.bytes },
+        recordedBytes: { ...this.recorded },
+        droppedBytes: { ...this.dropped },
+        limitBytes: this.deps.config.maxSessionBytes,
+      },
+      this.deps.key,
+    );
+    try {
+      await this.deps.store.putManifest(manifest);
+    } catch (err) {
+      this.fail(err as RecordingError);
+      return undefined;
+    }
+    return manifest;
+  }
+
+  private fail(err: RecordingError): void {
+    if (this.failure) return;
+    this.failure = err;
+    if (this.timer) clearTimeout(this.timer);
+    this.deps.onFailure?.(err);
+    this.failedResolve(err);
+  }
+
+  private data(stream: Stream, data: Buffer): void {
+    this.bytes[stream] += data.length;
+    if (this.failure || this.finished || data.length === 0) return;
+    if (stream === 'i' && this.info.policy === 'output-only') return;
+    if (this.dropping === undefined && !this.spool.hasRoom(this.bodyBytes + data.length)) {
+      if (this.deps.config.mode === 'required') {
+        this.fail(
+          new RecordingError(
+            'spool-full',
+            `recording ${this.id}: the store is too slow (${this.spool.queuedBytes} bytes waiting)`,
+            'the session recording could not keep up and recording is required here: the session was ended; try again, and tell your administrator if it persists',
+          ),
+        );
+        return;
+      }
+      this.startDropping('spool');
+    }
+    if (this.dropping !== undefined) return this.drop(stream, data);
+    const room =
+      this.deps.config.maxSessionBytes - (this.recorded.i + this.recorded.o + this.recorded.e);
+    if (data.length <= room) return this.record(stream, data);
+    if (room > 0) this.record(stream, data.subarray(0, room));
+    this.startDropping('limit');
+    this.drop(stream, data.subarray(room));
+  }
+
+  private record(stream: Stream, data: Buffer): void {
+    this.recorded[stream] += data.length;
+    const text = this.decoders[stream].write(data);
+    if (text.length > 0) this.event(stream, text);
+  }
+
+  private flushDecoder(stream: Stream): void {
+    const rest = this.decoders[stream].end();
+    if (rest.length > 0) this.event(stream, rest);
+  }
+
+  private startDropping(why: 'limit' | 'spool'): void {
+    this.dropping = why;
+    for (const s of ['i', 'o', 'e'] as const) this.flushDecoder(s);
+    this.event(
+      EVENT_CODES.marker,
+      why === 'limit'
+        ? `neetodeploy: recording limit of ${this.deps.config.maxSessionBytes} bytes reached; further data is kept only as SHA-256 hashes ("d" events)`
+        : 'neetodeploy: the recording store is too slow; data is kept only as SHA-256 hashes ("d" events) until it catches up',
+    );
+  }
+
+  private drop(stream: Stream, data: Buffer): void {
+    this.dropped[stream] += data.length;
+    let span = this.pendingDrops.get(stream);
+    if (!span) {
+      span = { hash: createHash('sha256'), bytes: 0 };
+      this.pendingDrops.set(stream, span);
+    }
+    span.hash.update(data);
+    span.bytes += data.length;
+    this.armTimer();
+  }
+
+  private flushDrops(): void {
+    for (const [stream, span] of this.pendingDrops) {
+      const d: DroppedSpan = { stream, bytes: span.bytes, sha256: span.hash.digest('hex') };
+      this.event(EVENT_CODES.dropped, JSON.stringify(d));
+    }
+    this.pendingDrops.clear();
+  }
+
+  private event(code: string, data: string): void {
+    const now = performance.now();
+    const interval = Math.max(0, Math.round((now - this.lastEventMs) * 1000) / 1e6);
+    this.lastEventMs = now;
+    this.append(`${JSON.stringify([interval, code, data])}\n`);
+    if (this.bodyBytes >= this.deps.config.chunkBytes) this.cut();
+    else this.armTimer();
+  }
+
+  private append(line: string): void {
+    // An all-ASCII line (its UTF-8 length equals its length) encodes as latin1, several times
+    // faster than the UTF-8 encoder, with the same bytes.
+    const ascii = Buffer.byteLength(line, 'utf8') === line.length;
+    const bytes = Buffer.from(line, ascii ? 'latin1' : 'utf8');
+    this.body.push(bytes);
+    this.bodyBytes += bytes.length;
+  }
+
+  private armTimer(): void {
+    if (this.timer || this.finished || this.failure) return;
+    this.timer = setTimeout(() => this.onTimer(), this.deps.config.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.failure || this.finished) return;
+    this.flushDrops();
+    if (this.dropping === 'spool' && this.spool.hasRoom(this.spool.capacity / 2 + this.bodyBytes)) {
+      this.dropping = undefined;
+      this.event(
+        EVENT_CODES.marker,
+        'neetodeploy: the recording store caught up; recording resumed',
+      );
+    }
+    this.cut();
+  }
+
+  /** Turns the pending lines into the next chunk; waits (keeps them) while the spool is full. */
+  private cut(force = false): void {
+    if (this.bodyBytes === 0) return;
+    if (!force && this.seq > 0 && !this.spool.hasRoom(this.bodyBytes)) {
+      this.armTimer();
+      return;
+    }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const meta = Buffer.from(chunkMetaLine({ recording: this.id, seq: this.seq, prev: this.prev }));
+    const chunk = Buffer.concat([meta, ...this.body]);
+    this.body = [];
+    this.bodyBytes = 0;
+    this.prev = sha256Hex(chunk);
+    this.storedBytes += chunk.length;
+    this.spool.push(this.seq, chunk);
+    this.seq += 1;
+    if (this.pendingDrops.size > 0) this.armTimer();
+  }
+}
+
+/**
+ * Starts recording a session: writes its header as chunk 0. In `required` mode resolves only
+ * once that chunk is stored and rejects with the store's {@link RecordingError} when it cannot
+ * be; in `best-effort` mode resolves at once (a failure shows in `failed`).
+ */
+export async function startRecording(
+  start: RecordingStart,
+  deps: RecorderDeps,
+): Promise<SessionRecorder> {
+  const recorder = new Recorder(start, deps);
+  if (deps.config.mode === 'required') await recorder.started();
+  return recorder;
+}

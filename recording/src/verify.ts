@@ -1,0 +1,221 @@
+/**
+ * Verification: the manifest's signature against the recording key, then the chunks against
+ * the manifest and the chain. Each kind of tampering has its own reason (see
+ * `VerifyFailureReason`).
+ */
+import type { KeyObject } from 'node:crypto';
+import { ZERO_HASH, decodeChunk, sha256Hex } from './chain.js';
+import { recordingKeyId, toPublicKey } from './keys.js';
+import { isRecordingId } from './layout.js';
+import { signatureValid } from './manifest.js';
+import { RecordingError } from './types.js';
+import type {
+  RecordingManifest,
+  RecordingStore,
+  VerifyFailureReason,
+  VerifyResult,
+} from './types.js';
+
+type Failure = Extract<VerifyResult, { ok: false }>;
+
+function fail(
+  reason: VerifyFailureReason,
+  message: string,
+  extra: { chunk?: number; manifest?: RecordingManifest } = {},
+): Failure {
+  return { ok: false, reason, message, ...extra };
+}
+
+async function readManifest(
+  store: RecordingStore,
+  id: string,
+): Promise<RecordingManifest | Failure> {
+  let manifest: RecordingManifest | undefined;
+  try {
+    manifest = await store.getManifest(id);
+  } catch (err) {
+    if (err instanceof RecordingError && err.code === 'manifest-malformed') {
+      return fail('manifest-malformed', err.message);
+    }
+    throw err;
+  }
+  if (manifest) {
+    if (manifest.id !== id) {
+      return fail('manifest-malformed', `the manifest names recording ${manifest.id}, not ${id}`);
+    }
+    return manifest;
+  }
+  const chunks = await store.listChunks(id);
+  if (chunks.length === 0) return fail('not-found', `there is no recording ${id}`);
+  return fail(
+    'manifest-missing',
+    `recording ${id} has ${chunks.length} chunk(s) but no manifest: the session is still running, its bastion stopped before it ended, or the manifest was removed`,
+  );
+}
+
+/** Which chunks should be there and are not, or are there and should not be. */
+function checkPresence(seqs: number[], m: RecordingManifest): Failure | undefined {
+  const present = new Set(seqs);
+  const extra = seqs.find((s) => s >= m.chunkCount);
+  if (extra !== undefined) {
+    return fail(
+      'chunk-extra',
+      `chunk ${extra} is not counted by the manifest (${m.chunkCount} chunks)`,
+      {
+        chunk: extra,
+        manifest: m,
+      },
+    );
+  }
+  let firstMissing: number | undefined;
+  for (let s = 0; s < m.chunkCount; s++) {
+    if (!present.has(s)) {
+      firstMissing = s;
+      break;
+    }
+  }
+  if (firstMissing === undefined) return undefined;
+  const laterPresent = seqs.some((s) => s > firstMissing);
+  if (laterPresent) {
+    return fail('chunk-missing', `chunk ${firstMissing} of ${m.chunkCount} is missing`, {
+      chunk: firstMissing,
+      manifest: m,
+    });
+  }
+  return fail(
+    'truncated',
+    `the recording is truncated: ${firstMissing} of ${m.chunkCount} chunks are present`,
+    { chunk: firstMissing, manifest: m },
+  );
+}
+
+/** Walks the chain; undefined when every chunk is where and what the chain says. */
+async function checkChain(
+  store: RecordingStore,
+  id: string,
+  m: RecordingManifest,
+): Promise<Failure | undefined> {
+  let prev = ZERO_HASH;
+  let stored = 0;
+  for (let seq = 0; seq < m.chunkCount; seq++) {
+    const data = await store.getChunk(id, seq);
+    if (!data)
+      return fail('chunk-missing', `chunk ${seq} vanished while verifying`, {
+        chunk: seq,
+        manifest: m,
+      });
+    stored += data.length;
+    const decoded = decodeChunk(data);
+    if (!decoded || decoded.meta.recording !== id) {
+      return fail(
+        'chunk-malformed',
+        `chunk ${seq} does not start with this recording's chunk header`,
+        {
+          chunk: seq,
+          manifest: m,
+        },
+      );
+    }
+    if (decoded.meta.seq !== seq) {
+      return fail(
+        'chunk-out-of-order',
+        `chunk ${seq} holds the chunk written as number ${decoded.meta.seq}: chunks were reordered`,
+        { chunk: seq, manifest: m },
+      );
+    }
+    if (decoded.meta.prev !== prev) {
+      const altered = seq - 1;
+      return fail(
+        'chunk-altered',
+        `chunk ${altered} was altered: its hash no longer matches the chain`,
+        {
+          chunk: altered,
+          manifest: m,
+        },
+      );
+    }
+    if (data.length > 0 && data[data.length - 1] !== 0x0a) {
+      return fail('truncated', `chunk ${seq} is cut short (its last line is incomplete)`, {
+        chunk: seq,
+        manifest: m,
+      });
+    }
+    prev = sha256Hex(data);
+  }
+  if (prev !== m.finalHash) {
+    const last = m.chunkCount - 1;
+    return fail(
+      'chunk-altered',
+      `chunk ${last} was altered: its hash differs from the manifest's`,
+      {
+        chunk: last,
+        manifest: m,
+      },
+    );
+  }
+  if (stored !== m.storedBytes) {
+    return fail(
+      'chunk-altered',
+      `chunks hold ${stored} bytes, the manifest says ${m.storedBytes}`,
+      {
+        manifest: m,
+      },
+    );
+  }
+  return undefined;
+}
+
+async function verifyUnsafe(
+  store: RecordingStore,
+  id: string,
+  publicKey: KeyObject,
+): Promise<VerifyResult> {
+  const manifest = await readManifest(store, id);
+  if ('ok' in manifest) return manifest;
+  const expected = recordingKeyId(publicKey);
+  if (manifest.keyId !== expected) {
+    return fail(
+      'wrong-key',
+      `the manifest was signed by key ${manifest.keyId}, not by the recording key ${expected}`,
+      { manifest },
+    );
+  }
+  if (!signatureValid(manifest, publicKey)) {
+    return fail(
+      'signature-invalid',
+      'the manifest signature does not match its contents: it was edited',
+      {
+        manifest,
+      },
+    );
+  }
+  const seqs = await store.listChunks(id);
+  return (
+    checkPresence(seqs, manifest) ??
+    (await checkChain(store, id, manifest)) ?? { ok: true, manifest }
+  );
+}
+
+/**
+ * Checks recording `id` with the recording key's public half (a KeyObject, or PEM of an SPKI
+ * public key or of the private key). Never throws.
+ */
+export async function verifyRecording(
+  store: RecordingStore,
+  id: string,
+  publicKey: KeyObject | string,
+): Promise<VerifyResult> {
+  if (!isRecordingId(id))
+    return fail('bad-id', `not a recording id: ${JSON.stringify(id.slice(0, 80))}`);
+  let key: KeyObject;
+  try {
+    key = toPublicKey(publicKey);
+  } catch (err) {
+    return fail('wrong-key', `the key given is not a usable public key: ${(err as Error).message}`);
+  }
+  try {
+    return await verifyUnsafe(store, id, key);
+  } catch (err) {
+    return fail('store', `the recording store could not be read: ${(err as Error).message}`);
+  }
+}
