@@ -52,7 +52,9 @@ async function until<T>(
 
 /** The local port from the `Forwarding` line for `remote`. */
 function forwardedPort(out: string, remote: number): number | undefined {
-  const m = new RegExp(`^Forwarding 127\\.0\\.0\\.1:(\\d+) -> demo web:${remote}$`, 'm').exec(out);
+  const m = new RegExp(`^Forwarding 127\\.0\\.0\\.1:(\\d+) -> demo web\\.1:${remote}$`, 'm').exec(
+    out,
+  );
   return m ? Number(m[1]) : undefined;
 }
 
@@ -166,7 +168,7 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
     await until('the refusal', () => (/refused the connection/.test(io.err()) ? true : undefined));
     assert.match(
       io.err(),
-      /neetodeploy: demo web:1 refused the connection: connection refused by web\.1:1: nothing listens on that port/,
+      /neetodeploy: demo web\.1:1 refused the connection: connection refused by web\.1:1: nothing listens on that port/,
     );
     assert.equal((await get(open)).status, 200);
     io.interrupt();

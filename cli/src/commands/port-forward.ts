@@ -11,6 +11,7 @@ import {
   encodePublicKeyText,
   generatePrivateKey,
 } from '@neetodeploy/sshcert';
+import type { Processes } from '@neetodeploy/contract';
 import type ssh2 from 'ssh2';
 import { withAppHint } from '../app-errors.js';
 import type { CommandResult, Deps } from '../deps.js';
@@ -141,7 +142,7 @@ export async function runPortForward(options: PortForwardOptions, deps: Deps): C
       ? { app: options.app, pod: options.pod }
       : { app: options.app, process: options.process ?? DEFAULT_PROCESS };
   const username = bastionUsername(target);
-  const where = `${options.app} ${options.pod ?? target.process}`;
+  let where = `${options.app} ${options.pod ?? target.process}`;
   let conn: ssh2.Client | undefined;
   const pending: Pending[] = [];
   const servers: net.Server[] = [];
@@ -169,6 +170,9 @@ export async function runPortForward(options: PortForwardOptions, deps: Deps): C
         `you may not forward ports of ${options.app}: ask an admin for the port-forward permission on ${options.app}`,
       );
     }
+    if (target.process !== undefined) {
+      where = await instanceName(client, options.app, target.process, where);
+    }
     conn = await connectToBastion({
       host: issued.bastion.host,
       port: issued.bastion.port,
@@ -190,6 +194,27 @@ export async function runPortForward(options: PortForwardOptions, deps: Deps): C
     };
   }
   return serve(conn, servers, pairs, { pending, where, refusedLine }, deps);
+}
+
+/**
+ * `demo web.1` when the process type has exactly one running instance (the one every forward
+ * reaches); with several, the platform picks per connection, so the type is all that is true.
+ */
+async function instanceName(
+  client: { processes(app: string): Promise<Processes> },
+  app: string,
+  type: string,
+  fallback: string,
+): Promise<string> {
+  try {
+    const running = (await client.processes(app)).processes.filter(
+      (p) => p.type === type && p.state === 'running',
+    );
+    return running.length === 1 ? `${app} ${running[0]!.name}` : fallback;
+  } catch {
+    // An older keys-service without the processes route: the type alone.
+    return fallback;
+  }
 }
 
 /** Prints the forwards, then serves until Ctrl-C (resolves 0) or the connection is lost. */
