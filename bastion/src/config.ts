@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { recordingStoreConfigSchema } from '@neetodeploy/contract';
 import { platformConfigSchema } from '@neetodeploy/platform';
 
 const port = z.number().int().min(0).max(65535);
@@ -133,31 +134,9 @@ const portForwardingSchema = z.strictObject({
 });
 
 const MiB = 1024 * 1024;
-const recordingStoreSchema = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('file'),
-    /** Recordings as files below this folder (the all-in-one: `<data dir>/recordings`). */
-    dir: z.string().min(1),
-  }),
-  z.strictObject({
-    kind: z.literal('s3'),
-    /** An S3-compatible endpoint (`https://minio.example:9000`); omit for AWS S3. */
-    endpoint: z.url().optional(),
-    region: z.string().min(1).default('us-east-1'),
-    bucket: z.string().min(1),
-    /** Prepended to every object key. */
-    prefix: z.string().default('recordings/'),
-    /** Omit to use the SDK's default chain (env, web identity, instance role). */
-    credentials: z
-      .strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) })
-      .optional(),
-    forcePathStyle: z.boolean().default(true),
-    requestTimeoutMs: ms.default(10_000),
-  }),
-]);
 
 /**
- * Session recording (docs/operations.md, "Session recordings"). Omit to record nothing. What is recorded per app
+ * Session recording (docs/recordings.md). Omit to record nothing. What is recorded per app
  * (`full`, `output-only`, `off`) comes from the certificate, not from here.
  */
 const recordingSchema = z.strictObject({
@@ -172,7 +151,7 @@ const recordingSchema = z.strictObject({
    * bucket: whoever can edit recordings must not be able to re-sign them.
    */
   keyFile: z.string().min(1),
-  store: recordingStoreSchema,
+  store: recordingStoreConfigSchema,
   /** Input and output bytes recorded per session; past it only SHA-256 hashes are kept. */
   maxSessionBytes: z
     .number()

@@ -34,3 +34,5 @@ export {
 export type { KeyId } from './key-id.js';
 export { USER_ID_HASH_PATTERN, hashUserId, normaliseUserId } from './user-id.js';
 export * from './api/index.js';
+export { recordingStoreConfigSchema } from './recording-store.js';
+export type { RecordingStoreConfig } from './recording-store.js';

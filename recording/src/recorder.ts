@@ -41,6 +41,8 @@ export interface RecordingStart {
 }
 
 const zero = (): Counts => ({ i: 0, o: 0, e: 0 });
+/** Resize events kept per session; a real terminal is resized a few times an hour. */
+const MAX_RESIZES = 10_000;
 
 class Recorder implements SessionRecorder {
   readonly id: string;
@@ -60,6 +62,8 @@ class Recorder implements SessionRecorder {
   private lastEventMs = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private dropping: 'limit' | 'spool' | undefined;
+  private lastSize: string | undefined;
+  private resizes = 0;
   private readonly bytes = zero();
   private readonly recorded = zero();
   private readonly dropped = zero();
@@ -107,9 +111,19 @@ class Recorder implements SessionRecorder {
     this.data('e', data);
   }
 
+  /**
+   * A resize is kept only when the size changed, while data is being kept at all, and up to
+   * {@link MAX_RESIZES} per session: a client can send window-change requests without end, and
+   * none of them may grow the recording (or the spool it waits in) past its bounds.
+   */
   resize(cols: number, rows: number): void {
     if (this.failure || this.finished) return;
-    this.event(EVENT_CODES.resize, `${cols}x${rows}`);
+    const size = `${cols}x${rows}`;
+    if (size === this.lastSize) return;
+    this.lastSize = size;
+    if (this.dropping !== undefined || this.resizes >= MAX_RESIZES) return;
+    this.resizes++;
+    this.event(EVENT_CODES.resize, size);
   }
 
   annotate(info: Partial<Pick<SessionInfo, 'pod' | 'execRequest'>>): void {

@@ -310,12 +310,28 @@ describe('helm chart neetodeploy-access', function () {
           if (owner === keys) assert.equal(refs.length, 1);
           else assert.equal(refs.length + env.length, 0, `${owner.kind}/${owner.metadata.name}`);
         }
-        // The bastion gets at most the keys-service's TLS CA certificate, never a key.
+        // The bastion gets at most the keys-service's TLS CA certificate and the recording
+        // key's private item (it signs recordings), never a CA key.
         const bastion = deployment(objects, 'bastion');
         for (const v of bastion.spec.template.spec.volumes as Json[]) {
-          if (v.secret && v.name !== 'host-key') {
+          if (v.secret && v.name === 'recording-key') {
+            assert.deepEqual(v.secret.items, [{ key: 'recording.key', path: 'recording.key' }]);
+          } else if (v.secret && v.name !== 'host-key') {
             assert.deepEqual(v.secret.items, [{ key: 'ca.crt', path: 'ca.crt' }]);
           }
+        }
+      });
+
+      it('mounts the recording private key into the bastion only, the public one into the keys-service only', () => {
+        for (const { owner, spec } of podSpecs(objects)) {
+          const items = ((spec.volumes ?? []) as Json[])
+            .filter((v) => v.name === 'recording-key')
+            .flatMap((v) => (v.secret.items as Json[]).map((i) => i.key as string));
+          const comp = component(owner);
+          if (comp === 'bastion' && items.length > 0) assert.deepEqual(items, ['recording.key']);
+          else if (comp === 'keys-service' && items.length > 0)
+            assert.deepEqual(items, ['recording.pub']);
+          else assert.deepEqual(items, [], `${owner.kind}/${owner.metadata.name}`);
         }
       });
 

@@ -59,6 +59,11 @@ const BAD: readonly BadCase[] = [
   },
   { what: 'no app namespace', values: { appNamespaces: [] }, error: /appNamespaces/ },
   {
+    what: 'recording on without a bucket or a key Secret',
+    set: ['recording.enabled=true'],
+    error: /recording/,
+  },
+  {
     what: 'an invalid namespace name',
     values: { appNamespaces: [{ name: 'Bad_Name' }] },
     error: /appNamespaces\/0\/name/,
@@ -274,6 +279,16 @@ describe('helm chart values and rendered server configs', function () {
             ),
           );
         assert.equal(parsed.portForwarding.enabled, canForward);
+        if (parsed.recording) {
+          // The signing key from a Secret's one item; the bucket's credentials never in here.
+          assert.deepEqual(volumeOf(mounts, parsed.recording.keyFile).secret.items, [
+            { key: 'recording.key', path: 'recording.key' },
+          ]);
+          assert.equal(parsed.recording.store.kind, 's3');
+          assert.ok(!('credentials' in parsed.recording.store));
+          const keysRecording = serverConfig(objects, 'keys-service').recording;
+          assert.deepEqual(keysRecording.store, raw.recording.store, 'one bucket for both');
+        }
         const roleNamespaces = byKind(objects, 'Role')
           .filter((r) => component(r) === 'bastion')
           .map((r) => r.metadata.namespace!);

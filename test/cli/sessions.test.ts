@@ -316,3 +316,29 @@ describe('e2e: a session through the bastion of the all-in-one, then listed and 
     assert.match(play.stderr, /\[session ended with exit code 3\]/);
   });
 });
+
+describe('cli: the sessions table', function () {
+  it('shows control characters of a recorded command as \\xNN, never raw', async function () {
+    const { sessionsTable } = await import('../../cli/src/commands/sessions.js');
+    const table = sessionsTable([
+      {
+        id: '3f2b2a1c-0000-4000-8000-000000000001',
+        app: 'demo',
+        user: 'mallory@example.com',
+        started_at: '2026-12-02T05:00:00.000Z',
+        ended_at: '2026-12-02T05:00:01.000Z',
+        duration_ms: 1000,
+        command: 'echo \x1b]52;c;aGk=\x07 done',
+        target: 'web.1',
+        exit_code: 0,
+        exit_signal: null,
+        bytes: { in: 0, out: 5, err: 0 },
+        recording_mode: 'full',
+        verified: true,
+      },
+    ]);
+    // eslint-disable-next-line no-control-regex -- asserting there are none
+    assert.doesNotMatch(table, /[\x00-\x08\x0b-\x1f\x7f]/);
+    assert.match(table, /echo \\x1b\]52;c;aGk=\\x07 done/);
+  });
+});

@@ -262,4 +262,19 @@ describe('recording: format, chain and verify', () => {
     assert.equal((await store.listManifests({ since: new Date(Date.now() + 60_000) })).length, 0);
     assert.equal((await store.listManifests({ limit: 1 })).length, 1);
   });
+
+  it('keeps a window-change flood bounded: repeated sizes once, at most 10,000 resizes, none past the limit', async () => {
+    const id = randomUUID();
+    const rec = await startRecording(
+      { info: info(id), term: { cols: 80, rows: 24 } },
+      { store, key, config: { ...config, chunkBytes: 64 * 1024 }, now: () => new Date() },
+    );
+    for (let n = 0; n < 50_000; n++) rec.resize(80, 24);
+    for (let n = 0; n < 50_000; n++) rec.resize(80 + (n % 2), 24);
+    await rec.finish({ code: 0 });
+    const text = await readRecordingText(store, id);
+    const resizes = text.split('\n').filter((l) => l.includes('"r"')).length;
+    assert.equal(resizes, 10_000);
+    assert.equal((await verifyRecording(store, id, key.publicKey)).ok, true);
+  });
 });

@@ -146,7 +146,12 @@ export function handleForward(
     });
     reject(refusal.failure);
   };
-  const checked = checkForward({ host: request.destIP, port: request.destPort }, conn, deps.config);
+  const checked = checkForward(
+    { host: request.destIP, port: request.destPort },
+    conn,
+    deps.config,
+    Math.floor(deps.now().getTime() / 1000),
+  );
   if (!checked.ok) return refuse(checked.refusal);
   const forwards = forwardsOf(conn, deps.config.maxPerConnection);
   if (forwards.gone) return reject();

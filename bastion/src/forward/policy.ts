@@ -26,6 +26,7 @@ export function checkForward(
   dest: { readonly host: string; readonly port: number },
   conn: AuthenticatedConnection,
   config: ForwardingConfig,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
 ): { ok: true; target: SessionTarget; port: number } | { ok: false; refusal: Refusal } {
   if (!config.enabled) {
     return {
@@ -49,6 +50,17 @@ export function checkForward(
       refusal: prohibited(
         'not-permitted',
         `port forwarding to ${target.app} is not allowed for ${conn.identity.user}: ask an admin for the port-forward permission on ${target.app}, then get a new certificate`,
+      ),
+    };
+  }
+  // One connection can open forwards for hours: each new one needs a certificate still valid,
+  // so a revoked grant or a removed group (next certificate refused) stops new forwards too.
+  if (BigInt(nowSeconds) >= conn.identity.validBefore) {
+    return {
+      ok: false,
+      refusal: prohibited(
+        'expired',
+        `your certificate for ${target.app} has expired: run the command again for a new one (open forwards go on)`,
       ),
     };
   }

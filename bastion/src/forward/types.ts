@@ -24,6 +24,7 @@ export const OPEN_FAILURE = {
 export type RefusalReason =
   | 'disabled'
   | 'not-permitted'
+  | 'expired'
   | 'no-target'
   | 'destination'
   | 'one-off'

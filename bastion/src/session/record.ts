@@ -1,5 +1,5 @@
 /**
- * Recording a session (docs/operations.md, "Session recordings"): starts once the console is open (so the header can
+ * Recording a session (docs/recordings.md): starts once the console is open (so the header can
  * name the pod), and in `required` mode refuses the session when it cannot start and ends it
  * when the store fails later.
  */

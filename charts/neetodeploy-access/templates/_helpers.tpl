@@ -188,3 +188,16 @@ which creates console pods, reaps them). */}}
 {{- $_ := set $c "reaper" (dict "intervalMs" 0) -}}
 {{- toJson $c -}}
 {{- end -}}
+
+{{/*
+Where session recordings live (the bastion writes, the keys-service reads): the same `store`
+block for both, as JSON. Credentials are never here: they come from a Secret as environment.
+*/}}
+{{- define "nda.recordingStore" -}}
+{{- $s := .Values.recording.s3 -}}
+{{- $store := dict "kind" "s3" "region" $s.region "bucket" $s.bucket "prefix" $s.prefix "forcePathStyle" $s.forcePathStyle -}}
+{{- if $s.endpoint -}}
+{{- $_ := set $store "endpoint" $s.endpoint -}}
+{{- end -}}
+{{- toJson $store -}}
+{{- end -}}

@@ -84,9 +84,21 @@ function formatExit(s: SessionEntry): string {
   return '-';
 }
 
+/**
+ * Control characters shown as `\xNN`: a recorded command is whatever a client sent, and an
+ * escape sequence in it (OSC 52 writes the clipboard) must not reach the reader's terminal.
+ */
+export function visible(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 function formatCommand(command: string | null): string {
   if (command === null) return '(shell)';
-  const oneLine = command.replace(/\s+/g, ' ');
+  const oneLine = visible(command.replace(/[ \t\r\n]+/g, ' '));
   return oneLine.length > 40 ? `${oneLine.slice(0, 39)}…` : oneLine;
 }
 

@@ -20,7 +20,7 @@
  * ```
  *
  * `recording` says what the bastion records of each console session on an app (see
- * docs/operations.md, "Session recordings"): `full` (input and output), `output-only` (not what the user types), or
+ * docs/recordings.md): `full` (input and output), `output-only` (not what the user types), or
  * `off`. When several entries match an app, the one that records the most wins, so a broad glob
  * can never switch off recording that a narrower entry asks for.
  */

@@ -6,29 +6,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { recordingStoreConfigSchema } from '@neetodeploy/contract';
 import type { StoreConfig } from '@neetodeploy/recording';
-
-export const recordingStoreConfigSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('file'), dir: z.string().min(1) }).strict(),
-  z
-    .object({
-      kind: z.literal('s3'),
-      endpoint: z.url().optional(),
-      region: z.string().min(1).default('us-east-1'),
-      bucket: z.string().min(1),
-      /** Prepended to every object key; the bastion's default too. */
-      prefix: z.string().default('recordings/'),
-      /** Absent: the SDK's default chain (env, web identity, instance role). */
-      credentials: z
-        .object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) })
-        .strict()
-        .optional(),
-      /** S3-compatible servers (MinIO) need path-style URLs. */
-      forcePathStyle: z.boolean().default(true),
-      requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-    })
-    .strict(),
-]);
 
 export const recordingConfigSchema = z
   .object({

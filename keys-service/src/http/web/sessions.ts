@@ -38,7 +38,10 @@ async function signedIn(
   req: Request,
 ): Promise<AuthenticatedUser | undefined> {
   const session = await kit.sessionOf(req);
-  return session ? authenticator.lookup(session.email) : undefined;
+  const user = session ? await authenticator.lookup(session.email) : undefined;
+  // As for API tokens: groups as the provider sees them now (OIDC refresh), not as stored.
+  const fresh = authenticator.kind === 'redirect' ? authenticator.groups : undefined;
+  return user && fresh ? { ...user, groups: await fresh.current(user.email, user.groups) } : user;
 }
 
 function signInFirst(kit: PageKit, res: Response): void {
