@@ -79,6 +79,9 @@ async function bastionChild(): Promise<void> {
         perIpUnauthenticated: n * 2,
         perIpConnections: n * 4,
         maxSessionsPerUser: n * 4,
+        // N handshakes at once queue for minutes on 2 cores: not what the deadlines are for.
+        kexTimeoutMs: 300_000,
+        authTimeoutMs: 360_000,
       },
       log: { level: 'warn' },
     }),
@@ -135,7 +138,7 @@ function connect(
         username,
         authHandler: [{ type: 'publickey', username, key } as ssh2.PublicKeyAuthMethod],
         hostVerifier: () => true,
-        readyTimeout: 120_000,
+        readyTimeout: 300_000,
         keepaliveInterval: 0,
       });
   });
