@@ -5,29 +5,13 @@
 import os from 'node:os';
 import { AppError } from '@neetodeploy/platform';
 import type { ExitStatus } from '@neetodeploy/platform';
+import { SSH_SIGNALS } from './signals.js';
 import type { SessionDeps, SessionRun } from './types.js';
 
 /**
  * What went wrong, for the audit log; the client is told what it may know (an
  * {@link AppError}'s `userMessage`, or a generic line for anything unexpected).
  */
-/** The signal names RFC 4254 (section 6.10) defines for exit-signal; ssh2 sends no others. */
-const RFC4254_SIGNALS: ReadonlySet<string> = new Set([
-  'ABRT',
-  'ALRM',
-  'FPE',
-  'HUP',
-  'ILL',
-  'INT',
-  'KILL',
-  'PIPE',
-  'QUIT',
-  'SEGV',
-  'TERM',
-  'USR1',
-  'USR2',
-]);
-
 export function failureOf(run: SessionRun, err: unknown): string {
   if (err instanceof AppError) {
     if (!run.channelClosed) run.say(`neetodeploy: ${err.userMessage}`);
@@ -58,7 +42,7 @@ export function finishSession(
   deps.metrics.bytes.inc({ direction: 'out' }, run.bytesOut);
   if (!run.channelClosed) {
     const signal = status?.signal;
-    if (signal !== undefined && RFC4254_SIGNALS.has(signal)) {
+    if (signal !== undefined && SSH_SIGNALS.has(signal)) {
       channel.exit(signal, status?.coreDumped ?? false, '');
     } else if (signal !== undefined) {
       // No SSH name for it (sshd sends `SIG@openssh.com`, losing the number): the status a

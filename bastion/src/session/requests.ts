@@ -12,24 +12,8 @@ import { envRoomFor } from '../limits/index.js';
 import { keepRequestsAfterEof } from './after-eof.js';
 import { envAllowed } from './flow.js';
 import { runSession } from './lifecycle.js';
+import { SSH_SIGNALS } from './signals.js';
 import type { SessionDeps, SessionRun } from './types.js';
-
-/** The signal names RFC 4254 section 6.10 defines (and OpenSSH's sshd accepts). */
-const SSH_SIGNALS: ReadonlySet<string> = new Set([
-  'ABRT',
-  'ALRM',
-  'FPE',
-  'HUP',
-  'ILL',
-  'INT',
-  'KILL',
-  'PIPE',
-  'QUIT',
-  'SEGV',
-  'TERM',
-  'USR1',
-  'USR2',
-]);
 
 export function handleSession(
   accept: AcceptConnection<Session>,
