@@ -340,5 +340,30 @@ describe('cli: the sessions table', function () {
     // eslint-disable-next-line no-control-regex -- asserting there are none
     assert.doesNotMatch(table, /[\x00-\x08\x0b-\x1f\x7f]/);
     assert.match(table, /echo \\x1b\]52;c;aGk=\\x07 done/);
+    assert.doesNotMatch(table, /only hashed|FAILS VERIFY/);
+  });
+
+  it('says when a recording holds less than the session: bytes only hashed, ends early, fails verify', async function () {
+    const { sessionsTable } = await import('../../cli/src/commands/sessions.js');
+    const table = sessionsTable([
+      {
+        id: '3f2b2a1c-0000-4000-8000-000000000002',
+        app: 'demo',
+        user: 'mallory@example.com',
+        started_at: '2026-12-02T05:00:00.000Z',
+        ended_at: '2026-12-02T05:01:00.000Z',
+        duration_ms: 60_000,
+        command: 'head -c 70M /dev/zero',
+        target: 'web.1',
+        exit_code: 0,
+        exit_signal: null,
+        bytes: { in: 0, out: 70 * 1024 * 1024, err: 0 },
+        dropped_bytes: 6 * 1024 * 1024,
+        incomplete: 'store failed',
+        recording_mode: 'full',
+        verified: false,
+      },
+    ]);
+    assert.match(table, /\(6(\.0)? ?M(i?B)? only hashed, ends early, FAILS VERIFY\)/);
   });
 });

@@ -102,6 +102,16 @@ function formatCommand(command: string | null): string {
   return oneLine.length > 40 ? `${oneLine.slice(0, 39)}…` : oneLine;
 }
 
+/** Says when the recording does not hold every byte: a reader must not take it for all. */
+function recordedNote(s: SessionEntry): string {
+  const notes = [
+    ...(s.dropped_bytes ? [`${formatBytes(s.dropped_bytes)} only hashed`] : []),
+    ...(s.incomplete !== undefined ? ['ends early'] : []),
+    ...(s.verified === false ? ['FAILS VERIFY'] : []),
+  ];
+  return notes.length > 0 ? ` (${notes.join(', ')})` : '';
+}
+
 export function sessionsTable(sessions: readonly SessionEntry[]): string {
   const rows = [
     ['ID', 'USER', 'STARTED', 'DURATION', 'COMMAND', 'EXIT', 'BYTES IN/OUT/ERR'],
@@ -112,7 +122,7 @@ export function sessionsTable(sessions: readonly SessionEntry[]): string {
       formatDuration(s.duration_ms),
       formatCommand(s.command),
       formatExit(s),
-      [s.bytes.in, s.bytes.out, s.bytes.err].map(formatBytes).join('/'),
+      [s.bytes.in, s.bytes.out, s.bytes.err].map(formatBytes).join('/') + recordedNote(s),
     ]),
   ];
   return table(rows);

@@ -83,6 +83,13 @@ export const sessionEntrySchema = z.object({
     out: z.number().int().min(0),
     err: z.number().int().min(0),
   }),
+  /**
+   * Bytes that went through but are not in the recording (past its byte limit, or while the
+   * store fell behind): only their SHA-256 is kept. Absent from older keys-services.
+   */
+  dropped_bytes: z.number().int().min(0).optional(),
+  /** Why the recording ends early (its store failed mid-way), when it does. */
+  incomplete: z.string().optional(),
   recording_mode: z.enum(RECORDING_MODES),
   /** The manifest's signature and the chunk chain checked out; null when not checked. */
   verified: z.boolean().nullable(),

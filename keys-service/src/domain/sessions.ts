@@ -179,6 +179,8 @@ export function sessionEntry(m: RecordingManifest, verified: boolean | null): Se
     exit_code: m.exitCode,
     exit_signal: m.exitSignal,
     bytes: { in: m.bytes.i, out: m.bytes.o, err: m.bytes.e },
+    dropped_bytes: m.droppedBytes.i + m.droppedBytes.o + m.droppedBytes.e,
+    ...(m.incomplete === undefined ? {} : { incomplete: m.incomplete }),
     recording_mode: m.session.policy,
     verified,
   };

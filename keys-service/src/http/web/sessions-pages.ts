@@ -86,7 +86,7 @@ export function sessionsListPage(p: {
 <td><code>${escapeHtml(s.command ?? '(shell)')}</code></td>
 <td>${escapeHtml(duration(s.duration_ms))}</td>
 <td>${escapeHtml(exit(s))}</td>
-<td>${s.bytes.in}/${s.bytes.out}/${s.bytes.err}</td>
+<td>${s.bytes.in}/${s.bytes.out}/${s.bytes.err}${s.dropped_bytes ? ` (${s.dropped_bytes} only hashed)` : ''}${s.incomplete !== undefined ? ' (ends early)' : ''}</td>
 <td class="${s.verified === false ? 'error' : ''}">${escapeHtml(verifiedText(s.verified))}</td>
 </tr>`,
     )
