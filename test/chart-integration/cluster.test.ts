@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import ssh2 from 'ssh2';
 import { createBastion, parseBastionConfig } from '@neetodeploy/bastion';
+import { FileRecordingStore, verifyRecording } from '@neetodeploy/recording';
 import type { Bastion, BastionAddresses } from '@neetodeploy/bastion';
 import { createKubernetesPlatform } from '@neetodeploy/platform';
 import type { KubernetesPlatform, KubernetesPlatformConfigInput } from '@neetodeploy/platform';
@@ -80,6 +82,19 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
   let bastionKey: KeyPair;
   const keys: KeysInstance[] = [];
   const bastions: BastionInstance[] = [];
+  /** The recording key Secret's two items, and a folder standing in for the bucket. */
+  let recordingFiles: { key: string; pub: string; dir: string };
+  /** The rendered `recording` section with its files here (no S3 server in this test). */
+  const localRecording = (rendered: Json, file: Record<string, string>): Json =>
+    rendered.recording
+      ? {
+          recording: {
+            ...section(rendered, 'recording'),
+            ...file,
+            store: { kind: 'file', dir: recordingFiles.dir },
+          },
+        }
+      : {};
   // Both keys-service replicas read one hand-moved clock, so a poll after approval is never
   // "too fast" whatever the machine's load (the login interval is 5 s by default).
   const base = Date.now();
@@ -105,6 +120,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       bastion: { ...section(rendered, 'bastion'), pinnedHostKeyFile: files.hostPublicKey },
       storage: { ...section(rendered, 'storage'), kubeconfigPath },
       platform: { ...section(rendered, 'platform'), kubeconfigPath },
+      ...localRecording(rendered, { publicKeyFile: recordingFiles.pub }),
     });
     const service = createKeysService(config, { logger, clock });
     const address = await service.start();
@@ -131,6 +147,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
         keysService: { ...section(section(rendered, 'trust'), 'keysService'), url: keysUrl },
       },
       platform: { ...platformSection, kubeconfigPath },
+      ...localRecording(rendered, { keyFile: recordingFiles.key }),
     });
     // As bastion/src/main.ts does: the platform from the validated config's platform section.
     assert.equal(config.platform.type, 'kubernetes');
@@ -146,6 +163,21 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
 
   before(async function () {
     tmp = await tempDir();
+    const recordingKey = generateKeyPairSync('ed25519');
+    recordingFiles = {
+      key: path.join(tmp.dir, 'recording.key'),
+      pub: path.join(tmp.dir, 'recording.pub'),
+      dir: path.join(tmp.dir, 'recordings'),
+    };
+    fs.writeFileSync(
+      recordingFiles.key,
+      recordingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      { mode: 0o600 },
+    );
+    fs.writeFileSync(
+      recordingFiles.pub,
+      recordingKey.publicKey.export({ type: 'spki', format: 'pem' }),
+    );
     const objects = await renderChart(undefined, [], { valuesFiles: VALUES_FILES });
     const rbacYaml = await chartRbacYaml(undefined, [], { valuesFiles: VALUES_FILES });
     keysConfig = configMapYaml(
@@ -285,6 +317,17 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
         r.status === 201,
     );
     assert.ok(created.length >= 4, `console pods created: ${created.length}`);
+  });
+
+  it('records those sessions as the rendered config says (required mode), verifiable with the public item', async function () {
+    const ids = fs.readdirSync(path.join(recordingFiles.dir, 'sessions'));
+    assert.ok(ids.length > 0, 'no recording');
+    const store = new FileRecordingStore(recordingFiles.dir);
+    const pub = fs.readFileSync(recordingFiles.pub, 'utf8');
+    for (const id of ids) {
+      const result = await verifyRecording(store, id, pub);
+      assert.ok(result.ok, `${id}: ${JSON.stringify(result)}`);
+    }
   });
 
   it("pins the bastion's host key from the Secret's public item, so neetodeploy exec trusts it", async function () {

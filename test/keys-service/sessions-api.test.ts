@@ -184,7 +184,8 @@ describe('keys-service sessions API', function () {
         ['x', '3'],
       ],
     );
-    assert.ok(events[1]![0] >= 0.03, `stderr came ${events[1]![0]}s after stdout`);
+    // The 30 ms pause is kept (a timer may fire a millisecond early against the wall clock).
+    assert.ok(events[1]![0] >= 0.025, `stderr came ${events[1]![0]}s after stdout`);
   });
 
   it('refuses without sessions:read (403 saying whom to ask), and without a token (401)', async function () {
