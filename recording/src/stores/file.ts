@@ -17,7 +17,7 @@ import {
 import { parseManifest } from '../manifest.js';
 import { RecordingError } from '../types.js';
 import type { ManifestQuery, RecordingManifest, RecordingStore } from '../types.js';
-import { matchesQuery, sinceKeyTime } from './query.js';
+import { readIndexedManifests, sinceKeyTime } from './query.js';
 
 function storeError(op: string, err: unknown): RecordingError {
   return new RecordingError(
@@ -105,21 +105,7 @@ export class FileRecordingStore implements RecordingStore {
         keys.push({ key: `${indexPrefix(app)}${name}`, time });
       }
     }
-    keys.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
-    const limit = query.limit ?? 100;
-    const out: RecordingManifest[] = [];
-    for (const { key } of keys) {
-      if (out.length >= limit) break;
-      const data = await this.read(key);
-      if (!data) continue;
-      try {
-        const m = parseManifest(data.toString('utf8'), key);
-        if (matchesQuery(m, query)) out.push(m);
-      } catch {
-        // A damaged index entry hides one session from the list, not all of them.
-      }
-    }
-    return out;
+    return readIndexedManifests(keys, query, (key) => this.read(key));
   }
 
   async listChunks(id: string): Promise<number[]> {

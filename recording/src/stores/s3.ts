@@ -23,7 +23,7 @@ import {
 import { parseManifest } from '../manifest.js';
 import { RecordingError } from '../types.js';
 import type { ManifestQuery, RecordingManifest, RecordingStore, StoreConfig } from '../types.js';
-import { matchesQuery, sinceKeyTime } from './query.js';
+import { readIndexedManifests, sinceKeyTime } from './query.js';
 
 type S3Config = Extract<StoreConfig, { kind: 's3' }>;
 
@@ -140,22 +140,8 @@ export class S3RecordingStore implements RecordingStore {
     const entries = (await this.keys(prefix, startAfter))
       .map((key) => ({ key, time: indexTimeOf(key) }))
       .filter((e): e is { key: string; time: string } => e.time !== undefined)
-      .filter((e) => since === undefined || e.time >= since)
-      .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
-    const limit = query.limit ?? 100;
-    const out: RecordingManifest[] = [];
-    for (const { key } of entries) {
-      if (out.length >= limit) break;
-      const data = await this.get(key);
-      if (!data) continue;
-      try {
-        const m = parseManifest(data.toString('utf8'), key);
-        if (matchesQuery(m, query)) out.push(m);
-      } catch {
-        // A damaged index entry hides one session from the list, not all of them.
-      }
-    }
-    return out;
+      .filter((e) => since === undefined || e.time >= since);
+    return readIndexedManifests(entries, query, (key) => this.get(key));
   }
 
   async listChunks(id: string): Promise<number[]> {
