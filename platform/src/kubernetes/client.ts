@@ -196,8 +196,38 @@ async function requestOptions(
   };
 }
 
-/** Sends one request; resolves with the response, whatever its status. */
-function send(
+/**
+ * Sends one request; resolves with the response, whatever its status.
+ *
+ * A kept-alive socket the server closed while idle fails the next request sent on it with
+ * ECONNRESET before any answer; the server never read that request, so it is sent once more on
+ * a new connection (as Go's client, and Node's own documentation for `reusedSocket`, do).
+ */
+async function send(
+  server: ApiServer,
+  method: string,
+  path: string,
+  o: RequestOptions,
+  timeout: number | undefined,
+): Promise<IncomingMessage> {
+  try {
+    return await sendOnce(server, method, path, o, timeout);
+  } catch (err) {
+    if (!(err instanceof StaleSocket)) throw err;
+    return sendOnce(server, method, path, o, timeout).catch((again: unknown) => {
+      throw again instanceof StaleSocket ? again.unreachable : again;
+    });
+  }
+}
+
+/** A reused keep-alive socket was found closed before the server answered. */
+class StaleSocket extends Error {
+  constructor(readonly unreachable: Unavailable) {
+    super('stale keep-alive socket');
+  }
+}
+
+function sendOnce(
   server: ApiServer,
   method: string,
   path: string,
@@ -231,11 +261,14 @@ function send(
         });
         req.once('error', (err) => {
           clearTimeout(timer);
-          reject(
-            err instanceof AppError || (err as { name?: string }).name === 'AbortError'
-              ? err
-              : new Unavailable('the cluster API is unreachable', { cause: err }),
-          );
+          if (err instanceof AppError || (err as { name?: string }).name === 'AbortError') {
+            reject(err);
+            return;
+          }
+          const unreachable = new Unavailable('the cluster API is unreachable', { cause: err });
+          const code = (err as NodeJS.ErrnoException).code;
+          const stale = req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+          reject(stale ? new StaleSocket(unreachable) : unreachable);
         });
         req.end(body);
       }),
