@@ -8,7 +8,8 @@ import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeClient, Unavailable } from '@neetodeploy/platform';
 
-const OK = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}';
+const OK =
+  'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}';
 
 /** Answers the first request on each connection; `onSecond` decides what a second one gets. */
 async function startServer(onSecond: (socket: net.Socket) => void) {
