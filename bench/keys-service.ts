@@ -140,8 +140,10 @@ function spawnClient(options: {
   pinned: boolean;
 }): Promise<ClientResult> {
   const self = fileURLToPath(import.meta.url);
+  // The server's diagnostics flags (--cpu-prof, --trace-gc) are for the server alone.
+  const loaderArgs = process.execArgv.filter((a) => !/^--(cpu-prof|trace-|prof)/.test(a));
   const argv = [
-    ...process.execArgv,
+    ...loaderArgs,
     self,
     '--client',
     '--url',

@@ -20,6 +20,7 @@ import { loadCertificateAuthorities } from './ca/index.js';
 import type { CertificateAuthorities } from './ca/index.js';
 import type { KeysServiceConfig } from './config.js';
 import type { DomainContext } from './domain/index.js';
+import { MAX_CREDENTIAL_LIFETIME_SECONDS } from './domain/index.js';
 import { EVENTS } from './events.js';
 import { createHttpApp, createMetricsApp } from './http/app.js';
 import { listRoutes } from './http/routes.js';
@@ -105,10 +106,12 @@ async function openStore(config: KeysServiceConfig, logger: Logger): Promise<Key
 function startCleanup(ctx: DomainContext): NodeJS.Timeout {
   const timer = setInterval(
     () => {
-      const before = new Date(ctx.clock().getTime() - 24 * 60 * 60 * 1000);
+      const now = ctx.clock().getTime();
+      const before = new Date(now - 24 * 60 * 60 * 1000);
       Promise.all([
         ctx.store.loginSessions.deleteExpired(before),
         ctx.store.tokens.deleteExpired(before),
+        ctx.store.revocations.pruneBefore(new Date(now - MAX_CREDENTIAL_LIFETIME_SECONDS * 1000)),
       ]).catch((err: unknown) =>
         ctx.logger.error({ event: EVENTS.cleanupFailed, err }, 'cleanup failed'),
       );

@@ -89,6 +89,167 @@ describe('keys-service store on Kubernetes', function () {
     });
   });
 
+  describe('with the read cache, as the limited service account', function () {
+    let current: { namespace: string; kubeconfigPath: string } | undefined;
+    const open = async (): Promise<KeysStore> => {
+      const store = openKubernetesStore({
+        client: clientFor(current!.kubeconfigPath),
+        namespace: current!.namespace,
+        readCache: {},
+      });
+      await until(() => store.readCacheState() === 'synced');
+      return store;
+    };
+    runRepositoryConformance('kubernetes (read cache)', {
+      create() {
+        current = namespaceWithRole();
+        return open();
+      },
+      async reopen(previous) {
+        await previous.close();
+        return open();
+      },
+    });
+  });
+
+  describe('read cache', function () {
+    const TOKEN = 'e'.repeat(64);
+    const cached = (where: { namespace: string; kubeconfigPath: string }, extra = {}) =>
+      openKubernetesStore({
+        client: clientFor(where.kubeconfigPath),
+        namespace: where.namespace,
+        readCache: { ...extra },
+      });
+    const newToken = (hash: string) => ({
+      hash,
+      email: ALICE,
+      clientDescription: 'cli',
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+
+    it('answers an authenticated call without reading the API server', async function () {
+      const where = namespaceWithRole();
+      const store = cached(where);
+      try {
+        await until(() => store.readCacheState() === 'synced');
+        await store.users.upsert({ email: ALICE, groups: ['dev'], createdAt: new Date() });
+        await store.tokens.create(newToken(TOKEN));
+        await store.revocations.setNotBefore(ALICE, 1);
+        const before = fake.requests.length;
+        for (let i = 0; i < 20; i++) {
+          const bearer = await store.tokens.findBearer(TOKEN);
+          assert.deepEqual(bearer?.groups, ['dev']);
+          assert.equal(bearer?.notBefore, 1);
+          await store.tokens.touch(TOKEN, new Date());
+          await store.revocations.version();
+        }
+        const reads = fake.requests
+          .slice(before)
+          .filter((r) => r.method === 'GET' && !r.query.includes('watch=true'))
+          .filter((r) => r.path.includes(`/namespaces/${where.namespace}/secrets`));
+        assert.deepEqual(
+          reads.map((r) => `${r.method} ${r.path}?${r.query}`),
+          [],
+          'no API call for 20 authenticated calls',
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("sees another replica's new token at once and its revocations within a second", async function () {
+      const where = namespaceWithRole();
+      const a = cached(where);
+      const b = openKubernetesStore({ client: clientFor(where.kubeconfigPath), ...where });
+      try {
+        await until(() => a.readCacheState() === 'synced');
+        await b.users.upsert({ email: ALICE, groups: [], createdAt: new Date() });
+        await b.tokens.create(newToken(TOKEN));
+        assert.ok(await a.tokens.findBearer(TOKEN), 'a token made elsewhere is found at once');
+        const v = await a.revocations.version();
+        await b.tokens.revoke(TOKEN, new Date());
+        await b.revocations.setNotBefore(ALICE, 77);
+        await b.revocations.revokeSerial(99n, new Date());
+        await until(async () => (await a.tokens.findBearer(TOKEN))?.token.revokedAt !== undefined);
+        await until(async () => (await a.revocations.getNotBefore(ALICE)) === 77);
+        await until(async () => (await a.revocations.listRevokedSerials()).includes(99n));
+        assert.notEqual(await a.revocations.version(), v);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('lists again when its watch cannot resume (410), missing no change', async function () {
+      const where = namespaceWithRole();
+      const a = cached(where, { watchSeconds: 1 });
+      const b = openKubernetesStore({ client: clientFor(where.kubeconfigPath), ...where });
+      try {
+        await until(() => a.readCacheState() === 'synced');
+        await b.revocations.setNotBefore(ALICE, 5);
+        fake.compactWatchHistory();
+        await until(async () => (await a.revocations.getNotBefore(ALICE)) === 5, 5000);
+        await new Promise((r) => setTimeout(r, 1500));
+        await b.revocations.setNotBefore(ALICE, 6);
+        await until(async () => (await a.revocations.getNotBefore(ALICE)) === 6, 5000);
+        assert.equal(a.readCacheState(), 'synced');
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('drops itself past its bound and keeps answering from the API', async function () {
+      const where = namespaceWithRole();
+      const a = cached(where, { maxEntries: 3 });
+      const b = openKubernetesStore({ client: clientFor(where.kubeconfigPath), ...where });
+      try {
+        await until(() => a.readCacheState() === 'synced');
+        for (const n of [1, 2, 3, 4, 5]) {
+          await b.users.upsert({ email: `u${n}@example.com`, groups: [], createdAt: new Date() });
+        }
+        await until(() => a.readCacheState() === 'dropped');
+        assert.equal((await a.users.get('u5@example.com'))?.email, 'u5@example.com');
+        await b.revocations.setNotBefore('u5@example.com', 9);
+        assert.equal(await a.revocations.getNotBefore('u5@example.com'), 9);
+        assert.notEqual(await a.revocations.version(), await a.revocations.version());
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('stays ready through an API server blip, and not past its grace', async function () {
+      const where = namespaceWithRole();
+      const real = clientFor(where.kubeconfigPath);
+      let down = false;
+      const unreachable = () => Promise.reject(new Error('connect ECONNREFUSED'));
+      const flaky: KubeClient = {
+        ...real,
+        request: (...args) => (down ? unreachable() : real.request(...args)),
+        stream: (...args) => (down ? unreachable() : real.stream(...args)),
+        close: () => real.close(),
+      };
+      const store = openKubernetesStore({
+        client: flaky,
+        namespace: where.namespace,
+        readCache: { watchSeconds: 1, readyGraceMs: 1500 },
+      });
+      try {
+        await until(() => store.readCacheState() === 'synced');
+        await store.ready();
+        down = true;
+        await until(() => store.readCacheState() === 'listing', 5000);
+        await store.ready();
+        await new Promise((r) => setTimeout(r, 1600));
+        await assert.rejects(store.ready(), /ECONNREFUSED|unreachable/);
+        down = false;
+        await until(() => store.readCacheState() === 'synced', 5000);
+        await store.ready();
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   describe('objects and labels', function () {
     it('keeps no secret value in names or labels, and one Secret per record', async function () {
       const { namespace, kubeconfigPath } = namespaceWithRole();
@@ -467,3 +628,12 @@ describe('keys-service store on Kubernetes', function () {
     });
   });
 });
+
+/** Waits for `condition` (polled every 20 ms) or fails after `timeoutMs`. */
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 2000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -198,6 +198,8 @@ describe('neetodeploy-keys admin commands (spawned from source)', function () {
       [['--ttl', '5x'], /--ttl/],
       [['--ttl', '5m', '--critical', 'source-address=10.0.0.1/8'], /source-address/],
       [['--ttl', '5m', '--principals', ','], /principal/],
+      // Revocations are forgotten after a year: a longer user certificate would outlive them.
+      [['--ttl', '366d'], /at most 365 days/],
     ] as const) {
       const base = [
         '--ca',

@@ -341,6 +341,31 @@ export function runRepositoryConformance(name: string, factory: StoreFactory): v
       });
     });
 
+    describe('revocations: pruning', function () {
+      it('forgets serials revoked and not-befores set before a time, and the version moves', async function () {
+        const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+        await store.revocations.revokeSerial(1n, T0);
+        await store.revocations.revokeSerial(2n, at(100));
+        await store.revocations.setNotBefore('old@example.com', seconds(T0));
+        await store.revocations.setNotBefore('new@example.com', seconds(at(100)));
+        const v = await store.revocations.version();
+        assert.equal(await store.revocations.pruneBefore(at(50)), 2);
+        assert.deepEqual(await store.revocations.listRevokedSerials(), [2n]);
+        assert.deepEqual(await store.revocations.listNotBefore(), {
+          'new@example.com': seconds(at(100)),
+        });
+        assert.equal(await store.revocations.getNotBefore('old@example.com'), undefined);
+        assert.notEqual(await store.revocations.version(), v);
+        assert.equal(await store.revocations.pruneBefore(at(50)), 0, 'nothing left to forget');
+      });
+    });
+
+    describe('readiness', function () {
+      it('is ready when it can serve', async function () {
+        await store.ready();
+      });
+    });
+
     describe('audit', function () {
       it('appends and lists newest first, by type and limit', async function () {
         await store.audit.append({

@@ -7,6 +7,7 @@ import {
 } from '@neetodeploy/sshcert';
 import type { AdminDeps } from './deps.js';
 import { AdminError, UsageError } from './errors.js';
+import { MAX_SIGNED_USER_CERTIFICATE_SECONDS } from '../domain/index.js';
 import {
   parseDuration,
   parseSerial,
@@ -66,6 +67,13 @@ export function runSign(options: SignOptions, deps: AdminDeps): void {
   const ttlSeconds = parseDuration(options.ttl);
   const serial = options.serial === undefined ? undefined : parseSerial(options.serial);
   const certType = options.host ? 'host' : 'user';
+  // Revocations are forgotten once no credential could outlive them; a longer user
+  // certificate would come back to life when its revocation is pruned.
+  if (certType === 'user' && ttlSeconds > MAX_SIGNED_USER_CERTIFICATE_SECONDS) {
+    throw new UsageError(
+      '--ttl: a user certificate may be valid for at most 365 days (revocations are kept that long); use a shorter --ttl',
+    );
+  }
 
   const criticalOptions: Record<string, string> = {};
   for (const c of options.critical ?? []) {

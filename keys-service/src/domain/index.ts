@@ -23,7 +23,13 @@ export {
 export type { PollResult } from './login-sessions.js';
 export { issueCertificate, knownHostsLine } from './certificates.js';
 export type { IssueCertificateInput } from './certificates.js';
-export { revokeUser, createCaBundleSource, revokeCertificateSerial } from './revocation.js';
+export {
+  revokeUser,
+  createCaBundleSource,
+  revokeCertificateSerial,
+  MAX_CREDENTIAL_LIFETIME_SECONDS,
+  MAX_SIGNED_USER_CERTIFICATE_SECONDS,
+} from './revocation.js';
 export type { CaBundleResponse, RevokeUserResult } from './revocation.js';
 export { listAppsForCaller, listProcessesForCaller } from './apps.js';
 export type { AppAccess } from './apps.js';

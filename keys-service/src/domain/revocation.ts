@@ -53,6 +53,15 @@ function hashedNotBefore(byEmail: Readonly<Record<string, number>>): Record<stri
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/**
+ * No credential this service issues lives longer than this: tokens at most 365 days, API
+ * certificates at most 7 days, user certificates from `neetodeploy-keys sign` at most 365 days.
+ * A revoked serial or a user's "not before" older than it can refuse nothing still valid, so
+ * the periodic cleanup forgets it (a day of margin for clock skew and backdating).
+ */
+export const MAX_CREDENTIAL_LIFETIME_SECONDS = 366 * 24 * 60 * 60;
+export const MAX_SIGNED_USER_CERTIFICATE_SECONDS = 365 * 24 * 60 * 60;
+
 /** Builds the bundle, cached until the revocation state changes. */
 export function createCaBundleSource(ctx: DomainContext): () => Promise<CaBundleResponse> {
   let cached: { version: number; response: CaBundleResponse } | undefined;

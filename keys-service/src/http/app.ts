@@ -44,7 +44,7 @@ export function createHttpApp(ctx: DomainContext, options: HttpAppOptions): Expr
       return;
     }
     try {
-      await ctx.store.revocations.version();
+      await ctx.store.ready();
       res.json({ status: 'ready' });
     } catch (err) {
       logger.error({ event: EVENTS.notReady, err }, 'store not reachable');

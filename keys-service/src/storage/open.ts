@@ -52,6 +52,7 @@ export function openConfiguredStore(
     client,
     namespace,
     auditRetain: storage.auditRetain,
+    ...(options.serving ? { readCache: {} } : {}),
     ...(logger ? { logger: logger.child({ module: 'keys-store' }) } : {}),
   });
 }

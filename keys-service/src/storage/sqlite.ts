@@ -416,6 +416,15 @@ export function createRevocationRepository(db: Db): RevocationRepository {
     'INSERT OR IGNORE INTO revoked_serials (serial, revoked_at) VALUES (?, ?)',
   );
   const listSerials = db.prepare<[], { serial: string }>('SELECT serial FROM revoked_serials');
+  const pruneSerials = db.prepare('DELETE FROM revoked_serials WHERE revoked_at < ?');
+  const pruneNotBefore = db.prepare('DELETE FROM not_before WHERE not_before < ?');
+  const prune = db.transaction((before: Date) => {
+    const n =
+      pruneSerials.run(ms(before)).changes +
+      pruneNotBefore.run(Math.floor(ms(before) / 1000)).changes;
+    if (n > 0) bump.run();
+    return n;
+  });
   const bumpEpoch = db.prepare<[string], { epoch: number }>(
     `INSERT INTO session_epochs (email, epoch) VALUES (?, 1)
      ON CONFLICT(email) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`,
@@ -461,6 +470,9 @@ export function createRevocationRepository(db: Db): RevocationRepository {
           .map((r) => BigInt(r.serial))
           .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
       );
+    },
+    pruneBefore(before) {
+      return Promise.resolve(prune.immediate(before));
     },
     version() {
       return Promise.resolve(version.get()?.value ?? 0);
@@ -587,6 +599,10 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     loginSessions: createLoginSessionRepository(db),
     revocations: createRevocationRepository(db),
     audit,
+    ready() {
+      db.prepare('SELECT 1').get();
+      return Promise.resolve();
+    },
     close() {
       closed ??= (async () => {
         audit.flushNow();

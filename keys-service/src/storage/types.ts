@@ -122,7 +122,16 @@ export interface RevocationRepository {
   /** Adds a certificate serial to the KRL. */
   revokeSerial(serial: bigint, at: Date): Promise<void>;
   listRevokedSerials(): Promise<bigint[]>;
-  /** Monotonic counter, bumped by every change above (for the CA bundle's ETag). */
+  /**
+   * Forgets serials revoked before `before` and not-before times earlier than it; returns how
+   * many records went. Callers pass a time older than the end of every credential they could
+   * still refuse (see `MAX_CREDENTIAL_LIFETIME_SECONDS`).
+   */
+  pruneBefore(before: Date): Promise<number>;
+  /**
+   * Changes with every change above (for the CA bundle's cache); never returns a value it
+   * returned before for different contents.
+   */
   version(): Promise<number>;
   /**
    * The user's browser-session epoch (0 when never ended). A session cookie names the epoch it
@@ -159,5 +168,7 @@ export interface KeysStore {
   readonly loginSessions: LoginSessionRepository;
   readonly revocations: RevocationRepository;
   readonly audit: AuditRepository;
+  /** Resolves when the store can serve requests; rejects with the reason otherwise. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }

@@ -56,6 +56,7 @@ import type {
   UserRecord,
   UserRepository,
 } from '../types.js';
+import { SecretMirror, type Lookup, type ReadCacheState } from './mirror.js';
 
 export interface KubernetesStoreOptions {
   readonly client: KubeClient;
@@ -69,7 +70,24 @@ export interface KubernetesStoreOptions {
   readonly logger?: Logger;
   /** Closes the client with the store (default true). */
   readonly ownsClient?: boolean;
+  /**
+   * Keeps a watched copy of users, tokens, not-befores, epochs and revoked serials (the long-
+   * running server; a one-shot admin command reads the API). Default off.
+   */
+  readonly readCache?: {
+    readonly maxEntries?: number;
+    readonly watchSeconds?: number;
+    /** How long after its last answer the API server still counts as reachable (60 s). */
+    readonly readyGraceMs?: number;
+  };
 }
+
+/** Kinds the read cache holds; an absent name of a kind that grants access is re-read. */
+const MIRRORED_KINDS: ReadonlySet<Kind> = new Set(['user', 'token', 'nb', 'epoch', 'serial']);
+const GRANTING_KINDS: ReadonlySet<Kind> = new Set(['user', 'token']);
+/** The kind a record name belongs to (names are `ndk-<kind>-...`). */
+const kindOfName = (name: string): Kind | undefined =>
+  /^ndk-([a-z]+)-/.exec(name)?.[1] as Kind | undefined;
 
 const LABEL_KIND = 'keys.neetodeploy.com/kind';
 const LABEL_EMAIL = 'keys.neetodeploy.com/email-hash';
@@ -102,6 +120,8 @@ const labelHash = (text: string): string => sha(text).slice(0, 40);
 const lower = (email: string): string => email.trim().toLowerCase();
 const HEX64 = /^[0-9a-f]{64}$/;
 const TOUCH_RESOLUTION_MS = 60_000;
+/** How long after its last answer the API server still counts as reachable for readiness. */
+const READY_GRACE_MS = 60_000;
 
 /** Errors of the cluster API, matched by shape (the platform's KubeApiError is internal). */
 function apiCode(err: unknown): number | undefined {
@@ -115,6 +135,10 @@ function apiCode(err: unknown): number | undefined {
 class Store {
   readonly base: string;
   readonly retries: number;
+  /** The watched copy, when this store keeps one. */
+  mirror: SecretMirror | undefined;
+  /** Last time the API server answered a request of this store. */
+  lastContact = 0;
   constructor(
     readonly client: KubeClient,
     readonly namespace: string,
@@ -122,6 +146,31 @@ class Store {
   ) {
     this.base = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
     this.retries = retries;
+  }
+
+  /** One API call; any answer (an error status included) proves the API server reachable. */
+  async call<T>(method: string, path: string, options?: Parameters<KubeClient['request']>[2]) {
+    try {
+      const answer = await this.client.request<T>(method, path, options);
+      this.lastContact = Date.now();
+      return answer;
+    } catch (err) {
+      if (apiCode(err) !== undefined) this.lastContact = Date.now();
+      throw err;
+    }
+  }
+
+  /**
+   * The record from the read cache when it can answer: a present object, or an absent one of a
+   * kind whose absence grants nothing (a missing not-before means "not revoked", as it would
+   * after the watch delivers). A missing user or token may be a write of another replica that
+   * the watch has not brought yet, so it is read from the API.
+   */
+  private cached(name: string): Lookup {
+    const kind = kindOfName(name);
+    if (!this.mirror || !kind || !MIRRORED_KINDS.has(kind)) return { state: 'unsynced' };
+    const found = this.mirror.lookup(name);
+    return found.state === 'absent' && GRANTING_KINDS.has(kind) ? { state: 'unsynced' } : found;
   }
 
   /** Maps refusals to messages an operator can act on. */
@@ -147,8 +196,16 @@ class Store {
   }
 
   async get(name: string): Promise<SecretObject | undefined> {
+    const found = this.cached(name);
+    if (found.state === 'present') return found.object;
+    if (found.state === 'absent') return undefined;
+    return this.getFresh(name);
+  }
+
+  /** Reads the API server, never the cache (after a lost race the cache may lag). */
+  async getFresh(name: string): Promise<SecretObject | undefined> {
     try {
-      return await this.client.request<SecretObject>('GET', `${this.base}/${name}`);
+      return await this.call<SecretObject>('GET', `${this.base}/${name}`);
     } catch (err) {
       if (apiCode(err) === 404) return undefined;
       throw this.fail(err, 'reading the store');
@@ -163,9 +220,10 @@ class Store {
     labels: Record<string, string> = {},
   ): Promise<boolean> {
     try {
-      await this.client.request('POST', this.base, {
+      const made = await this.call<SecretObject>('POST', this.base, {
         body: this.object(kind, name, record, labels),
       });
+      this.mirror?.written(made);
       return true;
     } catch (err) {
       if (apiCode(err) === 409) return false;
@@ -184,7 +242,8 @@ class Store {
     const body = this.object(kind, name, record, labels);
     body.metadata.resourceVersion = current.metadata.resourceVersion;
     try {
-      await this.client.request('PUT', `${this.base}/${name}`, { body });
+      const written = await this.call<SecretObject>('PUT', `${this.base}/${name}`, { body });
+      this.mirror?.written(written);
       return true;
     } catch (err) {
       // 404: deleted meanwhile (expiry cleanup); the caller re-reads and sees it gone.
@@ -196,9 +255,10 @@ class Store {
   /** Deletes the object (at `resourceVersion` when given); false if gone or changed. */
   async delete(name: string, resourceVersion?: string): Promise<boolean> {
     try {
-      await this.client.request('DELETE', `${this.base}/${name}`, {
+      await this.call('DELETE', `${this.base}/${name}`, {
         ...(resourceVersion ? { body: { preconditions: { resourceVersion } } } : {}),
       });
+      this.mirror?.deleted(name);
       return true;
     } catch (err) {
       if (apiCode(err) === 404 || apiCode(err) === 409) return false;
@@ -206,7 +266,19 @@ class Store {
     }
   }
 
-  async list(kind: Kind, labels: Record<string, string> = {}): Promise<SecretObject[]> {
+  /**
+   * Every record of `kind` with `labels`; from the read cache when `cached` and it can answer
+   * (read paths), from the API otherwise (write paths must not miss another replica's write).
+   */
+  async list(
+    kind: Kind,
+    labels: Record<string, string> = {},
+    cached = false,
+  ): Promise<SecretObject[]> {
+    if (cached && this.mirror && MIRRORED_KINDS.has(kind)) {
+      const hit = this.mirror.select({ [LABEL_KIND]: kind, ...labels });
+      if (hit) return hit;
+    }
     const selector = Object.entries({ [LABEL_KIND]: kind, ...labels })
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
@@ -214,7 +286,7 @@ class Store {
     let cont: string | undefined;
     try {
       do {
-        const page: SecretList = await this.client.request<SecretList>('GET', this.base, {
+        const page: SecretList = await this.call<SecretList>('GET', this.base, {
           query: { labelSelector: selector, limit: 500, continue: cont },
         });
         out.push(...(page.items ?? []));
@@ -236,7 +308,7 @@ class Store {
     change: (record: R | undefined) => { next?: R; result: T; labels?: Record<string, string> },
   ): Promise<T> {
     for (let attempt = 0; attempt < this.retries; attempt++) {
-      const current = await this.get(name);
+      const current = attempt === 0 ? await this.get(name) : await this.getFresh(name);
       const decision = change(current ? recordOf<R>(current) : undefined);
       if (decision.next === undefined) return decision.result;
       const ok = current
@@ -593,7 +665,15 @@ interface EpochJson {
   epoch: number;
 }
 
-function revocationRepository(s: Store): RevocationRepository {
+/**
+ * `cachedVersion`, when the store keeps a read cache, counts the revocation changes that cache
+ * has seen (it never repeats a value, so pruning cannot bring back an old version); without a
+ * cache the version is derived from the records.
+ */
+function revocationRepository(
+  s: Store,
+  cachedVersion: (() => number) | undefined,
+): RevocationRepository {
   const nameOf = (email: string): string => `ndk-nb-${sha(lower(email))}`;
   const epochName = (email: string): string => `ndk-epoch-${sha(lower(email))}`;
   return {
@@ -627,7 +707,7 @@ function revocationRepository(s: Store): RevocationRepository {
       return obj ? recordOf<NotBeforeJson>(obj).notBefore : undefined;
     },
     async listNotBefore() {
-      const rows = (await s.list('nb')).map((o) => recordOf<NotBeforeJson>(o));
+      const rows = (await s.list('nb', {}, true)).map((o) => recordOf<NotBeforeJson>(o));
       rows.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
       const out: Record<string, number> = {};
       for (const r of rows) out[r.email] = r.notBefore;
@@ -641,11 +721,29 @@ function revocationRepository(s: Store): RevocationRepository {
       });
     },
     async listRevokedSerials() {
-      return (await s.list('serial'))
+      return (await s.list('serial', {}, true))
         .map((o) => BigInt(recordOf<{ serial: string }>(o).serial))
         .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     },
+    async pruneBefore(before) {
+      const cutoff = before.getTime();
+      let n = 0;
+      for (const o of await s.list('serial')) {
+        const { revokedAt } = recordOf<{ revokedAt: number }>(o);
+        if (revokedAt < cutoff && (await s.delete(o.metadata.name, o.metadata.resourceVersion))) {
+          n++;
+        }
+      }
+      for (const o of await s.list('nb')) {
+        if (recordOf<NotBeforeJson>(o).notBefore * 1000 < cutoff) {
+          if (await s.delete(o.metadata.name, o.metadata.resourceVersion)) n++;
+        }
+      }
+      return n;
+    },
     async version() {
+      const cached = cachedVersion?.();
+      if (cached !== undefined) return cached;
       const [serials, nbs] = await Promise.all([s.list('serial'), s.list('nb')]);
       return serials.length + nbs.reduce((sum, o) => sum + recordOf<NotBeforeJson>(o).changes, 0);
     },
@@ -720,14 +818,41 @@ export interface KubernetesKeysStore extends KeysStore {
    * server fails at boot with the rights it lacks instead of at the first login.
    */
   verifyAccess(): Promise<void>;
+  /** The read cache's state (`off` without `readCache`). */
+  readCacheState(): ReadCacheState;
 }
 
 /** The keys-service state as labelled Secrets in one namespace. */
 export function openKubernetesStore(options: KubernetesStoreOptions): KubernetesKeysStore {
   const s = new Store(options.client, options.namespace, options.maxConflictRetries ?? 30);
   let closed = false;
+  let generation = 0;
+  if (options.readCache) {
+    s.mirror = new SecretMirror({
+      client: options.client,
+      path: s.base,
+      kindLabel: LABEL_KIND,
+      kinds: MIRRORED_KINDS,
+      maxEntries: options.readCache.maxEntries ?? 20_000,
+      watchSeconds: options.readCache.watchSeconds ?? 30,
+      graceSeconds: 15,
+      retryDelayMs: 1000,
+      logger: options.logger,
+      onChange: (name) => {
+        const kind = kindOfName(name);
+        if (name === '' || kind === 'nb' || kind === 'serial') generation += 1;
+      },
+    });
+    s.mirror.start();
+  }
+  const mirror = s.mirror;
+  // While the cache cannot answer, every call gets a new version: the bundle is rebuilt from
+  // the API rather than trusted from a cache that may have missed a change.
+  const cachedVersion = mirror
+    ? () => (mirror.isSynced ? generation : (generation += 1))
+    : undefined;
   const users = userRepository(s);
-  const revocations = revocationRepository(s);
+  const revocations = revocationRepository(s, cachedVersion);
   return {
     namespace: options.namespace,
     users,
@@ -747,9 +872,19 @@ export function openKubernetesStore(options: KubernetesStoreOptions): Kubernetes
         if (apiCode(err) !== 409) throw s.fail(err, 'checking the store');
       }
     },
+    readCacheState: () => mirror?.state ?? 'off',
+    async ready() {
+      // A blip of the API server does not take the service out of rotation: the cache keeps
+      // answering while its watch recovers, and any answer within a minute counts as reachable.
+      if (mirror?.isSynced) return;
+      const grace = options.readCache?.readyGraceMs ?? READY_GRACE_MS;
+      if (Date.now() - Math.max(s.lastContact, mirror?.lastContact ?? 0) < grace) return;
+      await s.getFresh('ndk-readiness-probe');
+    },
     close() {
       if (!closed) {
         closed = true;
+        mirror?.stop();
         if (options.ownsClient ?? true) options.client.close();
       }
       return Promise.resolve();
