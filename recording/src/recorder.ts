@@ -38,13 +38,24 @@ export interface RecorderDeps {
 export interface RecordingStart {
   readonly info: SessionInfo;
   readonly term: { readonly cols: number; readonly rows: number; readonly type?: string };
+  /** When the session started (epoch ms); default: when the recorder is made. */
+  readonly at?: number;
 }
 
 const zero = (): Counts => ({ i: 0, o: 0, e: 0 });
+/** Milliseconds since the epoch, fractional and monotonic within a thread; comparable across threads. */
+export const wallMs = (): number => performance.timeOrigin + performance.now();
 /** Resize events kept per session; a real terminal is resized a few times an hour. */
 const MAX_RESIZES = 10_000;
 
-class Recorder implements SessionRecorder {
+/** A recorder running in this thread: also takes the gaps a caller that fell behind reports. */
+export interface ThreadRecorder extends SessionRecorder {
+  gap(spans: readonly DroppedSpan[]): void;
+  /** Resolves once chunk 0 (the header) is stored; rejects with the store's error. */
+  started(): Promise<void>;
+}
+
+class Recorder implements ThreadRecorder {
   readonly id: string;
   readonly failed: Promise<RecordingError>;
   private info: SessionInfo;
@@ -59,7 +70,7 @@ class Recorder implements SessionRecorder {
   private body: Buffer[] = [];
   private bodyBytes = 0;
   private storedBytes = 0;
-  private lastEventMs = performance.now();
+  private lastEventMs: number;
   private timer: NodeJS.Timeout | undefined;
   private dropping: 'limit' | 'spool' | undefined;
   private lastSize: string | undefined;
@@ -80,7 +91,8 @@ class Recorder implements SessionRecorder {
   ) {
     this.id = start.info.sessionId;
     this.info = start.info;
-    this.startedAt = deps.now();
+    this.lastEventMs = start.at ?? wallMs();
+    this.startedAt = start.at === undefined ? deps.now() : new Date(start.at);
     this.failed = new Promise((resolve) => (this.failedResolve = resolve));
     this.spool = new Spool(deps.store, this.id, deps.config.spoolBytes, (err) => this.fail(err));
     const header: RecordingHeader = {
@@ -101,14 +113,32 @@ class Recorder implements SessionRecorder {
     if (this.failure) throw this.failure;
   }
 
-  input(data: Buffer): void {
-    this.data('i', data);
+  input(data: Buffer, at?: number): void {
+    this.data('i', data, at);
   }
-  output(data: Buffer): void {
-    this.data('o', data);
+  output(data: Buffer, at?: number): void {
+    this.data('o', data, at);
   }
-  stderr(data: Buffer): void {
-    this.data('e', data);
+  stderr(data: Buffer, at?: number): void {
+    this.data('e', data, at);
+  }
+
+  /**
+   * Data the caller could not hand over (it fell behind): kept as its hash and size between two
+   * markers, as the recorder's own spool overflow is.
+   */
+  gap(spans: readonly DroppedSpan[]): void {
+    if (this.failure || this.finished || spans.length === 0) return;
+    this.event(
+      EVENT_CODES.marker,
+      'neetodeploy: the recorder fell behind; data is kept only as SHA-256 hashes ("d" events)',
+    );
+    for (const span of spans) {
+      this.bytes[span.stream] += span.bytes;
+      this.dropped[span.stream] += span.bytes;
+      this.event(EVENT_CODES.dropped, JSON.stringify(span));
+    }
+    this.event(EVENT_CODES.marker, 'neetodeploy: the recorder caught up; recording resumed');
   }
 
   /**
@@ -116,14 +146,14 @@ class Recorder implements SessionRecorder {
    * {@link MAX_RESIZES} per session: a client can send window-change requests without end, and
    * none of them may grow the recording (or the spool it waits in) past its bounds.
    */
-  resize(cols: number, rows: number): void {
+  resize(cols: number, rows: number, at?: number): void {
     if (this.failure || this.finished) return;
     const size = `${cols}x${rows}`;
     if (size === this.lastSize) return;
     this.lastSize = size;
     if (this.dropping !== undefined || this.resizes >= MAX_RESIZES) return;
     this.resizes++;
-    this.event(EVENT_CODES.resize, size);
+    this.event(EVENT_CODES.resize, size, at);
   }
 
   annotate(info: Partial<Pick<SessionInfo, 'pod' | 'execRequest'>>): void {
@@ -183,7 +213,7 @@ class Recorder implements SessionRecorder {
     this.failedResolve(err);
   }
 
-  private data(stream: Stream, data: Buffer): void {
+  private data(stream: Stream, data: Buffer, at: number | undefined): void {
     this.bytes[stream] += data.length;
     if (this.failure || this.finished || data.length === 0) return;
     if (stream === 'i' && this.info.policy === 'output-only') return;
@@ -203,16 +233,16 @@ class Recorder implements SessionRecorder {
     if (this.dropping !== undefined) return this.drop(stream, data);
     const room =
       this.deps.config.maxSessionBytes - (this.recorded.i + this.recorded.o + this.recorded.e);
-    if (data.length <= room) return this.record(stream, data);
-    if (room > 0) this.record(stream, data.subarray(0, room));
+    if (data.length <= room) return this.record(stream, data, at);
+    if (room > 0) this.record(stream, data.subarray(0, room), at);
     this.startDropping('limit');
     this.drop(stream, data.subarray(room));
   }
 
-  private record(stream: Stream, data: Buffer): void {
+  private record(stream: Stream, data: Buffer, at: number | undefined): void {
     this.recorded[stream] += data.length;
     const text = this.decoders[stream].write(data);
-    if (text.length > 0) this.event(stream, text);
+    if (text.length > 0) this.event(stream, text, at);
   }
 
   private flushDecoder(stream: Stream): void {
@@ -251,8 +281,9 @@ class Recorder implements SessionRecorder {
     this.pendingDrops.clear();
   }
 
-  private event(code: string, data: string): void {
-    const now = performance.now();
+  private event(code: string, data: string, at?: number): void {
+    // Never backwards: an event timed by the caller may follow one timed here.
+    const now = Math.max(at ?? wallMs(), this.lastEventMs);
     const interval = Math.max(0, Math.round((now - this.lastEventMs) * 1000) / 1e6);
     this.lastEventMs = now;
     this.append(`${JSON.stringify([interval, code, data])}\n`);
@@ -320,7 +351,7 @@ class Recorder implements SessionRecorder {
 export async function startRecording(
   start: RecordingStart,
   deps: RecorderDeps,
-): Promise<SessionRecorder> {
+): Promise<ThreadRecorder> {
   const recorder = new Recorder(start, deps);
   if (deps.config.mode === 'required') await recorder.started();
   return recorder;

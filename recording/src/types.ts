@@ -329,10 +329,11 @@ export interface RecordedExit {
  */
 export interface SessionRecorder {
   readonly id: string;
-  input(data: Buffer): void;
-  output(data: Buffer): void;
-  stderr(data: Buffer): void;
-  resize(cols: number, rows: number): void;
+  /** `at`: when the data passed, in fractional milliseconds since the epoch (default now). */
+  input(data: Buffer, at?: number): void;
+  output(data: Buffer, at?: number): void;
+  stderr(data: Buffer, at?: number): void;
+  resize(cols: number, rows: number, at?: number): void;
   /** Adds what became known after the start (the pod, the exec request) to the manifest. */
   annotate(info: Partial<Pick<SessionInfo, 'pod' | 'execRequest'>>): void;
   /**

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -281,7 +281,8 @@ describe('recording: storage', function () {
           timeoutMs: 40_000,
         },
       );
-      await new Promise((r) => setTimeout(r, 1500));
+      // Once a chunk after the header is in the bucket, the command has run for a while.
+      await until(() => hasDataChunk(tmpS3.dir), 20_000);
       await s3.close();
       s3Running = false;
       const r = await session;
@@ -360,3 +361,16 @@ describe('recording: storage', function () {
     });
   });
 });
+
+/** Whether the bucket directory holds a chunk past the header (`.../chunks/00000001...`). */
+function hasDataChunk(dir: string): boolean {
+  return readdirSync(dir, { recursive: true }).some((p) => /chunks\/0*[1-9]/.test(String(p)));
+}
+
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

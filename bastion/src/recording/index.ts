@@ -9,9 +9,9 @@ import {
   DEFAULT_RECORDING_POLICY,
   RECORDING_EXTENSION,
   RECORDING_POLICIES,
+  RecordingWorker,
   createRecordingStore,
   loadRecordingKey,
-  startRecording,
 } from '@neetodeploy/recording';
 import type {
   RecordedExit,
@@ -59,8 +59,13 @@ export function createRecordings(
   deps: { readonly metrics: BastionMetrics; readonly now: () => Date },
 ): Recordings | undefined {
   if (!config) return undefined;
-  const key = loadRecordingKey(config.keyFile);
+  // Read here so a bad key fails the bastion's start, not its first recording.
+  loadRecordingKey(config.keyFile);
   const store = createRecordingStore(config.store);
+  // Encoding, hashing and storing run on a worker thread (recording/src/worker): a recorded
+  // session's thread only copies bytes.
+  const worker = new RecordingWorker({ store: config.store, keyFile: config.keyFile, config });
+  worker.prepare();
   const pending = new Set<Promise<unknown>>();
   const { metrics } = deps;
 
@@ -96,13 +101,7 @@ export function createRecordings(
         return undefined;
       }
       try {
-        return await startRecording(start, {
-          store,
-          key,
-          config,
-          now: deps.now,
-          onFailure: onFailure(log),
-        });
+        return await worker.start(start, onFailure(log));
       } catch (err) {
         throw refused(err);
       }
@@ -135,7 +134,7 @@ export function createRecordings(
       });
       await Promise.race([Promise.allSettled([...pending]), timeout]);
       clearTimeout(timer);
-      await store.close();
+      await Promise.all([store.close(), worker.close()]);
     },
   };
 }
