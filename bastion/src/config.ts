@@ -8,7 +8,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { recordingStoreConfigSchema } from '@neetodeploy/contract';
-import { platformConfigSchema } from '@neetodeploy/platform';
+import { platformConfigSchema, resolveKubernetesPaths } from '@neetodeploy/platform';
+import { matchSourceAddress } from '@neetodeploy/sshcert';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -133,6 +134,50 @@ const portForwardingSchema = z.strictObject({
   connectTimeoutMs: ms.default(10_000),
 });
 
+/**
+ * One address or CIDR network, in the syntax of a certificate's `source-address` entries; the
+ * problem with `entry` (host bits set, a bad prefix length ...) or undefined when it is one.
+ */
+function addressOrNetworkProblem(entry: string): string | undefined {
+  const expected = 'expected an IP address or a CIDR network such as 10.0.0.0/8';
+  if (entry.length === 0 || entry.includes(',')) return expected;
+  try {
+    matchSourceAddress(entry, '0.0.0.0');
+    return undefined;
+  } catch (err) {
+    return `${expected} (${(err as Error).message.replace(/^source-address: /, '')})`;
+  }
+}
+
+/**
+ * PROXY protocol (v2, and v1) from the load balancer in front of the bastion, so that limits,
+ * penalties, `source-address` and audit see the client's address rather than the balancer's
+ * (docs/operations.md, "Client addresses").
+ */
+const proxyProtocolSchema = z
+  .strictObject({
+    /** Off: the socket's peer is the client, and a header would be read as a broken banner. */
+    enabled: z.boolean().default(false),
+    /**
+     * Addresses or CIDR networks of the balancers: a connection from one of them must start with
+     * a header; a connection from anywhere else is refused, so no client can claim an address.
+     */
+    trustedSources: z
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = addressOrNetworkProblem(entry);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
+      .default([]),
+    /** A trusted source must have sent the whole header this long after connecting. */
+    headerTimeoutMs: ms.default(5_000),
+  })
+  .refine((p) => !p.enabled || p.trustedSources.length > 0, {
+    message: 'list the load balancer addresses or networks that send the header',
+    path: ['trustedSources'],
+  });
+
 const MiB = 1024 * 1024;
 
 /**
@@ -176,8 +221,13 @@ const recordingSchema = z.strictObject({
 
 export const bastionConfigSchema = z.strictObject({
   listen: z
-    .object({ host: z.string().min(1).default('127.0.0.1'), port: port.default(2222) })
-    .default({ host: '127.0.0.1', port: 2222 }),
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(2222),
+      /** A property of the listener, as nginx's `listen ... proxy_protocol`. */
+      proxyProtocol: proxyProtocolSchema.default(proxyProtocolSchema.parse({})),
+    })
+    .default({ host: '127.0.0.1', port: 2222, proxyProtocol: proxyProtocolSchema.parse({}) }),
   /** DNS name clients use for the bastion (host certificate principal). */
   name: z.string().min(1).default('localhost'),
   /** Jump targets are `<app><virtualHostSuffix>:22`. */
@@ -238,6 +288,7 @@ export const bastionConfigSchema = z.strictObject({
 export type BastionConfig = z.infer<typeof bastionConfigSchema>;
 export type BastionConfigInput = z.input<typeof bastionConfigSchema>;
 export type LimitsConfig = BastionConfig['limits'];
+export type ProxyProtocolConfig = BastionConfig['listen']['proxyProtocol'];
 export type RecordingConfig = NonNullable<BastionConfig['recording']>;
 
 /** Thrown for a config that does not validate; the message lists every error with its path. */
@@ -302,6 +353,6 @@ export function loadConfigFile(file: string): BastionConfig {
     platform:
       config.platform.type === 'local'
         ? { ...config.platform, dataDir: abs(config.platform.dataDir) }
-        : { ...config.platform, kubeconfigPath: absOpt(config.platform.kubeconfigPath) },
+        : resolveKubernetesPaths(config.platform, abs),
   };
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { BadRequest, platformConfigSchema } from '@neetodeploy/platform';
+import { BadRequest, platformConfigSchema, resolveKubernetesPaths } from '@neetodeploy/platform';
 import { parsePublicKeyText } from '@neetodeploy/sshcert';
 import { oidcConfigSchema } from './auth/oidc-config.js';
 import { recordingConfigSchema, resolveRecordingConfig } from './http/api/sessions-config.js';
@@ -239,7 +239,7 @@ export function parseKeysServiceConfig(
           platform:
             config.platform.type === 'local'
               ? { ...config.platform, dataDir: abs(config.platform.dataDir) }
-              : { ...config.platform, kubeconfigPath: absOpt(config.platform.kubeconfigPath) },
+              : resolveKubernetesPaths(config.platform, abs),
         }),
     ca: {
       ...config.ca,

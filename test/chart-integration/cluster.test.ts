@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import ssh2 from 'ssh2';
+import YAML from 'yaml';
 import { createBastion, parseBastionConfig } from '@neetodeploy/bastion';
 import { FileRecordingStore, verifyRecording } from '@neetodeploy/recording';
 import type { Bastion, BastionAddresses } from '@neetodeploy/bastion';
@@ -39,7 +40,14 @@ import type { KeysService, KeysServiceAddress } from '../support/keys-service-in
 import { makeKey, signCert, ssh, tempDir, writeSshConfig } from '../support/ssh-client.js';
 import type { KeyPair } from '../support/ssh-client.js';
 import { checkHostKey, parseKnownHosts } from '../../cli/src/known-hosts.js';
-import { keysRequest, seedApp, waitFor } from './support.js';
+import {
+  appNamespacesData,
+  keysRequest,
+  seedApp,
+  waitFor,
+  withNamespacesFileIn,
+  writeConfigMapVolume,
+} from './support.js';
 
 const VALUES_FILES = [path.join(CHART_DIR, 'ci', 'production-values.yaml')];
 /** In the production value set, `blog` is open to the developers group (bob among them). */
@@ -78,6 +86,9 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
   /** The bastion container's readiness probe path, as the rendered Deployment names it. */
   let readinessPath: string;
   let bastionName: string;
+  /** The chart as rendered, and the folder its app namespaces ConfigMap is "mounted" at. */
+  let renderedObjects: Awaited<ReturnType<typeof renderChart>>;
+  let namespacesDir: string;
   /** The bastion's host key pair, as in the host-key Secret. */
   let bastionKey: KeyPair;
   const keys: KeysInstance[] = [];
@@ -119,7 +130,10 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       ca: { ...section(rendered, 'ca'), userKeyFile: files.userCa, hostKeyFile: files.hostCa },
       bastion: { ...section(rendered, 'bastion'), pinnedHostKeyFile: files.hostPublicKey },
       storage: { ...section(rendered, 'storage'), kubeconfigPath },
-      platform: { ...section(rendered, 'platform'), kubeconfigPath },
+      platform: {
+        ...withNamespacesFileIn(section(rendered, 'platform'), renderedObjects, namespacesDir),
+        kubeconfigPath,
+      },
       ...localRecording(rendered, { publicKeyFile: recordingFiles.pub }),
     });
     const service = createKeysService(config, { logger, clock });
@@ -131,7 +145,11 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
 
   async function startBastion(keysUrl: string, hostKey: KeyPair, hostCert: string) {
     const rendered = bastionConfig;
-    const platformSection = section(rendered, 'platform');
+    const platformSection = withNamespacesFileIn(
+      section(rendered, 'platform'),
+      renderedObjects,
+      namespacesDir,
+    );
     const kubeconfigPath = fake.kubeconfigPath(
       serviceAccountUsername(DEFAULT_NAMESPACE, sa.bastion),
       DEFAULT_NAMESPACE,
@@ -179,6 +197,8 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       recordingKey.publicKey.export({ type: 'spki', format: 'pem' }),
     );
     const objects = await renderChart(undefined, [], { valuesFiles: VALUES_FILES });
+    renderedObjects = objects;
+    namespacesDir = path.join(tmp.dir, 'app-namespaces');
     const rbacYaml = await chartRbacYaml(undefined, [], { valuesFiles: VALUES_FILES });
     keysConfig = configMapYaml(
       findObject(objects, 'ConfigMap', sa.keysService, DEFAULT_NAMESPACE),
@@ -257,11 +277,16 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
 
   let seq = 0;
   /** A fresh user key with a certificate issued by `ks` for `token`; returns an ssh_config. */
-  async function sshConfigFor(ks: KeysInstance, token: string, bastion: BastionInstance) {
+  async function sshConfigFor(
+    ks: KeysInstance,
+    token: string,
+    bastion: BastionInstance,
+    app = APP,
+  ) {
     const key = await makeKey(tmp.dir, `user-${++seq}`);
     const res = await keysRequest(ks.address.url, '/api/v1/certificates', {
       token,
-      body: { app: APP, public_key: key.publicKey },
+      body: { app, public_key: key.publicKey },
     });
     assert.equal(res.status, 201, res.text);
     const body = res.json as { certificate: string; bastion: { known_hosts: string } };
@@ -276,7 +301,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       certificate: cert,
       knownHosts,
       bastionName,
-      user: APP,
+      user: app,
     });
   }
 
@@ -422,6 +447,80 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
     const r = await ssh(config, ['bastion', 'echo after-login'], { timeoutMs: 20_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.toString(), /after-login/);
+  });
+
+  it('onboards an app namespace with no restart: an open session stays, the new app works', async function () {
+    // `shop-*` is open to the developers group: a new app in its own namespace, app-shop-news.
+    const [newApp, newNamespace] = ['shop-news', 'app-shop-news'];
+    const bastion = bastions[0]!;
+    const token = await mintedToken(keys[0]!);
+    const config = await sshConfigFor(keys[0]!, token, bastion);
+    const session = spawn('ssh', ['-F', config, 'bastion', 'echo started; cat; echo closed'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    session.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    session.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const sessionExit = new Promise<number | null>((r) => session.once('exit', (code) => r(code)));
+    const appNames = async (ks: KeysInstance): Promise<string[]> => {
+      const res = await keysRequest(ks.address.url, '/api/v1/apps', { token });
+      assert.equal(res.status, 200, res.text);
+      const body = res.json as { apps: { name: string }[] };
+      return body.apps.map((a) => a.name);
+    };
+    try {
+      await waitFor('the session to start', () => out.includes('started'), 20_000);
+
+      // `helm upgrade` with one more app namespace: what it changes, applied as the cluster
+      // would (RBAC objects to the API server, the ConfigMap's file by the kubelet).
+      const production = YAML.parse(fs.readFileSync(VALUES_FILES[0]!, 'utf8')) as {
+        appNamespaces: unknown[];
+      };
+      const values = {
+        appNamespaces: [
+          ...production.appNamespaces,
+          { name: newNamespace, allowedImagePrefixes: ['registry.example/'] },
+        ],
+      };
+      const upgraded = await renderChart(values, [], { valuesFiles: VALUES_FILES });
+      for (const name of [sa.bastion, sa.keysService]) {
+        // Same pod templates: the upgrade rolls no pod, so nothing restarts.
+        assert.deepEqual(
+          (findObject(upgraded, 'Deployment', name, DEFAULT_NAMESPACE).spec as Json).template,
+          (findObject(renderedObjects, 'Deployment', name, DEFAULT_NAMESPACE).spec as Json)
+            .template,
+        );
+      }
+      fake.loadRbacYaml(await chartRbacYaml(values, [], { valuesFiles: VALUES_FILES }));
+      seedApp(fake, newApp, newNamespace);
+      assert.ok(!(await appNames(keys[0]!)).includes(newApp), 'not listed before the file changes');
+      writeConfigMapVolume(namespacesDir, appNamespacesData(upgraded)!);
+
+      await waitFor(
+        'every server to list the new namespace',
+        async () =>
+          bastions.every((b) => b.platform.appNamespaces()?.includes(newNamespace)) &&
+          (await Promise.all(keys.map(appNames))).every((names) => names.includes(newApp)),
+        15_000,
+      );
+      // An exec into the new namespace, through the same bastion, with a certificate for it.
+      const newConfig = await sshConfigFor(keys[1]!, token, bastion, newApp);
+      const r = await ssh(newConfig, ['bastion', 'echo in-the-new-namespace'], {
+        timeoutMs: 20_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout.toString(), /in-the-new-namespace/);
+
+      // The session opened before the change never noticed it.
+      session.stdin.write('still-here\n');
+      await waitFor('the echo after onboarding', () => out.includes('still-here'), 10_000);
+      session.stdin.end();
+      assert.equal(await sessionExit, 0, err);
+      assert.match(out, /started\nstill-here\nclosed/);
+    } finally {
+      session.kill('SIGKILL');
+    }
   });
 
   it('drains one bastion while a session runs; the other keeps serving', async function () {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pino from 'pino';
 import { AccessDenied, createKubernetesPlatform } from '@neetodeploy/platform';
 import type {
@@ -21,9 +22,11 @@ import {
   renderChart,
   serviceAccountNames,
 } from '../support/chart.js';
+import type { K8sObject } from '../support/chart.js';
 import { serviceAccountUsername, startFakeApiServer } from '../support/fake-apiserver/index.js';
 import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.js';
-import { apiRequest, seedApp, waitFor } from './support.js';
+import { tempDir } from '../support/ssh-client.js';
+import { apiRequest, seedApp, waitFor, withNamespacesFileIn } from './support.js';
 
 const silent = pino({ level: 'silent' });
 const APP = 'shop';
@@ -90,10 +93,19 @@ for (const mode of MODES) {
     let keysPlatform: KubernetesPlatform;
     let webPod: string;
     let otherPod: string;
+    let tmp: Awaited<ReturnType<typeof tempDir>>;
 
     /** The platform section of a rendered server config, minus `type`, on `user`'s kubeconfig. */
-    function platformConfigFrom(section: unknown, user: string): KubernetesPlatformConfigInput {
-      const { type, ...rest } = section as PlatformSection;
+    function platformConfigFrom(
+      section: unknown,
+      user: string,
+      objects: readonly K8sObject[],
+    ): KubernetesPlatformConfigInput {
+      const { type, ...rest } = withNamespacesFileIn(
+        section as PlatformSection,
+        objects,
+        path.join(tmp.dir, `app-namespaces-${user.split(':').pop()}`),
+      ) as PlatformSection;
       assert.equal(type, 'kubernetes');
       return {
         ...(rest as KubernetesPlatformConfigInput),
@@ -102,6 +114,7 @@ for (const mode of MODES) {
     }
 
     before(async function () {
+      tmp = await tempDir();
       const objects = await renderChart(mode.values);
       const rbacYaml = await chartRbacYaml(mode.values);
       fake = await startFakeApiServer({ rbacYaml });
@@ -117,6 +130,7 @@ for (const mode of MODES) {
         platformConfigFrom(
           bastionConfig.platform,
           serviceAccountUsername(DEFAULT_NAMESPACE, sa.bastion),
+          objects,
         ),
         { logger: silent },
       );
@@ -124,6 +138,7 @@ for (const mode of MODES) {
         platformConfigFrom(
           keysConfig.platform,
           serviceAccountUsername(DEFAULT_NAMESPACE, sa.keysService),
+          objects,
         ),
         { logger: silent },
       );
@@ -138,6 +153,7 @@ for (const mode of MODES) {
       await bastionPlatform?.close();
       await keysPlatform?.close();
       await fake?.stop();
+      await tmp?.cleanup();
     });
 
     describe('as the bastion', function () {

@@ -2,8 +2,11 @@
  * Helpers of the chart integration tests: the fake API server seeded with apps as a deploy
  * would leave them, raw requests under a given bearer token, and the chart's rendered configs.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import path from 'node:path';
+import type { K8sObject } from '../support/chart.js';
 import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.js';
 import { jsonOrUndefined } from '../support/keys-service.js';
 
@@ -141,4 +144,57 @@ export function keysRequest(
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/**
+ * Writes `data` into `dir` as the kubelet lays out a ConfigMap volume (its AtomicWriter): each
+ * file is a symlink through `..data` to a timestamped folder, and an update writes a new folder
+ * and swaps `..data` in one rename, then removes the old folder. Call again to update.
+ */
+export function writeConfigMapVolume(dir: string, data: Record<string, string>): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = `..${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+  fs.mkdirSync(path.join(dir, stamp));
+  for (const [name, text] of Object.entries(data))
+    fs.writeFileSync(path.join(dir, stamp, name), text);
+  const dataLink = path.join(dir, '..data');
+  const old = fs.existsSync(dataLink) ? fs.readlinkSync(dataLink) : undefined;
+  fs.symlinkSync(stamp, path.join(dir, '..data_tmp'));
+  fs.renameSync(path.join(dir, '..data_tmp'), dataLink);
+  for (const name of Object.keys(data)) {
+    const link = path.join(dir, name);
+    if (!fs.lstatSync(link, { throwIfNoEntry: false })) fs.symlinkSync(`..data/${name}`, link);
+  }
+  if (old) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+}
+
+/** The data of the chart's app namespaces ConfigMap (per-app mode), or undefined. */
+export function appNamespacesData(
+  objects: readonly K8sObject[],
+): Record<string, string> | undefined {
+  const cm = objects.find(
+    (o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-app-namespaces'),
+  );
+  return cm?.data as Record<string, string> | undefined;
+}
+
+/**
+ * A rendered `platform` section with its app namespaces file moved into `dir`, where the
+ * chart's ConfigMap is written as the kubelet would mount it (unchanged in shared mode).
+ */
+export function withNamespacesFileIn(
+  section: Record<string, unknown>,
+  objects: readonly K8sObject[],
+  dir: string,
+): Record<string, unknown> {
+  const namespaces = section.namespaces as Record<string, unknown> | undefined;
+  const file = namespaces?.appNamespacesFile;
+  if (typeof file !== 'string') return section;
+  const data = appNamespacesData(objects);
+  if (!data) throw new Error('the chart names an app namespaces file but renders no ConfigMap');
+  writeConfigMapVolume(dir, data);
+  return {
+    ...section,
+    namespaces: { ...namespaces, appNamespacesFile: path.join(dir, path.basename(file)) },
+  };
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { z } from 'zod';
 import { bastionConfigSchema } from '@neetodeploy/bastion';
 import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
@@ -12,6 +13,7 @@ import { Policy, keysServiceConfigSchema } from '@neetodeploy/keys-service';
 import {
   CHART_DIR,
   helmBinary,
+  renderChart,
   templateChart,
   type HelmResult,
   type K8sObject,
@@ -165,6 +167,16 @@ const BAD: readonly BadCase[] = [
     error: /store.namespace apps is an app namespace/,
   },
   {
+    what: 'PROXY protocol on without the balancer addresses',
+    set: ['bastion.proxyProtocol.enabled=true'],
+    error: /bastion.proxyProtocol.trustedSources/,
+  },
+  {
+    what: 'a PROXY protocol trusted source that is not an address or network',
+    values: { bastion: { proxyProtocol: { enabled: true, trustedSources: ['lb.example.com'] } } },
+    error: /proxyProtocol\/trustedSources\/0/,
+  },
+  {
     what: 'the release namespace as an app namespace',
     values: { appNamespaces: [{ name: NAMESPACE }] },
     error: /release namespace/,
@@ -225,6 +237,81 @@ describe('helm chart values and rendered server configs', function () {
         assert.notEqual(run.code, 0, `rendered anyway:\n${run.stdout.slice(0, 400)}`);
         assert.match(run.stderr, bad.error);
       });
+    });
+  });
+
+  describe('client addresses', () => {
+    it('keeps them by default: externalTrafficPolicy Local, PROXY protocol off', async () => {
+      const objects = await renderSet(VALUE_SETS[0]!);
+      const svc = byKind(objects, 'Service').find(
+        (s) => component(s) === 'bastion' && (s as Json).spec.type === 'LoadBalancer',
+      ) as Json;
+      assert.equal(svc.spec.externalTrafficPolicy, 'Local');
+      const parsed = bastionConfigSchema.parse(serverConfig(objects, 'bastion'));
+      assert.equal(parsed.listen.proxyProtocol.enabled, false);
+    });
+
+    it('renders PROXY protocol into a bastion config the bastion accepts', async () => {
+      const objects = await renderChart(
+        {
+          bastion: {
+            service: { externalTrafficPolicy: 'Cluster' },
+            proxyProtocol: {
+              enabled: true,
+              trustedSources: ['10.0.0.0/16', 'fd00::/8'],
+              headerTimeoutMs: 3000,
+            },
+          },
+        },
+        [],
+      );
+      const raw = serverConfig(objects, 'bastion');
+      const parsed = bastionConfigSchema.parse(raw);
+      assert.deepEqual(droppedKeys(raw, parsed), []);
+      assert.deepEqual(parsed.listen.proxyProtocol, {
+        enabled: true,
+        trustedSources: ['10.0.0.0/16', 'fd00::/8'],
+        headerTimeoutMs: 3000,
+      });
+    });
+  });
+
+  describe('app namespaces', () => {
+    const production = { valuesFiles: [path.join(CHART_DIR, 'ci', 'production-values.yaml')] };
+    const news = { name: 'app-news', allowedImagePrefixes: ['registry.example.com/apps/news@'] };
+
+    it('onboards a namespace without restarting a server: no pod template changes', async () => {
+      const before = await renderChart(undefined, [], production);
+      const productionValues: Json = YAML.parse(
+        fs.readFileSync(production.valuesFiles[0]!, 'utf8'),
+      );
+      const after = await renderChart(
+        { appNamespaces: [...(productionValues.appNamespaces as Json[]), news] },
+        [],
+        production,
+      );
+      for (const comp of ['bastion', 'keys-service']) {
+        const template = (objects: K8sObject[]): unknown =>
+          (objects.find((o) => o.kind === 'Deployment' && component(o) === comp) as Json).spec
+            .template;
+        assert.deepEqual(template(after), template(before), `${comp} pod template`);
+      }
+      const list = (objects: K8sObject[]): unknown =>
+        JSON.parse(
+          (
+            objects.find(
+              (o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-app-namespaces'),
+            ) as Json
+          ).data['namespaces.json'],
+        );
+      assert.deepEqual(list(before), ['app-blog', 'app-shop']);
+      assert.deepEqual(list(after), ['app-blog', 'app-news', 'app-shop']);
+      // What the new namespace needs from the API server comes with the same upgrade.
+      assert.ok(
+        byKind(after, 'Role').some(
+          (r) => component(r) === 'bastion' && r.metadata.namespace === 'app-news',
+        ),
+      );
     });
   });
 
@@ -301,6 +388,30 @@ describe('helm chart values and rendered server configs', function () {
           const vap = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as Json;
           const limit = vap && /activeDeadlineSeconds <= (\d+)/.exec(JSON.stringify(vap.spec));
           if (limit) assert.ok(parsed.platform.console.activeDeadlineSeconds <= Number(limit[1]));
+        }
+        if (
+          parsed.platform.type === 'kubernetes' &&
+          parsed.platform.namespaces.mode === 'per-app'
+        ) {
+          // Followed at runtime: a ConfigMap mounted as a folder (a subPath never updates).
+          const file = parsed.platform.namespaces.appNamespacesFile;
+          assert.ok(file, 'per-app mode lists its namespaces in a file');
+          for (const comp of ['bastion', 'keys-service']) {
+            const volume = volumeOf(volumeMountDirs(objects, comp), file);
+            const cm = objects.find(
+              (o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap?.name,
+            ) as Json;
+            assert.ok(cm, `${comp}: ${file} is on a ConfigMap volume`);
+            assert.deepEqual(
+              JSON.parse(cm.data[path.posix.basename(file)]),
+              roleNamespaces.slice().sort(),
+            );
+            const d = objects.find((o) => o.kind === 'Deployment' && component(o) === comp) as Json;
+            const mount: Json = (d.spec.template.spec.containers[0].volumeMounts as Json[]).find(
+              (m) => file.startsWith(`${m.mountPath}/`),
+            );
+            assert.equal(mount.subPath, undefined, `${comp}: no subPath`);
+          }
         }
         // Both servers see apps the same way; only the bastion reaps console pods.
         const { reaper, ...keysPlatform } = serverConfig(objects, 'keys-service').platform;

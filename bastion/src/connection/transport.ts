@@ -18,17 +18,20 @@ export function normalizeIp(ip: string | undefined): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
-/** An admitted TCP client. */
+/**
+ * An admitted TCP client at `client`: the socket's peer, or the address a trusted load balancer
+ * gave in a PROXY protocol header (the socket's peer is then the balancer).
+ */
 export function directTransport(
   socket: Socket,
-  ip: string,
+  client: { readonly ip: string; readonly port: number },
   admitted: Admitted,
   startedAt: Date,
 ): Transport {
   const info: ConnectionInfo = {
     id: randomUUID(),
-    ip,
-    port: socket.remotePort ?? 0,
+    ip: client.ip,
+    port: client.port,
     kind: 'direct',
     transport: [socket],
     startedAt,

@@ -1,12 +1,14 @@
 /**
  * Listens, drains and stops: everything between a TCP socket and the connection registry. Each
- * socket is admitted (`limits/`) or refused before SSH starts on it.
+ * socket is admitted (`limits/`) or refused before SSH starts on it. Behind a load balancer that
+ * speaks PROXY protocol, the socket first gives its header (`proxy-header.ts`) and is admitted
+ * as the client the header names.
  */
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Logger } from 'pino';
-import type { LimitsConfig } from '../config.js';
+import type { LimitsConfig, ProxyProtocolConfig } from '../config.js';
 import { directTransport, normalizeIp } from '../connection/index.js';
 import type { ConnectionRegistry } from '../connection/index.js';
 import { EVENTS } from '../events.js';
@@ -16,10 +18,17 @@ import { injectStream } from '../ssh2-internals.js';
 import type { AlgorithmOptions } from './algorithms.js';
 import { serverAlgorithms } from './algorithms.js';
 import { drainConnections } from './drain.js';
+import { createProxyFront } from './proxy-header.js';
+import type { HeaderOutcome } from './proxy-header.js';
 import type { SshServer } from './types.js';
 
 export interface SshServerDeps {
-  readonly listen: { readonly host: string; readonly port: number };
+  /** Where to listen, and whether a load balancer in front speaks PROXY protocol. */
+  readonly listen: {
+    readonly host: string;
+    readonly port: number;
+    readonly proxyProtocol?: ProxyProtocolConfig;
+  };
   readonly limits: LimitsConfig;
   readonly algorithms: AlgorithmOptions;
   readonly gate: ConnectionGate;
@@ -44,12 +53,56 @@ export function createSshServer(deps: SshServerDeps): SshServer {
     socket.destroy();
   }
 
-  /** Admission: the first step of every connection, before a single SSH byte is read. */
+  const proxyProtocol = deps.listen.proxyProtocol;
+  const proxy = proxyProtocol?.enabled
+    ? createProxyFront(proxyProtocol, deps.limits.maxStartups.full, () =>
+        metrics.limitRejections.inc({ limit: 'proxy-header-evicted' }),
+      )
+    : undefined;
+
+  /** The first step of every connection, before a single SSH byte is read. */
   function onTcp(socket: Socket): void {
     socket.on('error', () => undefined);
     socket.setNoDelay(true);
-    const ip = normalizeIp(socket.remoteAddress);
-    if (draining) return refuse(socket, ip, 'draining');
+    const peer = normalizeIp(socket.remoteAddress);
+    if (draining) return refuse(socket, peer, 'draining');
+    if (!proxy) return admit(socket, { ip: peer, port: socket.remotePort ?? 0 });
+    // Only a balancer may say who the client is: anyone else could claim any address.
+    if (!proxy.trusts(peer)) return refuse(socket, peer, 'proxy-protocol-untrusted-source');
+    void proxy.readHeader(socket).then((outcome) => afterHeader(socket, peer, outcome));
+  }
+
+  function afterHeader(socket: Socket, peer: string, outcome: HeaderOutcome): void {
+    if (!outcome.ok) {
+      if (outcome.reason === 'closed') return;
+      metrics.limitRejections.inc({ limit: outcome.reason });
+      logger.warn(
+        {
+          event: EVENTS.connectionRejected,
+          ip: peer,
+          reason: outcome.reason,
+          problem: outcome.problem,
+        },
+        'connection refused: no valid PROXY protocol header',
+      );
+      socket.destroy();
+      return;
+    }
+    if (draining) return refuse(socket, peer, 'draining');
+    const { header } = outcome;
+    // LOCAL (the balancer's health check) and UNSPEC name no client: the balancer is the client.
+    const client =
+      header.kind === 'proxied' ? header.source : { ip: peer, port: socket.remotePort ?? 0 };
+    admit(socket, client, peer);
+  }
+
+  /** Admission (`limits/`) of `client`, then SSH. `proxiedBy`: the balancer that named it. */
+  function admit(
+    socket: Socket,
+    client: { readonly ip: string; readonly port: number },
+    proxiedBy?: string,
+  ): void {
+    const { ip } = client;
     const admission = deps.gate.admit(socket, ip);
     if (!admission.ok) return refuse(socket, ip, admission.reason);
     if (admission.evicted > 0) {
@@ -60,7 +113,13 @@ export function createSshServer(deps: SshServerDeps): SshServer {
       );
     }
     socket.once('close', () => admission.release());
-    const transport = directTransport(socket, ip, admission, deps.now());
+    const transport = directTransport(socket, client, admission, deps.now());
+    if (proxiedBy !== undefined) {
+      logger.debug(
+        { event: EVENTS.connectionAccepted, connectionId: transport.info.id, ip, proxiedBy },
+        'client named by PROXY protocol header',
+      );
+    }
     connections.open(transport);
     ssh?.injectSocket(socket);
   }
@@ -99,12 +158,14 @@ export function createSshServer(deps: SshServerDeps): SshServer {
       if (draining) return;
       draining = true;
       tcp?.close();
+      proxy?.closeAll();
       await drainConnections(connections, timeoutMs, logger);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       draining = true;
+      proxy?.closeAll();
       for (const s of connections.sessions()) s.close();
       await Promise.all(connections.all().map((c) => c.close()));
       await new Promise<void>((resolve) => {

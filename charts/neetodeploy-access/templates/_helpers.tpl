@@ -147,12 +147,22 @@ imagePullSecrets:
 {{- end -}}
 
 {{/* The Kubernetes platform's config (kubernetesPlatformConfigSchema), shared by both servers. */}}
+{{/* The app namespaces ConfigMap, its mount folder and the file the servers follow in it. */}}
+{{- define "nda.appNamespaces.configMapName" -}}{{ include "nda.fullname" . }}-app-namespaces{{- end -}}
+{{- define "nda.appNamespaces.mountPath" -}}/etc/neetodeploy/app-namespaces{{- end -}}
+{{- define "nda.appNamespaces.json" -}}
+{{- $names := list -}}
+{{- range .Values.appNamespaces }}{{ $names = append $names .name }}{{ end -}}
+{{- toJson (sortAlpha $names) -}}
+{{- end -}}
+
 {{- define "nda.platformConfig" -}}
 {{- $p := .Values.platform -}}
-{{- $appNamespaces := list -}}
-{{- range .Values.appNamespaces }}{{ $appNamespaces = append $appNamespaces .name }}{{ end -}}
-{{- /* Listing each app namespace keeps both servers free of cluster-wide rights. */ -}}
-{{- $namespaces := dict "mode" "per-app" "prefix" $p.namespacePrefix "appNamespaces" $appNamespaces -}}
+{{- /* Listing each app namespace keeps both servers free of cluster-wide rights. The list is a
+  file of its own ConfigMap, followed at runtime, not part of this config: adding a namespace
+  then changes no config checksum and restarts no bastion (no SSH session is cut). */ -}}
+{{- $file := printf "%s/namespaces.json" (include "nda.appNamespaces.mountPath" .) -}}
+{{- $namespaces := dict "mode" "per-app" "prefix" $p.namespacePrefix "appNamespacesFile" $file -}}
 {{- if eq $p.namespaceMode "shared" -}}
 {{- $namespaces = dict "mode" "shared" "namespace" (index .Values.appNamespaces 0).name -}}
 {{- end -}}

@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** A Kubernetes namespace name (RFC 1123 label). */
+export const namespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a quantity');
 
 const resources = z
@@ -35,20 +38,32 @@ export const kubernetesPlatformConfigSchema = z
              * console pods then reads each of them instead of the whole cluster, so the
              * servers need no cluster-wide rights.
              */
-            appNamespaces: z
-              .array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/))
-              .optional(),
+            appNamespaces: z.array(namespaceName).optional(),
+            /**
+             * A file holding the app namespaces as a JSON array, instead of `appNamespaces`:
+             * re-read whenever it changes (a watch on its folder, and a poll as a fallback), so
+             * a namespace is onboarded without a restart. The Helm chart mounts it from a
+             * ConfigMap of its own, as a folder (not `subPath`) so the kubelet updates it in
+             * place. A file that does not parse keeps the last good list.
+             */
+            appNamespacesFile: z.string().min(1).optional(),
+            /** How often the file is polled, in case its folder's watch missed a change. */
+            appNamespacesPollMs: z.number().int().min(100).default(10_000),
           })
-          .strict(),
+          .strict()
+          .refine((n) => n.appNamespaces === undefined || n.appNamespacesFile === undefined, {
+            message: 'set appNamespaces or appNamespacesFile, not both',
+            path: ['appNamespacesFile'],
+          }),
         z
           .object({
             /** Every app in one namespace. */
             mode: z.literal('shared'),
-            namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
+            namespace: namespaceName,
           })
           .strict(),
       ])
-      .default({ mode: 'per-app', prefix: '' }),
+      .default({ mode: 'per-app', prefix: '', appNamespacesPollMs: 10_000 }),
     labels: z
       .object({
         app: z.string().min(1).default('neetodeploy.com/app'),
@@ -162,3 +177,22 @@ export const kubernetesPlatformConfigSchema = z
 
 export type KubernetesPlatformConfig = z.infer<typeof kubernetesPlatformConfigSchema>;
 export type KubernetesPlatformConfigInput = z.input<typeof kubernetesPlatformConfigSchema>;
+
+/**
+ * The config with its file paths (kubeconfig, namespaces file) resolved by `abs`, for servers
+ * that resolve paths against their config file's folder.
+ */
+export function resolveKubernetesPaths<T extends KubernetesPlatformConfig>(
+  config: T,
+  abs: (p: string) => string,
+): T {
+  const ns = config.namespaces;
+  return {
+    ...config,
+    kubeconfigPath: config.kubeconfigPath === undefined ? undefined : abs(config.kubeconfigPath),
+    namespaces:
+      ns.mode === 'per-app' && ns.appNamespacesFile !== undefined
+        ? { ...ns, appNamespacesFile: abs(ns.appNamespacesFile) }
+        : ns,
+  };
+}

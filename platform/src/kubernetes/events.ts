@@ -16,4 +16,6 @@ export const EVENTS = {
   rollingRestart: 'rolling restart requested',
   logStreamFailed: 'log stream failed',
   portForwardOpened: 'port forward opened',
+  appNamespacesChanged: 'app namespaces changed',
+  appNamespacesFileInvalid: 'app namespaces file invalid; keeping the last good list',
 } as const;

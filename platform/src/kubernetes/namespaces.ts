@@ -14,19 +14,17 @@ export function namespaceOf({ config }: KubernetesPlatformState, app: string): s
 
 /**
  * Lists `resource` wherever apps may live: the shared namespace; in per-app mode one list per
- * configured app namespace, or one cluster-wide list when they are not configured (which needs a
- * ClusterRole). Per-app lists may hold objects of namespaces that are no app's: callers filter.
+ * app namespace known right now (`state.namespaces`, which follows the namespaces file), or one
+ * cluster-wide list when they are not configured (which needs a ClusterRole). Per-app lists may
+ * hold objects of namespaces that are no app's: callers filter.
  */
 export async function listInAppNamespaces<T>(
-  { config, client }: KubernetesPlatformState,
+  { namespaces: known, client }: KubernetesPlatformState,
   apiPrefix: string,
   resource: string,
   labelSelector: string,
 ): Promise<T[]> {
-  const namespaces =
-    config.namespaces.mode === 'shared'
-      ? [config.namespaces.namespace]
-      : config.namespaces.appNamespaces;
+  const namespaces = known.current();
   const paths = namespaces
     ? namespaces.map((ns) => `${apiPrefix}/namespaces/${ns}/${resource}`)
     : [`${apiPrefix}/${resource}`];

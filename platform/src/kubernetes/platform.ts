@@ -44,6 +44,8 @@ export async function createKubernetesPlatform(
     config: state.config,
     namespaceOf: (app) => namespaceOf(state, app),
     reapOrphans: () => reapOrphans(state),
+    appNamespaces: () => state.namespaces.current(),
+    setAppNamespaces: (namespaces) => state.namespaces.set(namespaces),
     listApps: () => listApps(state),
     getApp: async (app) => (await requireApp(state, app)).info,
     listProcesses: (app) => listProcesses(state, app),
@@ -92,6 +94,7 @@ async function openPortForward(
 async function close(state: KubernetesPlatformState, stopReaper: () => void): Promise<void> {
   state.closing.abort();
   stopReaper();
+  state.namespaces.close();
   await endConsoles(state);
   await Promise.all([...state.removals]);
   if (state.ownsClient) state.client.close();

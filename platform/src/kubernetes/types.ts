@@ -8,6 +8,7 @@ import type { Platform } from '../types.js';
 import type { KubeClient } from './client.js';
 import type { KubernetesPlatformConfig } from './config.js';
 import type { ExecConsole } from './exec.js';
+import type { NamespaceList } from './namespace-list.js';
 
 export interface KubernetesPlatformDeps {
   readonly logger: Logger;
@@ -25,12 +26,25 @@ export interface KubernetesPlatform extends Platform {
    * grace period and whose heartbeat is stale (or that already ended). Returns their names.
    */
   reapOrphans(): Promise<string[]>;
+  /**
+   * The app namespaces listed for apps and console pods right now (per-app mode; the shared
+   * namespace in shared mode); undefined when not configured (listing is cluster-wide).
+   */
+  appNamespaces(): readonly string[] | undefined;
+  /**
+   * Onboards or removes app namespaces at runtime (per-app mode; ignored in shared mode): the
+   * next listing uses them. With `appNamespacesFile` configured, the file's next change
+   * replaces this list again.
+   */
+  setAppNamespaces(namespaces: readonly string[]): void;
 }
 
 /** What the modules of one kubernetes platform share; made once by `createPlatformState`. */
 export interface KubernetesPlatformState {
   readonly config: KubernetesPlatformConfig;
   readonly labels: KubernetesPlatformConfig['labels'];
+  /** Where apps may live, kept current at runtime (config, caller or a watched file). */
+  readonly namespaces: NamespaceList;
   readonly client: KubeClient;
   /** The platform made its client, so `close()` closes it (a client from deps is the caller's). */
   readonly ownsClient: boolean;
