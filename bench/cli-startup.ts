@@ -12,7 +12,8 @@
  *
  * Run after `npm run build` (the binary runs cli/dist):
  *   node --conditions=neetodeploy-source --import tsx bench/cli-startup.ts [--runs N] [--quick]
- * (`--bin FILE` times another build of the binary.)
+ * (`--bin FILE` times another build of the binary; `--compare-bin FILE` also times that build's
+ * `exec` in each pair of the exec row, so a change is measured before and after in one run.)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +35,8 @@ const BIN =
   binArg !== -1
     ? path.resolve(args[binArg + 1] ?? '')
     : path.join(ROOT, 'cli', 'bin', 'neetodeploy.js');
+const compareArg = args.indexOf('--compare-bin');
+const COMPARE_BIN = compareArg !== -1 ? path.resolve(args[compareArg + 1] ?? '') : undefined;
 
 interface Command {
   readonly argv: readonly string[];
@@ -65,11 +68,22 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 };
 
-/** A and B in turn, one warm-up each; the median of A/B per pair, and each side's median. */
-async function paired(name: string, a: Command, b: Command, target: string): Promise<void> {
+/**
+ * A and B in turn, one warm-up each; the median of A/B per pair, and each side's median. With
+ * `c`, C runs in each pair too (A B C A B C ...) and its ratio to the same B runs is printed.
+ */
+async function paired(
+  name: string,
+  a: Command,
+  b: Command,
+  target: string,
+  c?: { readonly name: string; readonly command: Command },
+): Promise<void> {
   await timeOnce(a);
   await timeOnce(b);
+  if (c) await timeOnce(c.command);
   const ratios: number[] = [];
+  const cRatios: number[] = [];
   const as: number[] = [];
   const bs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -78,12 +92,16 @@ async function paired(name: string, a: Command, b: Command, target: string): Pro
     as.push(ta);
     bs.push(tb);
     ratios.push(ta / tb);
+    if (c) cRatios.push((await timeOnce(c.command)) / tb);
   }
-  const sorted = [...ratios].sort((x, y) => x - y);
-  console.log(
-    `${name}: ratio ${median(ratios).toFixed(2)}x (target ${target}; pairs ${RUNS}, ratio min ${sorted[0]?.toFixed(2)} max ${sorted.at(-1)?.toFixed(2)}); ` +
-      `median wall A ${median(as).toFixed(0)} ms, B ${median(bs).toFixed(0)} ms`,
-  );
+  const line = (label: string, rs: number[], extra: string): void => {
+    const sorted = [...rs].sort((x, y) => x - y);
+    console.log(
+      `${label}: ratio ${median(rs).toFixed(2)}x (target ${target}; pairs ${RUNS}, ratio min ${sorted[0]?.toFixed(2)} max ${sorted.at(-1)?.toFixed(2)})${extra}`,
+    );
+  };
+  line(name, ratios, `; median wall A ${median(as).toFixed(0)} ms, B ${median(bs).toFixed(0)} ms`);
+  if (c) line(`${name} [${c.name}]`, cRatios, ' (same B runs)');
 }
 
 async function main(): Promise<void> {
@@ -123,11 +141,18 @@ async function main(): Promise<void> {
       node,
       '<= 1.5x',
     );
+    const execArgs = ['exec', '-a', 'demo', '--', 'true'];
     await paired(
       'neetodeploy exec -a demo -- true vs node -e 0',
-      { argv: [process.execPath, BIN, 'exec', '-a', 'demo', '--', 'true'], env: cliEnv },
+      { argv: [process.execPath, BIN, ...execArgs], env: cliEnv },
       node,
       '<= 3x',
+      COMPARE_BIN !== undefined
+        ? {
+            name: `build ${COMPARE_BIN}`,
+            command: { argv: [process.execPath, COMPARE_BIN, ...execArgs], env: cliEnv },
+          }
+        : undefined,
     );
 
     if (process.getuid?.() !== 0) {

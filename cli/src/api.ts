@@ -65,12 +65,18 @@ export interface ApiTarget {
   readonly timeoutMs?: number;
   /** Where the token came from: a refused `NEETODEPLOY_TOKEN` is not fixed by `login`. */
   readonly tokenSource?: 'login' | 'environment';
+  /** Where the API's address came from: what to change when it moved. */
+  readonly apiUrlSource?: 'login' | 'environment';
 }
 
 export interface ApiResponse<T> {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: T;
+}
+
+function capitalized(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
 
 const TLS_TRUST_CODES = new Set([
@@ -138,13 +144,24 @@ export class ApiClient {
       });
       if (!options.stream) {
         req.setTimeout(this.target.timeoutMs ?? 30_000, () => {
-          req.destroy(new ConnectionError(`the API at ${this.apiUrl} did not answer in time`));
+          req.destroy(
+            new ConnectionError(
+              `the API at ${this.apiUrl} did not answer in time: ${this.movedHint()}`,
+            ),
+          );
         });
       }
       req.on('response', resolve);
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectionError(err)));
       req.end(payload);
     });
+  }
+
+  /** What to do when the API is not (or no longer) where the client looks for it. */
+  private movedHint(): string {
+    return this.target.apiUrlSource === 'environment'
+      ? 'if it moved, set NEETODEPLOY_API_URL to its new address'
+      : 'if it moved (say, the all-in-one now runs on other ports), run `neetodeploy login --api URL` with its new address';
   }
 
   private connectionError(err: NodeJS.ErrnoException): Error {
@@ -168,11 +185,14 @@ export class ApiClient {
       code === 'ECONNRESET'
     ) {
       return new ConnectionError(
-        `cannot reach the API at ${this.apiUrl} (${code}): is the keys-service running? If it moved, run \`neetodeploy login --api URL\` (or set NEETODEPLOY_API_URL)`,
+        `cannot reach the API at ${this.apiUrl} (${code}): is the keys-service running? ${capitalized(this.movedHint())}`,
         { cause: err },
       );
     }
-    return new ConnectionError(`request to ${this.apiUrl} failed: ${err.message}`, { cause: err });
+    return new ConnectionError(
+      `request to ${this.apiUrl} failed (${err.message}): is the keys-service still there? ${capitalized(this.movedHint())}`,
+      { cause: err },
+    );
   }
 
   private async readAll(res: IncomingMessage): Promise<string> {
@@ -203,7 +223,7 @@ export class ApiClient {
     }
     if (!parsed) {
       return new ApiError(status, `http_${status}`, `HTTP ${status}`, {
-        message: `unexpected answer from ${this.apiUrl}: HTTP ${status}`,
+        message: `unexpected answer from ${this.apiUrl}: HTTP ${status}: is this the neetodeploy API? ${capitalized(this.movedHint())}`,
       });
     }
     const message =
@@ -233,14 +253,14 @@ export class ApiClient {
         data = JSON.parse(text);
       } catch {
         throw new ConnectionError(
-          `the answer from ${this.apiUrl}${pathAndQuery} is not JSON: is this the neetodeploy API?`,
+          `the answer from ${this.apiUrl}${pathAndQuery} is not JSON: is this the neetodeploy API? ${capitalized(this.movedHint())}`,
         );
       }
     }
     const result = schema.safeParse(data);
     if (!result.success) {
       throw new ConnectionError(
-        `unexpected answer from ${this.apiUrl}${pathAndQuery}: is this the neetodeploy API?`,
+        `unexpected answer from ${this.apiUrl}${pathAndQuery}: is this the neetodeploy API? ${capitalized(this.movedHint())}`,
       );
     }
     return { status, headers: res.headers, body: result.data };

@@ -17,6 +17,13 @@ export interface Io {
   readonly stderr: Writable;
   readonly stdinIsTTY: boolean;
   readonly stdoutIsTTY: boolean;
+  /**
+   * Spinners on stderr (a terminal that redraws lines; see terminal.ts). Unset: none, as for a
+   * pipe.
+   */
+  readonly showProgress?: boolean;
+  /** Colour in what goes to stderr (`NO_COLOR`, `FORCE_COLOR`, a terminal). Unset: none. */
+  readonly stderrColor?: boolean;
   /** `$TERM` for remote ptys. */
   readonly term: string;
   /** No-op when stdin is not a terminal. */

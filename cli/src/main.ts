@@ -19,6 +19,7 @@ import { CliError } from './errors.js';
 import { shortenLongRuns } from './format.js';
 import type { Io } from './io.js';
 import { abortableSleep } from './io.js';
+import { colorEnabled, progressEnabled, stderrPaint } from './terminal.js';
 import { cliVersion } from './version.js';
 
 const EXIT = { ok: 0, error: 1, usage: 2, auth: 4 } as const;
@@ -36,6 +37,8 @@ function processIo(env: NodeJS.ProcessEnv): Io {
     stderr: process.stderr,
     stdinIsTTY: process.stdin.isTTY === true,
     stdoutIsTTY: process.stdout.isTTY === true,
+    showProgress: progressEnabled(process.stderr.isTTY === true, env),
+    stderrColor: colorEnabled(process.stderr.isTTY === true, env),
     term: env.TERM || 'xterm-256color',
     setRawMode(raw) {
       if (process.stdin.isTTY) process.stdin.setRawMode(raw);
@@ -225,7 +228,9 @@ async function main(): Promise<number> {
         err instanceof CliError
           ? err.message
           : `unexpected error: ${(err as Error).message ?? String(err)}`;
-      process.stderr.write(`neetodeploy: ${shortenLongRuns(message)}\n`);
+      process.stderr.write(
+        `${stderrPaint(io).error('neetodeploy:')} ${shortenLongRuns(message)}\n`,
+      );
       if (!(err instanceof CliError) && env.NEETODEPLOY_DEBUG) console.error(err);
     }
     return code;

@@ -45,6 +45,7 @@ export function createApiProvider(config: CliConfig): ApiProvider {
     token?: string,
     tokenSource?: 'login' | 'environment',
   ): Promise<ApiClient> => {
+    const apiUrlSource = config.overrides.apiUrl !== undefined ? 'environment' : 'login';
     const ca = caFile !== undefined ? await readCaFile(caFile) : undefined;
     // Loaded here, not at start-up: the HTTP client and the API schemas (zod) are the heaviest
     // modules of the CLI, and `--version` or a cached `ssh-cert` never needs them.
@@ -55,6 +56,7 @@ export function createApiProvider(config: CliConfig): ApiProvider {
       ...(ca ? { ca } : {}),
       ...(token !== undefined ? { token } : {}),
       ...(tokenSource !== undefined ? { tokenSource } : {}),
+      apiUrlSource,
     });
   };
   return {

@@ -6,19 +6,17 @@
  * force it), else pipes (stdin streamed then closed, stdout and stderr apart). Resolves with the
  * remote exit code, 128+N for a signal, 255 when the connection was lost (as `ssh`).
  */
-import net from 'node:net';
 import { ContractError, encodeSshUser } from '@neetodeploy/contract';
 import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
-import ssh2 from 'ssh2';
-import type { PseudoTtyOptions, PublicKeyAuthMethod } from 'ssh2';
+import type ssh2 from 'ssh2';
+import type { PseudoTtyOptions } from 'ssh2';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
-import { CliError, UsageError } from '../errors.js';
-import { checkHostKey, parseKnownHosts } from '../known-hosts.js';
-import { certificateKey } from '../ssh/index.js';
+import { UsageError } from '../errors.js';
 import { remoteCommand } from '../exec/command-line.js';
 import { openSession } from '../exec/open-channel.js';
 import { pumpSession } from '../exec/pump.js';
+import { startSpinner } from '../terminal.js';
 
 export interface ExecOptions {
   readonly app: string;
@@ -77,63 +75,37 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
     throw new UsageError('give --process or --pod, not both');
   }
   const env = parseEnvPairs(options.env ?? []);
-  const { client } = await deps.api.session();
-  const key = generatePrivateKey('ssh-ed25519');
-  const issued = await withAppHint(client, options.app, () =>
-    client.issueCertificate({
-      app: options.app,
-      publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy-exec'),
-      ...(options.process !== undefined ? { process: options.process } : {}),
-    }),
-  );
   const username = bastionUsername(options);
-  const { host, port } = issued.bastion;
-  const trusted = parseKnownHosts(issued.bastion.known_hosts);
-  let hostProblem: string | undefined;
-
-  const conn = new ssh2.Client();
-  const ready = new Promise<void>((resolve, reject) => {
-    conn.once('ready', resolve);
-    conn.once('error', (err: Error & { level?: string }) => {
-      if (hostProblem !== undefined) {
-        reject(new CliError(`cannot trust the bastion ${host}:${port}: ${hostProblem}`));
-      } else if (err.level === 'client-authentication') {
-        reject(
-          new CliError(
-            `the bastion refused the certificate for ${options.app}: check \`neetodeploy apps\`, or run \`neetodeploy login\` again if you were revoked`,
-          ),
-        );
-      } else {
-        reject(new CliError(`cannot connect to the bastion ${host}:${port}: ${err.message}`));
-      }
-    });
-  });
-  const auth: PublicKeyAuthMethod = {
-    type: 'publickey',
-    username,
-    key: certificateKey(key, issued.certificate),
-  };
-  const sock = net.connect({ host, port });
-  // Nagle would hold back keystrokes and short replies (ssh2 never disables it).
-  sock.setNoDelay(true);
-  conn.connect({
-    sock,
-    host,
-    port,
-    username,
-    authHandler: [auth],
-    hostVerifier: (hostKey: Buffer) => {
-      const check = checkHostKey(hostKey, trusted, { host, port, now: new Date() });
-      if (!check.ok) hostProblem = check.reason;
-      return check.ok;
-    },
-    readyTimeout: options.readyTimeoutMs ?? 20_000,
-    keepaliveInterval: 15_000,
-  });
-  let connectionError: Error | undefined;
+  // A console pod takes seconds to start on a cluster: say what we wait for.
+  const spinner = startSpinner(io, `starting a console on ${options.app}...`);
+  let conn: ssh2.Client | undefined;
   try {
-    await ready;
+    const { client } = await deps.api.session();
+    const key = generatePrivateKey('ssh-ed25519');
+    // The request goes out first, and ssh2 (the heaviest module exec needs) loads while the
+    // keys-service signs: the two overlap instead of adding up.
+    const [issued, { connectToBastion }] = await Promise.all([
+      withAppHint(client, options.app, () =>
+        client.issueCertificate({
+          app: options.app,
+          publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy-exec'),
+          ...(options.process !== undefined ? { process: options.process } : {}),
+        }),
+      ),
+      import('../ssh/connect.js'),
+    ]);
+    conn = await connectToBastion({
+      host: issued.bastion.host,
+      port: issued.bastion.port,
+      knownHosts: issued.bastion.known_hosts,
+      username,
+      app: options.app,
+      key,
+      certificate: issued.certificate,
+      ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+    });
     // From here a broken connection shows as the channel closing without an exit status.
+    let connectionError: Error | undefined;
     conn.on('error', (err: Error) => (connectionError ??= err));
     const command = remoteCommand(options.command);
     const usePty = wantsPty(options, io, command === undefined);
@@ -142,12 +114,14 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
       ? { term: io.term, cols: size.cols, rows: size.rows }
       : undefined;
     const session = await openSession(conn, { command, pty, env });
+    spinner.stop();
     return await pumpSession(
       session,
       { usePty: usePty && io.stdinIsTTY, connectionError: () => connectionError },
       deps,
     );
   } finally {
-    conn.end();
+    spinner.stop();
+    conn?.end();
   }
 }

@@ -10,6 +10,8 @@ import { loadLastApi, saveCredentials, writeFileAtomic } from '../config.js';
 import { ApiError, CancelledError, CliError, UsageError } from '../errors.js';
 import { write } from '../io.js';
 import { readCaFile } from '../session.js';
+import { loadSshConfigRecord, otherApiWarning } from '../ssh-config-record.js';
+import { startSpinner, stderrPaint } from '../terminal.js';
 
 export interface LoginOptions {
   readonly api?: string;
@@ -93,6 +95,8 @@ async function storeLogin(deps: Deps, login: NewLogin): Promise<void> {
   // been revoked: they are stale now (ssh-cert also checks, by the credentials tag).
   await removeCachedCertificates(config.keysDir);
   await write(io.stderr, `Logged in as ${login.email} on ${login.apiUrl}\n`);
+  const stale = otherApiWarning(await loadSshConfigRecord(config), login.apiUrl);
+  if (stale !== undefined) await write(io.stderr, `${stderrPaint(io).hint(`Note: ${stale}`)}\n`);
   if (config.overrides.token !== undefined) {
     await write(
       io.stderr,
@@ -154,11 +158,12 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
   }
   await write(
     io.stderr,
-    'Waiting for you to approve this sign-in in the browser (Ctrl-C to cancel)...\n',
+    `${stderrPaint(io).hint('Waiting for you to approve this sign-in in the browser (Ctrl-C to cancel)...')}\n`,
   );
 
   const abort = new AbortController();
   const stopListening = io.onInterrupt(() => abort.abort(new CancelledError('login cancelled')));
+  const spinner = startSpinner(io, 'waiting for approval...');
   try {
     let interval = session.interval;
     const deadline = Date.now() + session.expires_in * 1000;
@@ -188,6 +193,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
           throw new CliError('the sign-in was denied in the browser');
         throw err;
       }
+      spinner.stop();
       await storeLogin(deps, {
         apiUrl,
         caFile,
@@ -201,6 +207,7 @@ export async function runLogin(options: LoginOptions, deps: Deps): CommandResult
     if (abort.signal.aborted) throw abort.signal.reason as Error;
     throw err;
   } finally {
+    spinner.stop();
     stopListening();
   }
 }

@@ -18,6 +18,8 @@ import type { CommandResult, Deps } from '../deps.js';
 import { CliError, UsageError } from '../errors.js';
 import { write } from '../io.js';
 import { connectToBastion } from '../ssh/connect.js';
+import { startSpinner, stderrPaint } from '../terminal.js';
+import type { Spinner } from '../terminal.js';
 import { bastionUsername } from './exec.js';
 
 export interface PortForwardOptions {
@@ -144,6 +146,7 @@ export async function runPortForward(options: PortForwardOptions, deps: Deps): C
   const username = bastionUsername(target);
   let where = `${options.app} ${options.pod ?? target.process}`;
   let conn: ssh2.Client | undefined;
+  let spinner: Spinner | undefined;
   const pending: Pending[] = [];
   const servers: net.Server[] = [];
   try {
@@ -156,6 +159,7 @@ export async function runPortForward(options: PortForwardOptions, deps: Deps): C
         }),
       );
     }
+    spinner = startSpinner(io, `connecting to ${where}...`);
     const { client } = await deps.api.session();
     const key = generatePrivateKey('ssh-ed25519');
     const issued = await withAppHint(client, options.app, () =>
@@ -182,7 +186,9 @@ export async function runPortForward(options: PortForwardOptions, deps: Deps): C
       key,
       certificate: issued.certificate,
     });
+    spinner.stop();
   } catch (err) {
+    spinner?.stop();
     closeAll(servers);
     for (const p of pending) p.socket.destroy();
     conn?.end();
@@ -235,7 +241,7 @@ async function serve(
     const local = typeof address === 'object' && address ? address.port : pair.local;
     await write(io.stdout, `Forwarding 127.0.0.1:${local} -> ${ctx.where}:${pair.remote}\n`);
   }
-  await write(io.stderr, 'Press Ctrl-C to stop.\n');
+  await write(io.stderr, `${stderrPaint(io).hint('Press Ctrl-C to stop.')}\n`);
   // Connections that arrived while the SSH connection was being set up.
   for (const { socket, remote } of ctx.pending.splice(0)) {
     carry(conn, socket, remote, ctx.refusedLine(remote));

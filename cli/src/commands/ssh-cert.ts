@@ -6,6 +6,8 @@
 import { ensureAppCertificate } from '../app-certificates.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { write } from '../io.js';
+import { bastionMovedWarning, loadSshConfigRecord } from '../ssh-config-record.js';
+import { withSpinner } from '../terminal.js';
 
 export interface SshCertOptions {
   readonly host: string;
@@ -15,10 +17,20 @@ export interface SshCertOptions {
 export async function runSshCert(options: SshCertOptions, deps: Deps): CommandResult {
   try {
     const session = await deps.api.session();
-    await ensureAppCertificate(session.client, deps.config, options.host, {
-      now: new Date(),
-      ...(options.force ? { force: true } : {}),
-    });
+    const { issued } = await withSpinner(
+      deps.io,
+      `renewing the certificate for ${options.host}...`,
+      () =>
+        ensureAppCertificate(session.client, deps.config, options.host, {
+          now: new Date(),
+          ...(options.force ? { force: true } : {}),
+        }),
+    );
+    // Only a new certificate tells where the bastion is now; a cached one was checked then.
+    const moved = issued
+      ? bastionMovedWarning(await loadSshConfigRecord(deps.config), issued.bastion)
+      : undefined;
+    if (moved !== undefined) await write(deps.io.stderr, `neetodeploy: ${moved}\n`);
   } catch (err) {
     await write(
       deps.io.stderr,

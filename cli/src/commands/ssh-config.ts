@@ -18,6 +18,8 @@ import type { Deps, CommandResult } from '../deps.js';
 import { ensurePrivateDir, writeFileAtomic } from '../config.js';
 import { CliError } from '../errors.js';
 import { write } from '../io.js';
+import { saveSshConfigRecord } from '../ssh-config-record.js';
+import { stderrPaint, withSpinner } from '../terminal.js';
 
 export interface SshConfigOptions {
   readonly install?: boolean;
@@ -124,11 +126,16 @@ export async function runSshConfig(options: SshConfigOptions, deps: Deps): Comma
   }
   // One certificate tells where the bastion is and how it identifies itself.
   const host = `${app.name}${VHOST_SUFFIX}`;
-  const { issued } = await ensureAppCertificate(client, config, host, {
-    now: new Date(),
-    force: true,
-  });
+  const { issued } = await withSpinner(io, 'asking the keys-service where the bastion is...', () =>
+    ensureAppCertificate(client, config, host, { now: new Date(), force: true }),
+  );
   if (!issued) throw new CliError('the keys-service issued no certificate');
+  // Remembered so that ssh-cert and login can tell when this ssh_config goes stale.
+  await saveSshConfigRecord(config, {
+    apiUrl: client.apiUrl,
+    bastionHost: issued.bastion.host,
+    bastionPort: issued.bastion.port,
+  });
   const text = renderSshConfig({
     bastionHost: issued.bastion.host,
     bastionPort: issued.bastion.port,
@@ -142,7 +149,7 @@ export async function runSshConfig(options: SshConfigOptions, deps: Deps): Comma
     await write(io.stdout, text);
     await write(
       io.stderr,
-      `Save this in an ssh_config file, or run \`neetodeploy ssh-config --install\`; then: ssh ${host}\n`,
+      `${stderrPaint(io).hint(`Save this in an ssh_config file, or run \`neetodeploy ssh-config --install\`; then: ssh ${host}`)}\n`,
     );
     return;
   }
