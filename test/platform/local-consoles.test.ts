@@ -76,9 +76,10 @@ describe('local platform', function () {
 
     it('pauses a pty producer while the consumer does not read', async function () {
       this.timeout(15_000);
-      const counter = path.join(dataDir, 'counter');
+      // In the app's folder: the data dir around it is closed to the app's processes.
+      const counter = path.join(platform.appDir('box'), 'counter');
       const console = await open(platform, 'box', {
-        command: `i=0; while [ $i -lt 300 ]; do head -c 16384 /dev/zero; i=$((i+1)); echo $i > ${counter}; done`,
+        command: `i=0; while [ $i -lt 300 ]; do head -c 16384 /dev/zero; i=$((i+1)); echo $i > counter; done`,
         pty: { term: 'xterm', cols: 80, rows: 24 },
       });
       const count = () => Number(fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8') : 0);

@@ -27,6 +27,13 @@ export const localPlatformConfigSchema = z
     baseEnv: z
       .record(z.string(), z.string())
       .default({ PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' }),
+    /**
+     * How app processes and consoles are kept from the data dir, other apps and other
+     * processes. `auto`: a uid per app when the server runs as root, else a bubblewrap sandbox
+     * where it works, else none (with a warning at start). `user` / `sandbox` fail to start
+     * when the host cannot do them; `none` runs them as the server's user.
+     */
+    isolation: z.enum(['auto', 'user', 'sandbox', 'none']).default('auto'),
     limits: z
       .object({
         /** A process log file is rotated past this size; one rotated file is kept per process. */

@@ -73,8 +73,11 @@ export async function openConsole(
       ? [COMMAND_SHELL, '-c', options.command]
       : interactiveArgv(shell, `neetodeploy: ${where} (local platform)`);
   const appDir = state.paths.appDir(app);
+  const { isolation } = state;
+  await isolation.prepare(app);
+  const owner = isolation.terminalOwner(app);
   const console = await spawnConsole({
-    argv,
+    argv: isolation.argv(app, argv),
     cwd: appDir,
     // HOME is the app's folder, as Heroku's is /app; the prompt names the app and process.
     env: {
@@ -85,6 +88,7 @@ export async function openConsole(
       ...(options.command === undefined ? { PS1: `${app}:${instance ?? 'console'} \\w\\$ ` } : {}),
     },
     ...(options.pty ? { pty: options.pty } : {}),
+    ...(owner === undefined ? {} : { terminalOwner: owner }),
     stopGraceMs: config.limits.stopGraceMs,
     logger: state.logger,
   });

@@ -15,4 +15,5 @@ export const EVENTS = {
   orphanStopped: 'process left by a previous server stopped',
   runFileFailed: 'run file could not be written',
   logWriteFailed: 'log line could not be written',
+  isolationUnavailable: 'apps are not isolated from the server: no root and no bubblewrap',
 } as const;

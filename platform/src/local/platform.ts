@@ -55,7 +55,11 @@ export async function createLocalPlatform(
     },
   };
   state.logger.info(
-    { dataDir: state.paths.dataDir, runProcesses: state.config.runProcesses },
+    {
+      dataDir: state.paths.dataDir,
+      runProcesses: state.config.runProcesses,
+      isolation: state.isolation.mode,
+    },
     EVENTS.started,
   );
   return platform;

@@ -97,8 +97,9 @@ export function spawnPtyConsole(
 function spawnTerminal(request: SpawnConsoleRequest, ptyRequest: PtyRequest): IPty {
   const [file, ...args] = request.argv;
   const size = checkedSize(ptyRequest.cols, ptyRequest.rows) ?? [80, 24];
+  let term: IPty;
   try {
-    return spawnPty(file, args, {
+    term = spawnPty(file, args, {
       name: ptyRequest.term || 'xterm',
       cols: size[0],
       rows: size[1],
@@ -108,6 +109,23 @@ function spawnTerminal(request: SpawnConsoleRequest, ptyRequest: PtyRequest): IP
     });
   } catch (err) {
     throw new Unavailable('the console could not be started', { cause: err });
+  }
+  if (request.terminalOwner !== undefined) giveTerminal(term, request.terminalOwner, request);
+  return term;
+}
+
+/**
+ * The terminal is made by (and owned by) the server; a console running as another uid could
+ * not reopen it as /dev/tty (less, password prompts). Done before the console's shell is up:
+ * its exec of setpriv and the shell takes longer than this synchronous chown.
+ */
+function giveTerminal(term: IPty, uid: number, request: SpawnConsoleRequest): void {
+  const name = (term as IPty & { readonly ptsName?: unknown }).ptsName;
+  if (typeof name !== 'string') return;
+  try {
+    fs.chownSync(name, uid, -1);
+  } catch (err) {
+    request.logger.warn({ err, pid: term.pid }, 'console terminal could not be given to the app');
   }
 }
 

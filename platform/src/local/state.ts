@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import { APP_NAME_PATTERN } from '../types.js';
 import { localPlatformConfigSchema, type LocalPlatformConfigInput } from './config.js';
 import { createConfigStore } from './config-store.js';
+import { createIsolation } from './isolation.js';
 import { offerDemoApp } from './demo-app.js';
 import type { LogBus } from './log-store.js';
 import { localPaths } from './paths.js';
@@ -21,7 +22,9 @@ export async function createPlatformState(
   const logger = deps.logger.child({ module: 'platform-local' });
   const paths = localPaths(config.dataDir);
   await fsp.mkdir(paths.appsDir, { recursive: true, mode: 0o755 });
-  if (config.createDemoApp) await offerDemoApp(paths, deps.nodePath ?? process.execPath, logger);
+  const nodePath = deps.nodePath ?? process.execPath;
+  if (config.createDemoApp) await offerDemoApp(paths, nodePath, logger);
+  const isolation = createIsolation(config, paths, logger, nodePath);
   const store = createConfigStore(paths, config.limits.lockTimeoutMs);
   const bus: LogBus = new EventEmitter();
   bus.setMaxListeners(0);
@@ -31,9 +34,10 @@ export async function createPlatformState(
     paths,
     logger,
     store,
+    isolation,
     bus,
     supervisor: config.runProcesses
-      ? new Supervisor(config, paths, store, bus, logger, isAppName)
+      ? new Supervisor(config, paths, store, isolation, bus, logger, isAppName)
       : undefined,
     closing: new AbortController(),
     consoles: new Set(),

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { LogLine, ProcessInfo } from '../types.js';
 import type { LocalPlatformConfig } from './config.js';
 import type { ConfigStore } from './config-store.js';
+import type { Isolation } from './isolation.js';
 import { writeFileAtomicSync } from './files.js';
 import {
   API_PROCESS,
@@ -159,7 +160,14 @@ class Instance {
       DYNO: this.name,
     };
     this.app.platformLine(this.name, `Starting process with command \`${this.entry.command}\``);
-    const child = spawn('/bin/sh', ['-c', this.entry.command], {
+    const { isolation } = this.app;
+    await isolation.prepare(this.app.name);
+    if (this.stopping) {
+      this.setState('stopped');
+      return;
+    }
+    const [file, ...args] = isolation.argv(this.app.name, ['/bin/sh', '-c', this.entry.command]);
+    const child = spawn(file, args, {
       cwd: this.app.dir,
       env: this.env,
       detached: true,
@@ -288,6 +296,7 @@ class AppRunner {
     readonly dir: string,
     readonly config: LocalPlatformConfig,
     readonly configStore: ConfigStore,
+    readonly isolation: Isolation,
     private readonly paths: LocalPaths,
     private readonly bus: LogBus,
     logger: Logger,
@@ -399,6 +408,7 @@ export class Supervisor {
     private readonly config: LocalPlatformConfig,
     private readonly paths: LocalPaths,
     private readonly configStore: ConfigStore,
+    private readonly isolation: Isolation,
     private readonly bus: LogBus,
     private readonly logger: Logger,
     private readonly isApp: (name: string) => boolean,
@@ -545,6 +555,7 @@ export class Supervisor {
           this.paths.appDir(name),
           this.config,
           this.configStore,
+          this.isolation,
           this.paths,
           this.bus,
           this.logger,

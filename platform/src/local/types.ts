@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Console, Platform, PtyRequest } from '../types.js';
 import type { LocalPlatformConfig } from './config.js';
 import type { ConfigStore } from './config-store.js';
+import type { Isolation } from './isolation.js';
 import type { LogBus } from './log-store.js';
 import type { LocalPaths } from './paths.js';
 import type { Supervisor } from './supervisor.js';
@@ -32,6 +33,8 @@ export interface LocalPlatformState {
   readonly paths: LocalPaths;
   readonly logger: Logger;
   readonly store: ConfigStore;
+  /** How app processes and consoles are kept apart from the host and each other. */
+  readonly isolation: Isolation;
   /** Tells log followers in this process that an app's log grew. */
   readonly bus: LogBus;
   /** Runs the apps' processes; only in the one process that has `runProcesses`. */
@@ -48,6 +51,8 @@ export interface SpawnConsoleRequest {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly pty?: PtyRequest;
+  /** Who must own the terminal (the uid the console runs as), when not the server's user. */
+  readonly terminalOwner?: number;
   /** TERM → KILL grace for `kill()`. */
   readonly stopGraceMs: number;
   readonly logger: Logger;
