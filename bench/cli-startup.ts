@@ -10,13 +10,17 @@
  * 4. stock `ssh demo.neetodeploy true` with the ssh_config of `neetodeploy ssh-config` (its
  *    `Match exec` runs ssh-cert) vs `ssh -J` through OpenSSH's sshd to sshd (needs root).
  *
- * Run after `npm run build` (the binary runs cli/dist):
+ * Run after `npm run build` (the binary runs cli/dist; `npx tsc -b contract cli` is enough after
+ * a change to those two):
  *   node --conditions=neetodeploy-source --import tsx bench/cli-startup.ts [--runs N] [--quick]
  * (`--bin FILE` times another build of the binary; `--compare-bin FILE` also times that build's
- * `exec` in each pair of the exec row, so a change is measured before and after in one run.)
+ * `exec` in each pair of the exec row, so a change is measured before and after in one run.
+ * `--cpu` also reports user+sys CPU time per run, through GNU time (`/usr/bin/time`): less noisy
+ * than wall time on a shared machine. `--only version|ssh-cert|exec|ssh` runs one row.)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../cli/src/cli.js';
 import { makeCliConfig } from '../cli/src/config.js';
@@ -37,17 +41,37 @@ const BIN =
     : path.join(ROOT, 'cli', 'bin', 'neetodeploy.js');
 const compareArg = args.indexOf('--compare-bin');
 const COMPARE_BIN = compareArg !== -1 ? path.resolve(args[compareArg + 1] ?? '') : undefined;
+const CPU = args.includes('--cpu');
+const onlyArg = args.indexOf('--only');
+const ONLY = onlyArg !== -1 ? args[onlyArg + 1] : undefined;
+const ROWS = ['version', 'ssh-cert', 'exec', 'ssh'];
+if (ONLY !== undefined && !ROWS.includes(ONLY)) {
+  throw new Error(`--only takes one of ${ROWS.join(', ')}`);
+}
+const runs = (row: string): boolean => ONLY === undefined || ONLY === row;
 
 interface Command {
   readonly argv: readonly string[];
   readonly env?: Record<string, string>;
 }
 
-/** Wall milliseconds of one run (spawned asynchronously: this process serves the API). */
-function timeOnce(cmd: Command): Promise<number> {
+interface Timing {
+  readonly wall: number;
+  /** User + system CPU milliseconds (`--cpu` only). */
+  readonly cpu?: number;
+}
+
+const cpuDir = CPU ? fs.mkdtempSync(path.join(os.tmpdir(), 'nd-bench-cpu-')) : undefined;
+if (cpuDir !== undefined)
+  process.on('exit', () => fs.rmSync(cpuDir, { recursive: true, force: true }));
+const cpuFile = path.join(cpuDir ?? '', 'time');
+
+/** One run (spawned asynchronously: this process serves the API). */
+function timeOnce(cmd: Command): Promise<Timing> {
+  const argv = CPU ? ['/usr/bin/time', '-f', '%U %S', '-o', cpuFile, ...cmd.argv] : cmd.argv;
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(cmd.argv[0] ?? '', cmd.argv.slice(1), {
+    const child = spawn(argv[0] ?? '', argv.slice(1), {
       env: { ...process.env, ...cmd.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -55,9 +79,21 @@ function timeOnce(cmd: Command): Promise<number> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code === 0) resolve(ms);
-      else reject(new Error(`${cmd.argv.join(' ')} exited ${code}: ${stderr}`));
+      const wall = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code !== 0) {
+        reject(new Error(`${cmd.argv.join(' ')} exited ${code}: ${stderr}`));
+        return;
+      }
+      if (!CPU) {
+        resolve({ wall });
+        return;
+      }
+      const [user = NaN, sys = NaN] = fs
+        .readFileSync(cpuFile, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+      resolve({ wall, cpu: (user + sys) * 1000 });
     });
   });
 }
@@ -71,6 +107,7 @@ const median = (xs: readonly number[]): number => {
 /**
  * A and B in turn, one warm-up each; the median of A/B per pair, and each side's median. With
  * `c`, C runs in each pair too (A B C A B C ...) and its ratio to the same B runs is printed.
+ * With `--cpu`, the same for CPU time.
  */
 async function paired(
   name: string,
@@ -82,26 +119,42 @@ async function paired(
   await timeOnce(a);
   await timeOnce(b);
   if (c) await timeOnce(c.command);
-  const ratios: number[] = [];
-  const cRatios: number[] = [];
-  const as: number[] = [];
-  const bs: number[] = [];
+  const as: Timing[] = [];
+  const bs: Timing[] = [];
+  const cs: Timing[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const ta = await timeOnce(a);
-    const tb = await timeOnce(b);
-    as.push(ta);
-    bs.push(tb);
-    ratios.push(ta / tb);
-    if (c) cRatios.push((await timeOnce(c.command)) / tb);
+    as.push(await timeOnce(a));
+    bs.push(await timeOnce(b));
+    if (c) cs.push(await timeOnce(c.command));
   }
-  const line = (label: string, rs: number[], extra: string): void => {
+  const line = (label: string, xs: Timing[], metric: 'wall' | 'cpu', extra: string): void => {
+    const rs = xs.map((x, i) => (x[metric] ?? NaN) / (bs[i]?.[metric] ?? NaN));
     const sorted = [...rs].sort((x, y) => x - y);
+    const what = metric === 'wall' ? 'ratio' : 'CPU ratio';
+    const against = metric === 'wall' ? `target ${target}; ` : '';
     console.log(
-      `${label}: ratio ${median(rs).toFixed(2)}x (target ${target}; pairs ${RUNS}, ratio min ${sorted[0]?.toFixed(2)} max ${sorted.at(-1)?.toFixed(2)})${extra}`,
+      `${label}: ${what} ${median(rs).toFixed(2)}x (${against}pairs ${RUNS}, ratio min ${sorted[0]?.toFixed(2)} max ${sorted.at(-1)?.toFixed(2)})${extra}`,
     );
   };
-  line(name, ratios, `; median wall A ${median(as).toFixed(0)} ms, B ${median(bs).toFixed(0)} ms`);
-  if (c) line(`${name} [${c.name}]`, cRatios, ' (same B runs)');
+  const medianOf = (xs: Timing[], metric: 'wall' | 'cpu'): string =>
+    median(xs.map((x) => x[metric] ?? NaN)).toFixed(0);
+  for (const metric of CPU ? (['wall', 'cpu'] as const) : (['wall'] as const)) {
+    const unit = metric === 'wall' ? 'wall' : 'CPU (user+sys)';
+    line(
+      name,
+      as,
+      metric,
+      `; median ${unit} A ${medianOf(as, metric)} ms, B ${medianOf(bs, metric)} ms`,
+    );
+    if (c) {
+      line(
+        `${name} [${c.name}]`,
+        cs,
+        metric,
+        `; median ${unit} ${medianOf(cs, metric)} ms (same B runs)`,
+      );
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -109,12 +162,15 @@ async function main(): Promise<void> {
     throw new Error('cli/dist is missing: run `npm run build` first');
   }
   const node: Command = { argv: [process.execPath, '-e', '0'] };
-  await paired(
-    'neetodeploy --version vs node -e 0',
-    { argv: [process.execPath, BIN, '--version'] },
-    node,
-    '<= 1.5x',
-  );
+  if (runs('version')) {
+    await paired(
+      'neetodeploy --version vs node -e 0',
+      { argv: [process.execPath, BIN, '--version'] },
+      node,
+      '<= 1.5x',
+    );
+  }
+  if (ONLY === 'version') return;
 
   const env = await startCliEnv({ bastion: 'pinned' });
   let sshd: SshdHandle | undefined;
@@ -135,26 +191,31 @@ async function main(): Promise<void> {
     fs.writeFileSync(sshConfig, deps.io.out(), { mode: 0o600 });
     const cliEnv = { NEETODEPLOY_CONFIG_DIR: config.dir, HOME: home };
 
-    await paired(
-      'neetodeploy ssh-cert (valid cached certificate) vs node -e 0',
-      { argv: [process.execPath, BIN, 'ssh-cert', 'demo.neetodeploy'], env: cliEnv },
-      node,
-      '<= 1.5x',
-    );
+    if (runs('ssh-cert')) {
+      await paired(
+        'neetodeploy ssh-cert (valid cached certificate) vs node -e 0',
+        { argv: [process.execPath, BIN, 'ssh-cert', 'demo.neetodeploy'], env: cliEnv },
+        node,
+        '<= 1.5x',
+      );
+    }
     const execArgs = ['exec', '-a', 'demo', '--', 'true'];
-    await paired(
-      'neetodeploy exec -a demo -- true vs node -e 0',
-      { argv: [process.execPath, BIN, ...execArgs], env: cliEnv },
-      node,
-      '<= 3x',
-      COMPARE_BIN !== undefined
-        ? {
-            name: `build ${COMPARE_BIN}`,
-            command: { argv: [process.execPath, COMPARE_BIN, ...execArgs], env: cliEnv },
-          }
-        : undefined,
-    );
+    if (runs('exec')) {
+      await paired(
+        'neetodeploy exec -a demo -- true vs node -e 0',
+        { argv: [process.execPath, BIN, ...execArgs], env: cliEnv },
+        node,
+        '<= 3x',
+        COMPARE_BIN !== undefined
+          ? {
+              name: `build ${COMPARE_BIN}`,
+              command: { argv: [process.execPath, COMPARE_BIN, ...execArgs], env: cliEnv },
+            }
+          : undefined,
+      );
+    }
 
+    if (!runs('ssh')) return;
     if (process.getuid?.() !== 0) {
       console.log('stock ssh vs ssh -J through sshd: skipped (sshd needs root)');
       return;

@@ -7,27 +7,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { z } from 'zod';
-import {
-  API_PATHS,
-  ASCIICAST_MEDIA_TYPE,
-  DEVICE_CODE_GRANT_TYPE,
-  SESSIONS_PATHS,
-  NDJSON_MEDIA_TYPE,
-  apiErrorSchema,
-  appsSchema,
-  certificateSchema,
-  configVarsSchema,
-  encodeLogsQuery,
-  encodeSessionsQuery,
-  encodeVersionTag,
-  loginSessionSchema,
-  loginTokenSchema,
-  meSchema,
-  processesSchema,
-  sessionsSchema,
-} from '@neetodeploy/contract';
 import type {
+  ApiErrorBody,
   AppEntry,
   CertificateRequest,
   ConfigVarsBody,
@@ -43,7 +24,27 @@ import type {
   SessionEntry,
   SessionsQuery,
 } from '@neetodeploy/contract';
+import { API_PATHS } from '@neetodeploy/contract/api/paths';
 import { ApiError, ConnectionError } from './errors.js';
+
+/** What an answer is checked with: a zod schema of the contract (or any check with its shape). */
+export interface AnswerSchema<T> {
+  safeParse(
+    data: unknown,
+  ): { readonly success: true; readonly data: T } | { readonly success: false };
+}
+
+/**
+ * The contract's zod schemas, loaded on first use and while the request is under way: zod is
+ * the heaviest module of the client, and a command waits for it only when its answer is there
+ * before zod is.
+ */
+function loadContract(): Promise<typeof import('@neetodeploy/contract')> {
+  return import('@neetodeploy/contract');
+}
+
+/** `DELETE` answers: any body, or none. */
+const ANY_ANSWER: AnswerSchema<unknown> = { safeParse: (data) => ({ success: true, data }) };
 
 export type {
   AppEntry,
@@ -213,8 +214,11 @@ export class ApiClient {
   /** Turns a non-2xx response into an ApiError with the server's code and message. */
   private async failure(res: IncomingMessage): Promise<ApiError> {
     const status = res.statusCode ?? 0;
-    const text = await this.readAll(res).catch(() => '');
-    let parsed: z.output<typeof apiErrorSchema> | undefined;
+    const [text, { apiErrorSchema }] = await Promise.all([
+      this.readAll(res).catch(() => ''),
+      loadContract(),
+    ]);
+    let parsed: ApiErrorBody | undefined;
     try {
       const result = apiErrorSchema.safeParse(JSON.parse(text));
       if (result.success) parsed = result.data;
@@ -236,14 +240,17 @@ export class ApiClient {
     });
   }
 
-  /** JSON request; ApiError for non-2xx, ConnectionError when the body is not what `schema` says. */
-  async json<S extends z.ZodType>(
+  /**
+   * JSON request; ApiError for non-2xx, ConnectionError when the body is not what `schema` says.
+   * `schema` may be a promise: a contract schema then loads while the request is under way.
+   */
+  async json<T>(
     method: string,
     pathAndQuery: string,
-    schema: S,
+    schema: AnswerSchema<T> | Promise<AnswerSchema<T>>,
     options: { body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<ApiResponse<z.output<S>>> {
-    const res = await this.send(method, pathAndQuery, options);
+  ): Promise<ApiResponse<T>> {
+    const [res, check] = await Promise.all([this.send(method, pathAndQuery, options), schema]);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await this.failure(res);
     const text = await this.readAll(res);
@@ -257,7 +264,7 @@ export class ApiClient {
         );
       }
     }
-    const result = schema.safeParse(data);
+    const result = check.safeParse(data);
     if (!result.success) {
       throw new ConnectionError(
         `unexpected answer from ${this.apiUrl}${pathAndQuery}: is this the neetodeploy API? ${capitalized(this.movedHint())}`,
@@ -266,40 +273,46 @@ export class ApiClient {
     return { status, headers: res.headers, body: result.data };
   }
 
-  createLoginSession(input: { hostname: string; clientVersion: string }): Promise<LoginSession> {
+  async createLoginSession(input: {
+    hostname: string;
+    clientVersion: string;
+  }): Promise<LoginSession> {
     const body: LoginSessionRequest = {
       hostname: input.hostname.slice(0, 253),
       client_version: input.clientVersion.slice(0, 64),
     };
-    return this.json('POST', API_PATHS.loginSessions, loginSessionSchema, { body }).then(
-      (r) => r.body,
-    );
+    const schema = loadContract().then((c) => c.loginSessionSchema);
+    return (await this.json('POST', API_PATHS.loginSessions, schema, { body })).body;
   }
 
   /** `replacesToken`: this CLI's previous token for the same API, revoked when the new one is issued. */
-  pollLoginToken(deviceCode: string, replacesToken?: string): Promise<LoginToken> {
+  async pollLoginToken(deviceCode: string, replacesToken?: string): Promise<LoginToken> {
+    const { DEVICE_CODE_GRANT_TYPE, loginTokenSchema } = await loadContract();
     const body: LoginTokenRequest = {
       device_code: deviceCode,
       grant_type: DEVICE_CODE_GRANT_TYPE,
       ...(replacesToken !== undefined ? { replaces_token: replacesToken } : {}),
     };
-    return this.json('POST', API_PATHS.loginToken, loginTokenSchema, { body }).then((r) => r.body);
+    return (await this.json('POST', API_PATHS.loginToken, loginTokenSchema, { body })).body;
   }
 
-  me(): Promise<Me> {
-    return this.json('GET', API_PATHS.me, meSchema).then((r) => r.body);
+  async me(): Promise<Me> {
+    const schema = loadContract().then((c) => c.meSchema);
+    return (await this.json('GET', API_PATHS.me, schema)).body;
   }
 
   async revokeToken(): Promise<void> {
-    await this.json('DELETE', API_PATHS.currentToken, z.unknown());
+    await this.json('DELETE', API_PATHS.currentToken, ANY_ANSWER);
   }
 
   async apps(): Promise<AppEntry[]> {
-    return (await this.json('GET', API_PATHS.apps, appsSchema)).body.apps;
+    const schema = loadContract().then((c) => c.appsSchema);
+    return (await this.json('GET', API_PATHS.apps, schema)).body.apps;
   }
 
   async processes(app: string): Promise<Processes> {
-    return (await this.json('GET', API_PATHS.processes(app), processesSchema)).body;
+    const schema = loadContract().then((c) => c.processesSchema);
+    return (await this.json('GET', API_PATHS.processes(app), schema)).body;
   }
 
   async issueCertificate(input: {
@@ -312,11 +325,13 @@ export class ApiClient {
       public_key: input.publicKey,
       ...(input.process !== undefined ? { process: input.process } : {}),
     };
-    return (await this.json('POST', API_PATHS.certificates, certificateSchema, { body })).body;
+    const schema = loadContract().then((c) => c.certificateSchema);
+    return (await this.json('POST', API_PATHS.certificates, schema, { body })).body;
   }
 
   async getConfig(app: string): Promise<ConfigVarsBody> {
-    return (await this.json('GET', API_PATHS.config(app), configVarsSchema)).body;
+    const schema = loadContract().then((c) => c.configVarsSchema);
+    return (await this.json('GET', API_PATHS.config(app), schema)).body;
   }
 
   async patchConfig(
@@ -324,6 +339,7 @@ export class ApiClient {
     change: ConfigVarsChangeRequest,
     ifMatch?: string,
   ): Promise<ConfigVarsBody> {
+    const { configVarsSchema, encodeVersionTag } = await loadContract();
     const headers: Record<string, string> =
       ifMatch !== undefined ? { 'If-Match': encodeVersionTag(ifMatch) } : {};
     return (
@@ -333,6 +349,7 @@ export class ApiClient {
 
   /** The log stream's response body (NDJSON); ApiError before any line when refused. */
   async logs(app: string, query: LogsQuery, signal: AbortSignal): Promise<IncomingMessage> {
+    const { NDJSON_MEDIA_TYPE, encodeLogsQuery } = await loadContract();
     const qs = encodeLogsQuery(query).toString();
     const res = await this.send('GET', `${API_PATHS.logs(app)}${qs ? `?${qs}` : ''}`, {
       headers: { Accept: NDJSON_MEDIA_TYPE },
@@ -346,6 +363,7 @@ export class ApiClient {
 
   /** Recorded sessions of an app, newest first (`sessions:read`). */
   async sessions(app: string, query: SessionsQuery): Promise<SessionEntry[]> {
+    const { SESSIONS_PATHS, encodeSessionsQuery, sessionsSchema } = await loadContract();
     const qs = encodeSessionsQuery(query).toString();
     const path = `${SESSIONS_PATHS.list(app)}${qs ? `?${qs}` : ''}`;
     return (await this.json('GET', path, sessionsSchema)).body.sessions;
@@ -353,6 +371,7 @@ export class ApiClient {
 
   /** A recording's asciicast v3 text as a stream; ApiError before any byte when refused. */
   async sessionRecording(id: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const { ASCIICAST_MEDIA_TYPE, SESSIONS_PATHS } = await loadContract();
     const res = await this.send('GET', SESSIONS_PATHS.recording(id), {
       headers: { Accept: ASCIICAST_MEDIA_TYPE },
       signal,

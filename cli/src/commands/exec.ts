@@ -6,7 +6,9 @@
  * force it), else pipes (stdin streamed then closed, stdout and stderr apart). Resolves with the
  * remote exit code, 128+N for a signal, 255 when the connection was lost (as `ssh`).
  */
-import { ContractError, encodeSshUser } from '@neetodeploy/contract';
+// The contract's modules one by one: its index also loads the API schemas, hence zod (~150 ms).
+import { ContractError } from '@neetodeploy/contract/errors';
+import { encodeSshUser } from '@neetodeploy/contract/user-name';
 import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
 import type ssh2 from 'ssh2';
 import type { PseudoTtyOptions } from 'ssh2';
