@@ -109,7 +109,7 @@ async function main(): Promise<void> {
         `name: ${NAME}`,
         `hostKeys: [{ privateKeyFile: ${hostKey.file}, certificateFile: ${hostCert} }]`,
         `trust: { static: { userCaKeyFiles: [${userCa.file}.pub] } }`,
-        `platform: { type: local, dataDir: ${path.join(dir, 'data')} }`,
+        `platform: { type: local, dataDir: ${path.join(dir, 'data')}}`,
         'recording:',
         `  keyFile: ${recordingKey}`,
         `  store: { kind: file, dir: ${recordings} }`,
@@ -151,15 +151,16 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(' ')}`,
     );
-    // Printable text made once, so the console's own work is a `cat`: base64 of random bytes.
-    const text = path.join(dir, 'output.txt');
+    // Printable text made once, so the console's own work is a `cat`: base64 of random bytes,
+    // in the app's own folder (an isolated console sees nothing else of the data dir).
+    const text = path.join(dir, 'data', 'apps', 'demo', 'output.txt');
     const made = spawnSync('sh', [
       '-c',
-      `head -c ${(SIZE / 4) * 3} /dev/urandom | base64 > ${text}`,
+      `mkdir -p ${path.dirname(text)} && head -c ${(SIZE / 4) * 3} /dev/urandom | base64 > ${text}`,
     ]);
     if (made.status !== 0) throw new Error('could not make the output file');
     const bytes = statSync(text).size;
-    const command = `cat ${text}`;
+    const command = 'cat output.txt';
     const results: Record<Mode, { rate: number[]; cpu: number[]; dropped: number }> = {
       full: { rate: [], cpu: [], dropped: 0 },
       'output-only': { rate: [], cpu: [], dropped: 0 },
