@@ -11,7 +11,14 @@ import type { Platform } from './types.js';
 
 /** The `platform` section of a server's config: `type` picks the backend. */
 export const platformConfigSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('local'), dataDir: z.string().min(1) }).strict(),
+  z
+    .object({
+      type: z.literal('local'),
+      dataDir: z.string().min(1),
+      /** See the local platform's config: `auto` (default), `user`, `sandbox` or `none`. */
+      isolation: z.enum(['auto', 'user', 'sandbox', 'none']).optional(),
+    })
+    .strict(),
   kubernetesPlatformConfigSchema.extend({ type: z.literal('kubernetes') }).strict(),
 ]);
 
@@ -41,7 +48,12 @@ export async function createPlatformFromConfig(
   const logger = deps.logger.child({ module: 'platform' });
   if (config.type === 'local') {
     return createLocalPlatform(
-      { dataDir: config.dataDir, runProcesses: false, createDemoApp: true },
+      {
+        dataDir: config.dataDir,
+        runProcesses: false,
+        createDemoApp: true,
+        ...(config.isolation ? { isolation: config.isolation } : {}),
+      },
       { logger },
     );
   }

@@ -50,6 +50,21 @@ describe('bastion units', () => {
         /bastion\.platform/,
       );
     });
+    it("takes the local platform's isolation mode, and refuses an unknown one", () => {
+      const c = parseBastionConfig({
+        ...minimal,
+        platform: { type: 'local', dataDir: 'd', isolation: 'sandbox' },
+      });
+      assert.equal(c.platform.type === 'local' && c.platform.isolation, 'sandbox');
+      assert.throws(
+        () =>
+          parseBastionConfig({
+            ...minimal,
+            platform: { type: 'local', dataDir: 'd', isolation: 'chroot' },
+          }),
+        /bastion\.platform\.isolation/,
+      );
+    });
     it('reports errors with their path', () => {
       assert.throws(
         () =>
