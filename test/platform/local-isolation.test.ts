@@ -155,6 +155,28 @@ for (const mode of ['user', 'sandbox'] as const) {
   });
 }
 
+describe('local platform isolation: user, consoles started together', function () {
+  this.timeout(60_000);
+  const { make, dispose } = useLocalPlatforms();
+  const dataDir = tempDataDir();
+  after(async () => dispose(dataDir));
+
+  // Each spawn binds the app's passwd file; a second instance (as the all-in-one's servers are)
+  // or a second first spawn rewriting it made the bind fail with ENOENT now and then.
+  it('runs every console of two platform instances on one data dir, first use included', async function () {
+    if (!canRun('user')) this.skip();
+    installation(dataDir);
+    const platforms = [
+      await make(dataDir, { isolation: 'user' }),
+      await make(dataDir, { isolation: 'user', runProcesses: false }),
+    ];
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => run(platforms[i % 2]!, 'id -un')),
+    );
+    for (const r of results) assert.equal(r.out.trim(), 'nd-demo', r.out);
+  });
+});
+
 describe('local platform isolation: none (what the attacks do without it)', function () {
   this.timeout(30_000);
   const { make, dispose } = useLocalPlatforms();

@@ -7,6 +7,7 @@
  * - else nothing, with a warning at start: consoles can do what the server's user can.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +17,6 @@ import { Unavailable } from '../errors.js';
 import type { LocalPlatformConfig } from './config.js';
 import { EVENTS } from './events.js';
 import type { LocalPaths } from './paths.js';
-import { writeFileAtomic } from './files.js';
 import {
   appUid,
   sandboxArgv,
@@ -144,22 +144,40 @@ async function chownTree(dir: string, uid: number): Promise<void> {
   }
 }
 
-/** The host's /etc/passwd plus the app's user, in the run dir (bound over /etc/passwd). */
+/**
+ * The host's /etc/passwd plus the app's user, in the run dir (bound over /etc/passwd). The file
+ * is named after its content and never replaced once made (link, not rename): a process that
+ * opened it to bind it must not find it unlinked by another spawn or another platform instance
+ * on the same data dir, which made the bind fail (ENOENT).
+ */
 async function writePasswd(paths: LocalPaths, app: string, uid: number): Promise<string> {
   const dir = path.join(paths.runDir, 'accounts');
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const host = await fsp.readFile('/etc/passwd', 'utf8').catch(() => '');
   const line = `nd-${app}:x:${uid}:${uid}:neetodeploy app ${app}:${paths.appDir(app)}:/bin/sh`;
-  const file = path.join(dir, `${app}.passwd`);
   const separator = host === '' || host.endsWith('\n') ? '' : '\n';
-  await writeFileAtomic(file, `${host}${separator}${line}\n`, 0o644);
+  const content = `${host}${separator}${line}\n`;
+  const tag = createHash('sha256').update(content).digest('hex').slice(0, 16);
+  const file = path.join(dir, `${app}.${tag}.passwd`);
+  if (fs.existsSync(file)) return file;
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await fsp.writeFile(temporary, content, { mode: 0o644 });
+  try {
+    await fsp.link(temporary, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    await fsp.unlink(temporary).catch(() => undefined);
+  }
   return file;
 }
 
 function userIsolation(tools: UserTools, paths: LocalPaths, nodePath: string): Isolation {
   const hide = hiddenRoot(paths);
   const readOnly = [path.dirname(path.dirname(nodePath))];
-  const accounts = new Map<string, string>();
+  // One write per app and instance, shared by spawns that start together.
+  const accounts = new Map<string, Promise<string>>();
+  const written = new Map<string, string>();
   return {
     mode: 'user',
     async prepare(app) {
@@ -168,10 +186,16 @@ function userIsolation(tools: UserTools, paths: LocalPaths, nodePath: string): I
       const stat = await fsp.stat(dir);
       if (stat.uid !== uid) await chownTree(dir, uid);
       if ((stat.mode & 0o777) !== 0o700) await fsp.chmod(dir, 0o700);
-      if (!accounts.has(app)) accounts.set(app, await writePasswd(paths, app, uid));
+      let account = accounts.get(app);
+      if (!account) {
+        account = writePasswd(paths, app, uid);
+        accounts.set(app, account);
+        account.catch(() => accounts.delete(app));
+      }
+      written.set(app, await account);
     },
     argv(app, argv) {
-      const passwd = accounts.get(app);
+      const passwd = written.get(app);
       if (!passwd) throw new Unavailable('the app was not prepared for its process');
       const layout = { hide, appDir: paths.appDir(app), readOnly, passwd };
       return userArgv(tools, layout, appUid(app), argv);
