@@ -282,8 +282,8 @@ export function createProgram(deps: Deps): { program: Command; result: { code: n
     .passThroughOptions()
     .addHelpText(
       'after',
-      '\nExit code: the remote one; 128+N when it died of signal N; 255 when the connection\n' +
-        'was lost (with a one-line reason on stderr).\n' +
+      '\nExit code: the remote one; 128+N when it died of signal N; 255 when the bastion could\n' +
+        'not be reached or the connection was lost (with a one-line reason on stderr).\n' +
         example(`neetodeploy exec -a demo
           neetodeploy exec -a demo -- 'ls *.log | wc -l'
           neetodeploy exec -a demo -- printf '<%s>\\n' 'a b' "c'd"

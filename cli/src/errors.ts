@@ -1,8 +1,9 @@
 /**
  * Errors of the CLI. Each says what to do next; `main.ts` alone turns the kind into an exit
- * code (0 ok, 1 error, 2 usage or cancelled, 4 not logged in or token expired).
+ * code (0 ok, 1 error, 2 usage or cancelled, 4 not logged in or token expired, 255 the SSH
+ * connection to the bastion failed or was lost, as with `ssh`).
  */
-export type CliErrorKind = 'error' | 'usage' | 'cancelled' | 'auth';
+export type CliErrorKind = 'error' | 'usage' | 'cancelled' | 'auth' | 'ssh-connection';
 
 /** The class names of an error, most derived first, under a key every copy of this module shares. */
 const CLASSES = Symbol.for('@neetodeploy/cli:error-classes');
@@ -87,3 +88,13 @@ export class ApiError extends CliError {
 
 /** The API could not be reached or answered something that is not our API. */
 export class ConnectionError extends CliError {}
+
+/**
+ * The SSH connection to the bastion could not be made or was lost before the command ran: exits
+ * 255, as `ssh` does, so a script can tell it from any status the remote command returns.
+ */
+export class BastionConnectionError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'ssh-connection', ...options });
+  }
+}

@@ -2,7 +2,7 @@
 /**
  * The `neetodeploy` binary: the only place that reads the environment and argv, builds the real
  * terminal io, and maps typed errors to exit codes (0 ok, 1 error, 2 usage or cancelled, 4 not
- * logged in or token expired; `exec` exits with the remote code).
+ * logged in or token expired, 255 the SSH connection failed; `exec` exits with the remote code).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import { abortableSleep } from './io.js';
 import { colorEnabled, progressEnabled, stderrPaint } from './terminal.js';
 import { cliVersion } from './version.js';
 
-const EXIT = { ok: 0, error: 1, usage: 2, auth: 4 } as const;
+const EXIT = { ok: 0, error: 1, usage: 2, auth: 4, sshConnection: 255 } as const;
 
 let swallowingInterrupts = false;
 
@@ -153,6 +153,7 @@ function exitCodeFor(err: unknown): number {
   }
   if (err instanceof CliError) {
     if (err.kind === 'auth') return EXIT.auth;
+    if (err.kind === 'ssh-connection') return EXIT.sshConnection;
     if (err.kind === 'usage' || err.kind === 'cancelled') return EXIT.usage;
   }
   return EXIT.error;

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -109,6 +110,8 @@ export interface CliEnv {
     readonly port: number;
     readonly hostPublicKey: string;
   };
+  /** With `bastionFront`: the TCP relay the keys-service names instead of the bastion. */
+  readonly front?: BastionFront;
   /** A fresh CLI config dir under a fresh home. */
   config(name: string, overrides?: CliConfig['overrides']): CliConfig;
   /** Stores credentials for `email` (token minted in the store) in that config. */
@@ -127,6 +130,62 @@ export interface CliEnvOptions {
    * clients can check); `ca` the `@cert-authority` line of the host CA.
    */
   readonly bastion?: 'pinned' | 'ca';
+  /** Put a {@link BastionFront} between clients and the bastion (needs `bastion`). */
+  readonly bastionFront?: boolean;
+}
+
+/**
+ * A TCP relay in front of the bastion that can close connections the way an overloaded bastion
+ * does (sshd's MaxStartups): after the server's banner, before key exchange completes.
+ */
+export interface BastionFront {
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** The next `n` connections are closed once the bastion's banner has reached the client. */
+  closeNext(n: number): void;
+  close(): Promise<void>;
+}
+
+async function startBastionFront(bastionPort: number, port: number): Promise<BastionFront> {
+  let accepted = 0;
+  let toClose = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    accepted++;
+    const closeEarly = toClose > 0;
+    if (closeEarly) toClose--;
+    const upstream = net.connect(bastionPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    if (closeEarly) {
+      upstream.once('data', (banner) => {
+        client.end(banner);
+        upstream.destroy();
+      });
+      return;
+    }
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    get accepted() {
+      return accepted;
+    },
+    closeNext(n) {
+      toClose = n;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> {
@@ -159,6 +218,7 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
   const hostKey = generatePrivateKey('ssh-ed25519');
   const hostPublicKey = encodePublicKeyText(hostKey.publicKey);
   const bastionPort = options.bastion ? await freePort() : undefined;
+  const frontPort = options.bastion && options.bastionFront ? await freePort() : undefined;
   let ks: TestKeysService;
   try {
     ks = await startKeysService({
@@ -170,7 +230,7 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
           ? {
               bastion: {
                 host: '127.0.0.1',
-                port: bastionPort,
+                port: frontPort ?? bastionPort,
                 ...(options.bastion === 'pinned' ? { pinnedHostKey: hostPublicKey } : {}),
               },
             }
@@ -193,6 +253,10 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
     });
     bastion = { server, port: bastionPort, hostPublicKey };
   }
+  const front =
+    bastionPort !== undefined && frontPort !== undefined
+      ? await startBastionFront(bastionPort, frontPort)
+      : undefined;
   const caFile = path.join(root, 'api-ca.pem');
   fs.writeFileSync(caFile, ks.ca);
   const apiUrl = ks.address.url;
@@ -221,6 +285,7 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
     caFile,
     apiUrl,
     ...(bastion ? { bastion } : {}),
+    ...(front ? { front } : {}),
     config,
     async loginAs(cfg, email) {
       const token = await ks.token(email);
@@ -233,6 +298,7 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
       return { code, io };
     },
     async dispose() {
+      await front?.close();
       await bastion?.server.stop();
       await ks.dispose();
       await platform.close();

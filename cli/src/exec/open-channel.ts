@@ -6,7 +6,7 @@
  * lost. So the exit listener is attached inside the callback, synchronously.
  */
 import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
-import { CliError } from '../errors.js';
+import { BastionConnectionError, CliError } from '../errors.js';
 import type { RemoteExit } from './exit-code.js';
 
 export interface SessionRequest {
@@ -25,7 +25,16 @@ export interface OpenSession {
 
 export function openSession(conn: Client, request: SessionRequest): Promise<OpenSession> {
   return new Promise<OpenSession>((resolve, reject) => {
+    // ssh2 emits the connection's close before it fails the pending request with a vaguer error.
+    const onClose = (): void =>
+      reject(
+        new BastionConnectionError(
+          'the connection to the bastion was lost before the session opened',
+        ),
+      );
+    conn.once('close', onClose);
     const done = (err: Error | undefined, channel: ClientChannel): void => {
+      conn.off('close', onClose);
       if (err) {
         reject(new CliError(`the bastion refused the session: ${err.message}`));
         return;

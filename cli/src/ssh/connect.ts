@@ -8,7 +8,7 @@ import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { PublicKeyAuthMethod } from 'ssh2';
 import type { PrivateKey } from '@neetodeploy/sshcert';
-import { CliError } from '../errors.js';
+import { BastionConnectionError } from '../errors.js';
 import { checkHostKey, parseKnownHosts } from '../known-hosts.js';
 import { certificateKey } from './certificate-key.js';
 
@@ -28,25 +28,66 @@ export interface BastionTarget {
   readonly readyTimeoutMs?: number;
 }
 
-/** Resolves once authenticated; rejects with a CliError that says what to do. */
-export function connectToBastion(target: BastionTarget): Promise<ssh2.Client> {
+/**
+ * A connection the bastion closed before login completed is tried this many times in all. Under
+ * load the bastion, like sshd's MaxStartups, drops some unauthenticated connections; nothing has
+ * run yet, so trying again is safe, and `ssh` users would simply run the command again.
+ */
+const ATTEMPTS = 3;
+
+function retryDelayMs(): number {
+  return 150 + Math.floor(Math.random() * 350);
+}
+
+/** The bastion closed the connection before login, with no error that says why. */
+class ClosedBeforeLogin extends Error {}
+
+/** Resolves once authenticated; rejects with a BastionConnectionError that says what to do. */
+export async function connectToBastion(target: BastionTarget): Promise<ssh2.Client> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(target);
+    } catch (err) {
+      if (!(err instanceof ClosedBeforeLogin)) throw err;
+      if (attempt >= ATTEMPTS) {
+        throw new BastionConnectionError(
+          `the bastion ${target.host}:${target.port} closed the connection before login ${ATTEMPTS} times (it may be overloaded): try again in a moment`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs()));
+    }
+  }
+}
+
+function connectOnce(target: BastionTarget): Promise<ssh2.Client> {
   const { host, port, app } = target;
   const trusted = parseKnownHosts(target.knownHosts);
   let hostProblem: string | undefined;
   const conn = new ssh2.Client();
   const ready = new Promise<ssh2.Client>((resolve, reject) => {
     conn.once('ready', () => resolve(conn));
+    // Without an error first, a close before 'ready' would leave this promise pending forever
+    // (and node would exit 13 with "unsettled top-level await").
+    conn.once('close', () => reject(new ClosedBeforeLogin()));
     conn.once('error', (err: Error & { level?: string }) => {
       if (hostProblem !== undefined) {
-        reject(new CliError(`cannot trust the bastion ${host}:${port}: ${hostProblem}`));
+        reject(
+          new BastionConnectionError(`cannot trust the bastion ${host}:${port}: ${hostProblem}`),
+        );
       } else if (err.level === 'client-authentication') {
         reject(
-          new CliError(
+          new BastionConnectionError(
             `the bastion refused the certificate for ${app}: check \`neetodeploy apps\`, or run \`neetodeploy login\` again if you were revoked`,
           ),
         );
+      } else if (err.message === 'Connection lost before handshake') {
+        reject(new ClosedBeforeLogin());
       } else {
-        reject(new CliError(`cannot connect to the bastion ${host}:${port}: ${err.message}`));
+        reject(
+          new BastionConnectionError(
+            `cannot connect to the bastion ${host}:${port}: ${err.message}`,
+          ),
+        );
       }
     });
   });
