@@ -1,8 +1,8 @@
 /**
  * Issue 12, through the real `neetodeploy` binary: a bastion that closes connections before login
  * (sshd's MaxStartups does this under load, and so does ours) never leaves `exec` hanging or
- * exiting with node's 13 ("unsettled top-level await"); it tries again, and when the bastion
- * cannot be reached at all it exits 255 with one line, like `ssh`.
+ * exiting with node's 13 ("unsettled top-level await"); it tries again (5 times in all), and when
+ * the bastion cannot be reached at all it exits 255 with one line, like `ssh`.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -31,15 +31,17 @@ describe('cli: exec when the bastion drops or refuses the connection', function 
     await env?.dispose();
   });
 
-  it('tries again when the bastion closes the connection after its banner, and keeps the exit status', async function () {
-    const before = front.accepted;
-    front.closeNext(2);
-    const res = await runBin(['exec', '-a', 'demo', '--', 'echo s; exit 3'], binEnv);
-    assert.equal(res.code, 3, res.stderr);
-    assert.equal(res.stdout, 's\n');
-    assert.equal(res.stderr, '');
-    assert.equal(front.accepted - before, 3, 'two dropped connections, then one that worked');
-  });
+  for (const how of ['close', 'reset'] as const) {
+    it(`tries again when the bastion ${how}s the connection after its banner, and keeps the exit status`, async function () {
+      const before = front.accepted;
+      front.closeNext(2, how);
+      const res = await runBin(['exec', '-a', 'demo', '--', 'echo s; exit 3'], binEnv);
+      assert.equal(res.code, 3, res.stderr);
+      assert.equal(res.stdout, 's\n');
+      assert.equal(res.stderr, '');
+      assert.equal(front.accepted - before, 3, 'two dropped connections, then one that worked');
+    });
+  }
 
   it('exits 255 with one line when the bastion keeps closing the connection before login', async function () {
     const before = front.accepted;
@@ -49,9 +51,9 @@ describe('cli: exec when the bastion drops or refuses the connection', function 
     assert.equal(res.code, 255, res.stderr);
     assert.match(
       res.stderr,
-      /^neetodeploy: the bastion 127\.0\.0\.1:\d+ closed the connection before login 3 times \(it may be overloaded\): try again in a moment\n$/,
+      /^neetodeploy: the bastion 127\.0\.0\.1:\d+ closed the connection before login 5 times \(it may be overloaded\): try again in a moment\n$/,
     );
-    assert.equal(front.accepted - before, 3);
+    assert.equal(front.accepted - before, 5);
   });
 
   it('exits 255 when nothing listens at the bastion address', async function () {

@@ -142,14 +142,18 @@ export interface BastionFront {
   readonly port: number;
   /** Connections accepted so far. */
   readonly accepted: number;
-  /** The next `n` connections are closed once the bastion's banner has reached the client. */
-  closeNext(n: number): void;
+  /**
+   * The next `n` connections are closed (or reset, as a full accept queue or a firewall does)
+   * once the bastion's banner has reached the client.
+   */
+  closeNext(n: number, how?: 'close' | 'reset'): void;
   close(): Promise<void>;
 }
 
 async function startBastionFront(bastionPort: number, port: number): Promise<BastionFront> {
   let accepted = 0;
   let toClose = 0;
+  let closeHow: 'close' | 'reset' = 'close';
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     accepted++;
@@ -162,9 +166,11 @@ async function startBastionFront(bastionPort: number, port: number): Promise<Bas
       s.on('error', () => undefined);
     }
     if (closeEarly) {
+      const how = closeHow;
       upstream.once('data', (banner) => {
-        client.end(banner);
         upstream.destroy();
+        if (how === 'close') client.end(banner);
+        else client.write(banner, () => setTimeout(() => client.resetAndDestroy(), 20));
       });
       return;
     }
@@ -178,8 +184,9 @@ async function startBastionFront(bastionPort: number, port: number): Promise<Bas
     get accepted() {
       return accepted;
     },
-    closeNext(n) {
+    closeNext(n, how = 'close') {
       toClose = n;
+      closeHow = how;
     },
     async close() {
       for (const s of sockets) s.destroy();

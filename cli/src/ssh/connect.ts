@@ -29,15 +29,20 @@ export interface BastionTarget {
 }
 
 /**
- * A connection the bastion closed before login completed is tried this many times in all. Under
- * load the bastion, like sshd's MaxStartups, drops some unauthenticated connections; nothing has
- * run yet, so trying again is safe, and `ssh` users would simply run the command again.
+ * A connection the bastion closed or reset before login completed is tried this many times in
+ * all. Under load the bastion, like sshd's MaxStartups, drops some unauthenticated connections;
+ * nothing has run yet, so trying again is safe. The waits double from about 250 ms, with jitter,
+ * so that many clients dropped together (a script's parallel runs) come back spread out.
  */
-const ATTEMPTS = 3;
+const ATTEMPTS = 5;
 
-function retryDelayMs(): number {
-  return 150 + Math.floor(Math.random() * 350);
+function retryDelayMs(attempt: number): number {
+  const base = 250 * 2 ** (attempt - 1);
+  return Math.round(base * (0.5 + Math.random()));
 }
+
+/** Socket errors that mean the bastion dropped the connection (not that nothing listens). */
+const DROPPED = new Set(['ECONNRESET', 'EPIPE']);
 
 /** The bastion closed the connection before login, with no error that says why. */
 class ClosedBeforeLogin extends Error {}
@@ -54,7 +59,7 @@ export async function connectToBastion(target: BastionTarget): Promise<ssh2.Clie
           `the bastion ${target.host}:${target.port} closed the connection before login ${ATTEMPTS} times (it may be overloaded): try again in a moment`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, retryDelayMs()));
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
     }
   }
 }
@@ -69,7 +74,7 @@ function connectOnce(target: BastionTarget): Promise<ssh2.Client> {
     // Without an error first, a close before 'ready' would leave this promise pending forever
     // (and node would exit 13 with "unsettled top-level await").
     conn.once('close', () => reject(new ClosedBeforeLogin()));
-    conn.once('error', (err: Error & { level?: string }) => {
+    conn.once('error', (err: Error & { level?: string; code?: string }) => {
       if (hostProblem !== undefined) {
         reject(
           new BastionConnectionError(`cannot trust the bastion ${host}:${port}: ${hostProblem}`),
@@ -80,7 +85,10 @@ function connectOnce(target: BastionTarget): Promise<ssh2.Client> {
             `the bastion refused the certificate for ${app}: check \`neetodeploy apps\`, or run \`neetodeploy login\` again if you were revoked`,
           ),
         );
-      } else if (err.message === 'Connection lost before handshake') {
+      } else if (
+        err.message === 'Connection lost before handshake' ||
+        (err.level === 'client-socket' && DROPPED.has(err.code ?? ''))
+      ) {
         reject(new ClosedBeforeLogin());
       } else {
         reject(
