@@ -62,7 +62,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   const gate = createConnectionGate(limits, Math.random, penalties);
   const userSessions = createUserSessions(limits.maxSessionsPerUser);
 
-  const recordings = createRecordings(config.recording, { metrics, now });
+  const recordings = createRecordings(config.recording, { metrics });
   const sessionDeps = {
     platform: deps.platform,
     config,

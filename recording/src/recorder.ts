@@ -45,6 +45,10 @@ export interface RecordingStart {
 const zero = (): Counts => ({ i: 0, o: 0, e: 0 });
 /** Milliseconds since the epoch, fractional and monotonic within a thread; comparable across threads. */
 export const wallMs = (): number => performance.timeOrigin + performance.now();
+
+/** What a user is told when a required recording cannot keep up with the session. */
+export const REQUIRED_RECORDING_FELL_BEHIND =
+  'the session recording could not keep up and recording is required here: the session was ended; try again, and tell your administrator if it persists';
 /** Resize events kept per session; a real terminal is resized a few times an hour. */
 const MAX_RESIZES = 10_000;
 
@@ -223,7 +227,7 @@ class Recorder implements ThreadRecorder {
           new RecordingError(
             'spool-full',
             `recording ${this.id}: the store is too slow (${this.spool.queuedBytes} bytes waiting)`,
-            'the session recording could not keep up and recording is required here: the session was ended; try again, and tell your administrator if it persists',
+            REQUIRED_RECORDING_FELL_BEHIND,
           ),
         );
         return;

@@ -56,7 +56,7 @@ export function policyOf(extensions: Readonly<Record<string, string>>): Recordin
 /** What `createBastion` calls: reads the key (throws a RecordingError if unusable) and the store. */
 export function createRecordings(
   config: RecordingConfig | undefined,
-  deps: { readonly metrics: BastionMetrics; readonly now: () => Date },
+  deps: { readonly metrics: BastionMetrics },
 ): Recordings | undefined {
   if (!config) return undefined;
   // Read here so a bad key fails the bastion's start, not its first recording.

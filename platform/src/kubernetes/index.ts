@@ -7,6 +7,7 @@ export {
   type KubernetesPlatformConfigInput,
 } from './config.js';
 export { createKubeClient, loadKubeConfig, type KubeClient } from './client.js';
+export { bodyLines, OverlongLineError, type BodyLinesOptions } from './body-lines.js';
 export { buildConsolePod, ANNOTATIONS as CONSOLE_POD_ANNOTATIONS } from './console-pod-spec.js';
 export { exitStatusOf } from './exit-status.js';
 export { NamespaceFileError } from './namespace-list.js';

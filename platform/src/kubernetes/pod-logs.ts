@@ -9,10 +9,12 @@ import type { IncomingMessage } from 'node:http';
 import type { V1Pod, V1PodList } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { LogLine, LogOptions } from '../types.js';
+import { bodyLines } from './body-lines.js';
 import { isApiError, type KubeClient } from './client.js';
 
 export const PLATFORM_SOURCE = 'neetodeploy';
 const MAX_LINE = 64 * 1024;
+const MAX_WATCH_EVENT = 4 * 1024 * 1024;
 /**
  * Lines queued for a reader before the pod log streams stop being read. Past it a tailer waits
  * for room instead of pulling more from its HTTP response, so TCP flow control pushes back to
@@ -109,23 +111,11 @@ function isRunning(pod: V1Pod): boolean {
 }
 
 /** Reads a log response line by line. */
-async function* lines(res: IncomingMessage): AsyncGenerator<string> {
-  let partial = '';
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    partial += chunk.toString('utf8');
-    let nl = partial.indexOf('\n');
-    while (nl >= 0) {
-      yield partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      nl = partial.indexOf('\n');
-    }
-    if (partial.length > MAX_LINE) {
-      yield partial.slice(0, MAX_LINE);
-      partial = '';
-    }
-  }
-  if (partial) yield partial;
-}
+/** Log lines are cut at MAX_LINE; a watch event that long is not a pod, and fails the watch. */
+const logLines = (res: IncomingMessage): AsyncGenerator<string> =>
+  bodyLines(res, { maxLineChars: MAX_LINE, overlong: 'cut' });
+const watchEvents = (res: IncomingMessage): AsyncGenerator<string> =>
+  bodyLines(res, { maxLineChars: MAX_WATCH_EVENT, overlong: 'fail' });
 
 export function streamPodLogs(source: LogSource, options: LogOptions): AsyncIterable<LogLine> {
   return {
@@ -303,7 +293,7 @@ class LogMerger implements AsyncIterator<LogLine> {
           },
           signal: this.stop.signal,
         });
-        for await (const raw of lines(res)) {
+        for await (const raw of watchEvents(res)) {
           if (this.ended) return;
           const event = JSON.parse(raw) as { type: string; object: V1Pod };
           if (event.type === 'ERROR') {
@@ -431,7 +421,7 @@ class Tailer {
         },
         signal: this.stopper.signal,
       });
-      for await (const raw of lines(res)) {
+      for await (const raw of logLines(res)) {
         const p = parseLine(raw);
         if (p && this.seen.accept(p)) out.push({ line: this.toLine(p), key: p.key });
       }
@@ -485,7 +475,7 @@ class Tailer {
           signal,
         });
         first = false;
-        for await (const raw of lines(res)) {
+        for await (const raw of logLines(res)) {
           const p = parseLine(raw);
           // Not reading on while the reader is behind: the response (and the API server
           // behind it) waits, instead of this process buffering the log.

@@ -11,7 +11,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { wallMs, type RecordingStart } from '../recorder.js';
+import { REQUIRED_RECORDING_FELL_BEHIND, wallMs, type RecordingStart } from '../recorder.js';
 import { RecordingError } from '../types.js';
 import type {
   DroppedSpan,
@@ -251,7 +251,7 @@ class WorkerRecorder implements SessionRecorder {
         new RecordingError(
           'spool-full',
           `recording ${this.id}: the recorder is too slow (${this.inFlight} bytes waiting)`,
-          'the session recording could not keep up and recording is required here: the session was ended; try again, and tell your administrator if it persists',
+          REQUIRED_RECORDING_FELL_BEHIND,
         ),
       );
       return;

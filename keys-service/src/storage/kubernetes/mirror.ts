@@ -15,7 +15,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { KubeClient } from '@neetodeploy/platform';
+import { bodyLines, type KubeClient } from '@neetodeploy/platform';
+
+/** A Secret holds at most 1 MiB of data; its watch event, base64 and metadata included, less than this. */
+const MAX_WATCH_EVENT = 4 * 1024 * 1024;
 
 export interface MirroredObject {
   metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> };
@@ -218,7 +221,8 @@ export class SecretMirror {
     const limitMs = (this.o.watchSeconds + this.o.graceSeconds) * 1000;
     const silent = setTimeout(() => res.destroy(new Error('the watch went silent')), limitMs);
     try {
-      for await (const raw of jsonLines(res)) {
+      for await (const raw of bodyLines(res, { maxLineChars: MAX_WATCH_EVENT, overlong: 'fail' })) {
+        if (!raw.trim()) continue;
         const event = JSON.parse(raw) as { type: string; object: MirroredObject };
         if (event.type === 'ERROR') throw new Error('the watch ended with an error (expired)');
         version = event.object.metadata.resourceVersion ?? version;
@@ -232,20 +236,6 @@ export class SecretMirror {
     }
     return version;
   }
-}
-
-async function* jsonLines(res: IncomingMessage): AsyncGenerator<string> {
-  let buffered = '';
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    buffered += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl).trim();
-      buffered = buffered.slice(nl + 1);
-      if (line) yield line;
-    }
-  }
-  if (buffered.trim()) yield buffered.trim();
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
