@@ -75,6 +75,7 @@ export function createBastion(config: BastionConfig, deps: BastionDeps): Bastion
   const forward = {
     platform: deps.platform,
     config: config.portForwarding,
+    perUser: createUserSessions(config.portForwarding.maxPerUser),
     metrics,
     audit: createForwardAudit(bounded),
     now,

@@ -130,6 +130,11 @@ const portForwardingSchema = z.strictObject({
    * `limits.maxChannelsPerConnection`: a browser alone opens several at once.
    */
   maxPerConnection: z.number().int().positive().default(64),
+  /**
+   * Open forwards per user across all their connections to this bastion process: without it,
+   * one user multiplies `maxPerConnection` by opening more connections.
+   */
+  maxPerUser: z.number().int().positive().default(256),
   /** Reaching the port may take this long before the channel is refused. */
   connectTimeoutMs: ms.default(10_000),
 });

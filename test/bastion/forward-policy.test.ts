@@ -4,7 +4,12 @@ import { checkForward } from '../../bastion/src/forward/index.js';
 import type { ForwardingConfig } from '../../bastion/src/forward/index.js';
 import type { AuthenticatedConnection } from '../../bastion/src/types.js';
 
-const CONFIG: ForwardingConfig = { enabled: true, maxPerConnection: 64, connectTimeoutMs: 10_000 };
+const CONFIG: ForwardingConfig = {
+  enabled: true,
+  maxPerConnection: 64,
+  maxPerUser: 256,
+  connectTimeoutMs: 10_000,
+};
 const NOW = 1_800_000_000;
 
 function conn(extensions: Record<string, string>, validBefore: number): AuthenticatedConnection {

@@ -166,6 +166,24 @@ export function handleForward(
       },
     });
   }
+  const user = conn.identity.user;
+  if (!deps.perUser.tryAcquire(user)) {
+    forwards.budget.release();
+    scope.logger.warn({ limit: 'forwards-per-user' }, 'too many port forwards for one user');
+    deps.metrics.limitRejections.inc({ limit: 'forwards-per-user' });
+    return refuse({
+      reason: 'limit',
+      failure: {
+        reason: OPEN_FAILURE.resourceShortage,
+        description: `too many port forwards for ${user} on this bastion (limit ${deps.config.maxPerUser}, all connections together): close some and retry`,
+      },
+    });
+  }
+  // Both budgets are given back together, whichever way the forward ends.
+  const release = (): void => {
+    forwards.budget.release();
+    deps.perUser.release(user);
+  };
   const id = randomUUID();
   const abort = new AbortController();
   const cancel = (why: string): void => abort.abort(new Error(why));
@@ -176,14 +194,14 @@ export function handleForward(
       forwards.aborts.delete(cancel);
       if (forwards.gone) {
         stream.destroy();
-        forwards.budget.release();
+        release();
         return;
       }
-      relay(accept(), stream, { id, target, port, scope, deps, forwards });
+      relay(accept(), stream, { id, target, port, scope, deps, forwards, release });
     },
     (err: unknown) => {
       forwards.aborts.delete(cancel);
-      forwards.budget.release();
+      release();
       if (forwards.gone) return reject();
       const refusal = refusalFor(err, targetLabel(target), port, deps.config.connectTimeoutMs);
       if (refusal.reason === 'error' && !(err instanceof AppError)) {
@@ -201,11 +219,13 @@ interface RelayContext {
   readonly scope: ConnectionScope;
   readonly deps: ForwardDeps;
   readonly forwards: ConnectionForwards;
+  /** Gives back the forward's place in the connection's and the user's budgets. */
+  readonly release: () => void;
 }
 
 /** From an accepted channel and an open stream to the close audit line. */
 function relay(channel: ServerChannel, stream: PortForwardStream, ctx: RelayContext): void {
-  const { scope, deps, forwards, id, target, port } = ctx;
+  const { scope, deps, forwards, id, target, port, release } = ctx;
   const { conn } = scope;
   if (conn.info.kind === 'jump') alignPacketSize(channel, conn.info.transport[0]);
   const startedAt = deps.now();
@@ -247,7 +267,7 @@ function relay(channel: ServerChannel, stream: PortForwardStream, ctx: RelayCont
   const untrack = scope.track(active);
   void relayed.done.then((result) => {
     forwards.aborts.delete(relayed.abort);
-    forwards.budget.release();
+    release();
     deps.metrics.activeForwards.dec();
     deps.audit.close({
       connectionId: conn.info.id,

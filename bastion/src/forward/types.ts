@@ -8,6 +8,7 @@
 import type { Platform } from '@neetodeploy/platform';
 import type { BastionConfig } from '../config.js';
 import type { BastionMetrics } from '../metrics/index.js';
+import type { UserSessions } from '../limits/index.js';
 import type { ChannelOpenFailure } from '../ssh2-internals.js';
 
 export type ForwardingConfig = BastionConfig['portForwarding'];
@@ -92,6 +93,8 @@ export interface ForwardRefusedEvent {
 export interface ForwardDeps {
   readonly platform: Platform;
   readonly config: ForwardingConfig;
+  /** Open forwards per user on this process (`portForwarding.maxPerUser`). */
+  readonly perUser: UserSessions;
   readonly metrics: BastionMetrics;
   readonly audit: ForwardAudit;
   readonly now: () => Date;

@@ -1,6 +1,7 @@
 /**
- * Open console sessions per user (`limits.maxSessionsPerUser`), counted per bastion process: a
- * replica enforces its own share, as the bastion keeps no shared state.
+ * A count per user with a ceiling, per bastion process (a replica enforces its own share, as the
+ * bastion keeps no shared state): open console sessions (`limits.maxSessionsPerUser`) and open
+ * port forwards (`portForwarding.maxPerUser`).
  */
 import type { UserSessions } from './types.js';
 
