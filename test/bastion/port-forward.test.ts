@@ -15,9 +15,12 @@ import pino from 'pino';
 import { createLocalPlatform, type LocalPlatform } from '@neetodeploy/platform';
 import { ssh } from '../support/ssh-client.js';
 import { freePort } from '../support/openssh.js';
+import { waitUntil } from '../support/wait.js';
 import { BASTION_NAME, startHarness, type Harness } from './harness.js';
 
 const MAX_FORWARDS = 24;
+/** Per user, all connections together: room for a second connection's few. */
+const MAX_FORWARDS_PER_USER = MAX_FORWARDS + 4;
 
 /** Echoes every byte back; on the client's EOF, ends after the last one (half-close). */
 const ECHO_SERVER = `
@@ -32,26 +35,32 @@ require('node:net')
 /** The port of `app`'s running web.1, once it accepts connections. */
 async function portOf(dataDir: string, app: string): Promise<number> {
   let port = 0;
-  await until(`${app} to listen`, async () => {
-    try {
-      const run = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', `${app}.json`), 'utf8')) as {
-        instances: { name: string; port: number }[];
-      };
-      port = run.instances.find((i) => i.name === 'web.1')?.port ?? 0;
-      return (
-        port > 0 &&
-        (await new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1', () => {
-            s.end();
-            resolve(true);
-          });
-          s.on('error', () => resolve(false));
-        }))
-      );
-    } catch {
-      return false;
-    }
-  });
+  await waitUntil(
+    `${app} to listen`,
+    async () => {
+      try {
+        const run = JSON.parse(
+          fs.readFileSync(path.join(dataDir, 'run', `${app}.json`), 'utf8'),
+        ) as {
+          instances: { name: string; port: number }[];
+        };
+        port = run.instances.find((i) => i.name === 'web.1')?.port ?? 0;
+        return (
+          port > 0 &&
+          (await new Promise<boolean>((resolve) => {
+            const s = net.connect(port, '127.0.0.1', () => {
+              s.end();
+              resolve(true);
+            });
+            s.on('error', () => resolve(false));
+          }))
+        );
+      } catch {
+        return false;
+      }
+    },
+    5000,
+  );
   return port;
 }
 
@@ -121,14 +130,6 @@ async function startTunnel(
   }
 }
 
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('bastion: port forwarding with the real OpenSSH client', function () {
   this.timeout(60_000);
   const sink = new LogSink();
@@ -145,7 +146,7 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       logLevel: 'info',
       notBefore: {},
       config: ({ userCaPub, notBefore }) => ({
-        portForwarding: { maxPerConnection: MAX_FORWARDS },
+        portForwarding: { maxPerConnection: MAX_FORWARDS, maxPerUser: MAX_FORWARDS_PER_USER },
         trust: {
           static: { userCaKeyFiles: [userCaPub], notBeforeFile: notBefore, reloadIntervalMs: 300 },
         },
@@ -166,17 +167,23 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       { dataDir, runProcesses: true, createDemoApp: false, limits: { stopGraceMs: 500 } },
       { logger: pino({ level: 'silent' }) },
     );
-    await until('the demo web process to listen', async () => {
-      try {
-        const run = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', 'demo.json'), 'utf8')) as {
-          instances: { name: string; port: number }[];
-        };
-        webPort = run.instances.find((i) => i.name === 'web.1')?.port ?? 0;
-        return webPort > 0 && (await get(webPort)).status === 200;
-      } catch {
-        return false;
-      }
-    });
+    await waitUntil(
+      'the demo web process to listen',
+      async () => {
+        try {
+          const run = JSON.parse(
+            fs.readFileSync(path.join(dataDir, 'run', 'demo.json'), 'utf8'),
+          ) as {
+            instances: { name: string; port: number }[];
+          };
+          webPort = run.instances.find((i) => i.name === 'web.1')?.port ?? 0;
+          return webPort > 0 && (await get(webPort)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      5000,
+    );
     echoPort = await portOf(dataDir, 'echo');
     ({ config } = await h.user('dev', {
       principals: ['demo', 'jobs', 'echo'],
@@ -203,7 +210,7 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
     } finally {
       await tunnel.stop();
     }
-    await until('the close audit lines', () => sink.events('forward.close').length >= 2);
+    await waitUntil('the close audit lines', () => sink.events('forward.close').length >= 2, 5000);
     const open = sink.events('forward.open').at(-1)!;
     assert.equal(open.audit, true);
     assert.equal(open.user, 'dev@example.com');
@@ -231,8 +238,10 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       const res = await get(local);
       assert.equal(res.status, 200);
       assert.match(res.body, /\(web\.1\)/);
-      await until('a jump forward in the audit', () =>
-        sink.events('forward.open').some((e) => e.kind === 'jump' && e.target === 'demo'),
+      await waitUntil(
+        'a jump forward in the audit',
+        () => sink.events('forward.open').some((e) => e.kind === 'jump' && e.target === 'demo'),
+        5000,
       );
     } finally {
       await tunnel.stop();
@@ -258,9 +267,10 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
             }),
         ),
       );
-      await until(
+      await waitUntil(
         '20 forwards open at once',
         async () => (await metric(h, /^neetodeploy_bastion_active_forwards /)) === 20,
+        5000,
       );
       const bodies = await Promise.all(
         sockets.map(
@@ -365,7 +375,7 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       try {
-        await until(
+        await waitUntil(
           'the refusal on stderr',
           async () => {
             await new Promise<void>((resolve) => {
@@ -397,19 +407,21 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       const held: net.Socket[] = [];
       try {
         // The request that showed the tunnel is up must have closed first.
-        await until(
+        await waitUntil(
           'no forward open',
           async () => (await metric(h, /^neetodeploy_bastion_active_forwards /)) === 0,
+          5000,
         );
         for (let i = 0; i < MAX_FORWARDS; i++) {
           held.push(net.connect(local, '127.0.0.1').on('error', () => undefined));
         }
-        await until(
+        await waitUntil(
           'every forward open',
           async () => (await metric(h, /^neetodeploy_bastion_active_forwards /)) === MAX_FORWARDS,
+          5000,
         );
         const extra = net.connect(local, '127.0.0.1').on('error', () => undefined);
-        await until('the refusal', () => /resource shortage/.test(tunnel.stderr()));
+        await waitUntil('the refusal', () => /resource shortage/.test(tunnel.stderr()), 5000);
         assert.match(
           tunnel.stderr(),
           new RegExp(
@@ -420,6 +432,63 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       } finally {
         for (const s of held) s.destroy();
         await tunnel.stop();
+      }
+    });
+
+    it(`refuses forwards beyond ${MAX_FORWARDS_PER_USER} of one user over all their connections`, async () => {
+      const locals = [await freePort(), await freePort()] as const;
+      const tunnels = [
+        await startTunnel(
+          config,
+          ['-L', `${locals[0]}:127.0.0.1:${webPort}`, 'demo:web@bastion'],
+          locals[0],
+        ),
+        await startTunnel(
+          config,
+          ['-L', `${locals[1]}:127.0.0.1:${webPort}`, 'demo:web@bastion'],
+          locals[1],
+        ),
+      ] as const;
+      const held: net.Socket[] = [];
+      const hold = (port: number): void => {
+        held.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
+      };
+      const open = async (): Promise<number> => metric(h, /^neetodeploy_bastion_active_forwards /);
+      try {
+        await waitUntil('no forward open', async () => (await open()) === 0, 5000);
+        for (let i = 0; i < MAX_FORWARDS; i++) hold(locals[0]);
+        for (let i = MAX_FORWARDS; i < MAX_FORWARDS_PER_USER; i++) hold(locals[1]);
+        await waitUntil(
+          'every forward open',
+          async () => (await open()) === MAX_FORWARDS_PER_USER,
+          5000,
+        );
+        // The second connection is far below its own limit: the user's total refuses this one.
+        hold(locals[1]);
+        await waitUntil('the refusal', () => /resource shortage/.test(tunnels[1].stderr()), 5000);
+        assert.match(
+          tunnels[1].stderr(),
+          new RegExp(
+            `open failed: resource shortage: too many port forwards for \\S+ on this bastion \\(limit ${MAX_FORWARDS_PER_USER}, all connections together\\): close some and retry`,
+          ),
+        );
+        assert.equal(await open(), MAX_FORWARDS_PER_USER);
+        // Closing some gives the user room again, on either connection.
+        for (const socket of held.splice(0, 2)) socket.destroy();
+        await waitUntil(
+          'two closed',
+          async () => (await open()) <= MAX_FORWARDS_PER_USER - 2,
+          5000,
+        );
+        hold(locals[1]);
+        await waitUntil(
+          'a new forward open',
+          async () => (await open()) === MAX_FORWARDS_PER_USER - 1,
+          5000,
+        );
+      } finally {
+        for (const socket of held) socket.destroy();
+        for (const t of tunnels) await t.stop();
       }
     });
   });
@@ -451,20 +520,26 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       const held = net.connect(local, '127.0.0.1');
       const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
       held.on('error', () => undefined);
-      await until('the held forward open', () =>
-        sink
-          .events('forward.open')
-          .some((e) => e.user === 'rev@example.com' && !closedIds().has(e.forwardId as string)),
+      await waitUntil(
+        'the held forward open',
+        () =>
+          sink
+            .events('forward.open')
+            .some((e) => e.user === 'rev@example.com' && !closedIds().has(e.forwardId as string)),
+        5000,
       );
       fs.writeFileSync(
         path.join(h.dir, 'not-before.json'),
         JSON.stringify({ 'rev@example.com': Math.floor(Date.now() / 1000) + 1 }),
       );
       await closed;
-      await until('the close audit of the revoked forward', () =>
-        sink
-          .events('forward.close')
-          .some((e) => e.user === 'rev@example.com' && e.error !== undefined),
+      await waitUntil(
+        'the close audit of the revoked forward',
+        () =>
+          sink
+            .events('forward.close')
+            .some((e) => e.user === 'rev@example.com' && e.error !== undefined),
+        5000,
       );
     } finally {
       await tunnel.stop();

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { makeKrl, ssh } from '../support/ssh-client.js';
+import { waitUntil } from '../support/wait.js';
 import { startHarness, type Harness } from './harness.js';
 
 /** A stand-in for the keys-service's `GET /api/v1/ca` with ETag / If-None-Match. */
@@ -43,14 +44,6 @@ function caServer() {
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
-
-const until = async (cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describe('bastion trust polled from the keys-service', function () {
   this.timeout(30_000);
@@ -92,15 +85,23 @@ describe('bastion trust polled from the keys-service', function () {
       generated_at: new Date().toISOString(),
     };
     ca.set(base);
-    await until(async () => (await ready()) === 200);
+    await waitUntil('the bastion ready', async () => (await ready()) === 200, 5000);
     assert.equal((await ssh(alice.config, ['bastion', 'echo in'])).stdout.toString(), 'in\n');
 
     // Unchanged: the poller sends If-None-Match and gets 304.
-    await until(() => ca.seen.some((s) => s.status === 304 && s.ifNoneMatch === '"v1"'));
+    await waitUntil(
+      'a 304 to the poll with ETag v1',
+      () => ca.seen.some((s) => s.status === 304 && s.ifNoneMatch === '"v1"'),
+      5000,
+    );
 
     const krl = await readFile(await makeKrl(h.dir, h.userCa, { serials: [41] }));
     ca.set({ ...base, krl: krl.toString('base64') });
-    await until(() => ca.seen.at(-1)?.status === 304 && ca.seen.at(-1)?.ifNoneMatch === '"v2"');
+    await waitUntil(
+      'a 304 to the poll with ETag v2',
+      () => ca.seen.at(-1)?.status === 304 && ca.seen.at(-1)?.ifNoneMatch === '"v2"',
+      5000,
+    );
     const revoked = await ssh(alice.config, ['bastion', 'true']);
     assert.equal(revoked.code, 255);
     assert.match(revoked.stderr, /revoked/);
@@ -108,17 +109,17 @@ describe('bastion trust polled from the keys-service', function () {
     const bob = await h.user('bob', { keyId: 'bob@example.com:b1' });
     assert.equal((await ssh(bob.config, ['bastion', 'true'])).code, 0);
     ca.set({ ...base, not_before: { 'bob@example.com': Math.floor(Date.now() / 1000) + 1 } });
-    await until(() => ca.seen.at(-1)?.ifNoneMatch === '"v3"');
+    await waitUntil('a poll with ETag v3', () => ca.seen.at(-1)?.ifNoneMatch === '"v3"', 5000);
     assert.match((await ssh(bob.config, ['bastion', 'true'])).stderr, /revoked/);
 
     // A broken answer keeps the last good state (bob still revoked, still ready).
     ca.set({ ...base, user_ca_keys: [] });
     const n = ca.seen.length;
-    await until(() => ca.seen.length >= n + 2);
+    await waitUntil('two polls of the broken answer', () => ca.seen.length >= n + 2, 5000);
     assert.equal(await ready(), 200);
     assert.match((await ssh(bob.config, ['bastion', 'true'])).stderr, /revoked/);
     ca.set({ ...base });
-    await until(() => ca.seen.at(-1)?.ifNoneMatch === '"v5"');
+    await waitUntil('a poll with ETag v5', () => ca.seen.at(-1)?.ifNoneMatch === '"v5"', 5000);
     assert.equal((await ssh(bob.config, ['bastion', 'true'])).code, 0);
   });
 
@@ -126,7 +127,7 @@ describe('bastion trust polled from the keys-service', function () {
     const userCa = (await readFile(`${h.userCa.file}.pub`, 'utf8')).trim();
     const base = { user_ca_keys: [userCa], krl: null, not_before: {} };
     ca.set(base);
-    await until(() => ca.seen.at(-1)?.status === 304);
+    await waitUntil('a 304 to the poll', () => ca.seen.at(-1)?.status === 304, 5000);
     const carol = await h.user('carol', { serial: 77, keyId: 'carol@example.com:c1' });
     const child = spawn('ssh', ['-F', carol.config, 'bastion', 'sleep 60'], {
       stdio: ['pipe', 'ignore', 'pipe'],
@@ -135,7 +136,7 @@ describe('bastion trust polled from the keys-service', function () {
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const closed = new Promise<number>((resolve) => child.on('close', () => resolve(Date.now())));
     try {
-      await until(() => h.bastion.activeSessions() === 1, 20_000);
+      await waitUntil('one active session', () => h.bastion.activeSessions() === 1, 20_000);
       const krl = await readFile(await makeKrl(h.dir, h.userCa, { serials: [77] }));
       const at = Date.now();
       ca.set({ ...base, krl: krl.toString('base64') });
@@ -190,7 +191,7 @@ describe('bastion ends live sessions that lose trust', function () {
       const bob = await h.user('bob', { keyId: 'bob@example.com:b1' });
       const a = longSession(alice.config);
       const b = longSession(bob.config);
-      await until(() => h.bastion.activeSessions() === 2, 20_000);
+      await waitUntil('two active sessions', () => h.bastion.activeSessions() === 2, 20_000);
       const revokedAt = Date.now();
       await writeFile(
         path.join(h.dir, 'not-before.json'),
@@ -224,7 +225,7 @@ describe('bastion ends live sessions that lose trust', function () {
     try {
       const user = await h.user('short', { validity: '-1m:+6s' });
       const s = longSession(user.config);
-      await until(() => h.bastion.activeSessions() === 1, 20_000);
+      await waitUntil('one active session', () => h.bastion.activeSessions() === 1, 20_000);
       const ended = await s.done;
       assert.match(ended.stderr, /certificate expired/);
     } finally {

@@ -44,10 +44,10 @@ import {
   appNamespacesData,
   keysRequest,
   seedApp,
-  waitFor,
   withNamespacesFileIn,
   writeConfigMapVolume,
 } from './support.js';
+import { waitUntil } from '../support/wait.js';
 
 const VALUES_FILES = [path.join(CHART_DIR, 'ci', 'production-values.yaml')];
 /** In the production value set, `blog` is open to the developers group (bob among them). */
@@ -256,11 +256,16 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
     await addUserForTests(a.service.context.store, { email: BOB, groups: [] });
     await startBastion(a.address.url, bastionKey, hostCert);
     await startBastion(b.address.url, bastionKey, hostCert);
-    await waitFor('the web pod running', () => {
-      const pod = fake.get('pods', APP_NAMESPACE, webPod) as
-        { status?: { phase?: string } } | undefined;
-      return pod?.status?.phase === 'Running';
-    });
+    await waitUntil(
+      'the web pod running',
+      () => {
+        const pod = fake.get('pods', APP_NAMESPACE, webPod) as
+          { status?: { phase?: string } } | undefined;
+        return pod?.status?.phase === 'Running';
+      },
+      10_000,
+      20,
+    );
   });
 
   after(async function () {
@@ -470,7 +475,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       return body.apps.map((a) => a.name);
     };
     try {
-      await waitFor('the session to start', () => out.includes('started'), 20_000);
+      await waitUntil('the session to start', () => out.includes('started'), 20_000, 20);
 
       // `helm upgrade` with one more app namespace: what it changes, applied as the cluster
       // would (RBAC objects to the API server, the ConfigMap's file by the kubelet).
@@ -497,12 +502,13 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       assert.ok(!(await appNames(keys[0]!)).includes(newApp), 'not listed before the file changes');
       writeConfigMapVolume(namespacesDir, appNamespacesData(upgraded)!);
 
-      await waitFor(
+      await waitUntil(
         'every server to list the new namespace',
         async () =>
           bastions.every((b) => b.platform.appNamespaces()?.includes(newNamespace)) &&
           (await Promise.all(keys.map(appNames))).every((names) => names.includes(newApp)),
         15_000,
+        20,
       );
       // An exec into the new namespace, through the same bastion, with a certificate for it.
       const newConfig = await sshConfigFor(keys[1]!, token, bastion, newApp);
@@ -514,7 +520,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
 
       // The session opened before the change never noticed it.
       session.stdin.write('still-here\n');
-      await waitFor('the echo after onboarding', () => out.includes('still-here'), 10_000);
+      await waitUntil('the echo after onboarding', () => out.includes('still-here'), 10_000, 20);
       session.stdin.end();
       assert.equal(await sessionExit, 0, err);
       assert.match(out, /started\nstill-here\nclosed/);
@@ -535,11 +541,11 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
     session.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const sessionExit = new Promise<number | null>((r) => session.once('exit', (code) => r(code)));
     try {
-      await waitFor('the session to start', () => out.includes('started'), 20_000);
+      await waitUntil('the session to start', () => out.includes('started'), 20_000, 20);
       assert.deepEqual([await ready(first), await ready(second)], [200, 200]);
       const t0 = Date.now();
       const drained = first.bastion.drain();
-      await waitFor('the drain notice on stderr', () => err.includes('restarting'), 10_000);
+      await waitUntil('the drain notice on stderr', () => err.includes('restarting'), 10_000, 20);
       assert.match(err, /the bastion is restarting; this session will be closed within 30s/);
 
       // Readiness fails on the draining one only: the Service stops sending it connections.
@@ -557,7 +563,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
       // The running session keeps working while the bastion drains.
       assert.equal(first.bastion.activeSessions(), 1);
       session.stdin.write('still-here\n');
-      await waitFor('the echo during the drain', () => out.includes('still-here'), 10_000);
+      await waitUntil('the echo during the drain', () => out.includes('still-here'), 10_000, 20);
       // It ends on its own with its exit status intact (the drain lets the connection flush
       // before closing it), and the drain completes then, not at its 30 s timeout.
       session.stdin.end();

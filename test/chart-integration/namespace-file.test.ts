@@ -16,7 +16,8 @@ import type { KubeClient, KubernetesPlatform } from '@neetodeploy/platform';
 import { loadConfigFile } from '@neetodeploy/bastion';
 import { parseKeysServiceConfig } from '../support/keys-service-internals.js';
 import { tempDir } from '../support/ssh-client.js';
-import { waitFor, writeConfigMapVolume } from './support.js';
+import { writeConfigMapVolume } from './support.js';
+import { waitUntil } from '../support/wait.js';
 
 /** No call reaches it: listing is not exercised here, only which namespaces would be listed. */
 const NO_CLIENT = { close: () => undefined } as unknown as KubeClient;
@@ -70,14 +71,24 @@ describe('app namespaces file of the kubernetes platform', function () {
     assert.deepEqual(p.appNamespaces(), ['app-blog', 'app-shop']);
 
     writeConfigMapVolume(dir, { 'namespaces.json': '["app-shop","app-blog","app-news"]' });
-    await waitFor('the new namespace', () => p.appNamespaces()?.includes('app-news') === true);
+    await waitUntil(
+      'the new namespace',
+      () => p.appNamespaces()?.includes('app-news') === true,
+      10_000,
+      20,
+    );
 
     writeConfigMapVolume(dir, { 'namespaces.json': '["app-shop", "Not A Namespace"]' });
-    await waitFor('the warning', () => warnings.some((w) => w.includes('keeping the last good')));
+    await waitUntil(
+      'the warning',
+      () => warnings.some((w) => w.includes('keeping the last good')),
+      10_000,
+      20,
+    );
     assert.deepEqual(p.appNamespaces(), ['app-blog', 'app-news', 'app-shop']);
 
     writeConfigMapVolume(dir, { 'namespaces.json': '["app-shop"]' });
-    await waitFor('the removal', () => p.appNamespaces()?.length === 1);
+    await waitUntil('the removal', () => p.appNamespaces()?.length === 1, 10_000, 20);
   });
 
   it('polls for changes its folder watch cannot see', async () => {
@@ -88,7 +99,7 @@ describe('app namespaces file of the kubernetes platform', function () {
     fs.symlinkSync(real, path.join(dir, 'namespaces.json'));
     const p = await platform(path.join(dir, 'namespaces.json'), 100);
     fs.writeFileSync(real, '["app-shop","app-news"]');
-    await waitFor('the poll', () => p.appNamespaces()?.includes('app-news') === true, 2_000);
+    await waitUntil('the poll', () => p.appNamespaces()?.includes('app-news') === true, 2_000, 20);
   });
 
   it('refuses to start on a missing or invalid file, naming it', async () => {

@@ -26,7 +26,8 @@ import type { K8sObject } from '../support/chart.js';
 import { serviceAccountUsername, startFakeApiServer } from '../support/fake-apiserver/index.js';
 import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.js';
 import { tempDir } from '../support/ssh-client.js';
-import { apiRequest, seedApp, waitFor, withNamespacesFileIn } from './support.js';
+import { apiRequest, seedApp, withNamespacesFileIn } from './support.js';
+import { waitUntil } from '../support/wait.js';
 
 const silent = pino({ level: 'silent' });
 const APP = 'shop';
@@ -142,11 +143,16 @@ for (const mode of MODES) {
         ),
         { logger: silent },
       );
-      await waitFor('the web pod running', () => {
-        const pod = fake.get('pods', mode.namespace, webPod) as
-          { status?: { phase?: string } } | undefined;
-        return pod?.status?.phase === 'Running';
-      });
+      await waitUntil(
+        'the web pod running',
+        () => {
+          const pod = fake.get('pods', mode.namespace, webPod) as
+            { status?: { phase?: string } } | undefined;
+          return pod?.status?.phase === 'Running';
+        },
+        10_000,
+        20,
+      );
     });
 
     after(async function () {
@@ -174,9 +180,11 @@ for (const mode of MODES) {
         con.stdin.end();
         assert.deepEqual(await con.done, { code: 0 });
         assert.equal((await out).trim(), 'from-console');
-        await waitFor(
+        await waitUntil(
           'the console pod deleted',
           () => consolePods(fake, mode.namespace).length === 0,
+          10_000,
+          20,
         );
       });
 
@@ -205,11 +213,16 @@ for (const mode of MODES) {
           },
           spec: { containers: [{ name: 'web', image: 'registry.example/app:1' }] },
         });
-        await waitFor('the orphan running', () => {
-          const pod = fake.get('pods', mode.namespace, name) as
-            { status?: { phase?: string } } | undefined;
-          return pod?.status?.phase === 'Running';
-        });
+        await waitUntil(
+          'the orphan running',
+          () => {
+            const pod = fake.get('pods', mode.namespace, name) as
+              { status?: { phase?: string } } | undefined;
+            return pod?.status?.phase === 'Running';
+          },
+          10_000,
+          20,
+        );
         fake.setPodPhase(mode.namespace, name, 'Succeeded');
         const reaped = await bastionPlatform.reapOrphans();
         assert.deepEqual(reaped, [`${mode.namespace}/${name}`]);

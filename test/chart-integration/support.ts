@@ -49,18 +49,6 @@ export function seedApp(fake: FakeApiServer, app: string, namespace: string): st
   return pod.metadata!.name!;
 }
 
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export interface RawResult {
   readonly status: number;
   readonly text: string;

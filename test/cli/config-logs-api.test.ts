@@ -6,16 +6,9 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { ALICE, BOB, TICKER_PROCFILE, fakeIo, startCliEnv } from './harness.js';
 import type { CliEnv } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z app\[web\.\d+\]: tick \d+$/;
-
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', function () {
   let env: CliEnv;
@@ -28,12 +21,18 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
     alice = await env.ks.token(ALICE);
     bob = await env.ks.token(BOB);
     // Enough lines for the tail tests.
-    await waitUntil(async () => {
-      const res = await env.ks.client.request('/api/v1/apps/ticker/logs?tail=10', { token: alice });
-      return (
-        res.status === 200 && res.text.split('\n').filter((l) => / tick /.test(l)).length >= 10
-      );
-    });
+    await waitUntil(
+      'ten ticker lines in the logs API',
+      async () => {
+        const res = await env.ks.client.request('/api/v1/apps/ticker/logs?tail=10', {
+          token: alice,
+        });
+        return (
+          res.status === 200 && res.text.split('\n').filter((l) => / tick /.test(l)).length >= 10
+        );
+      },
+      8000,
+    );
   });
 
   after(async function () {
@@ -230,11 +229,13 @@ describe('keys-service config vars and logs endpoints, and `neetodeploy logs`', 
       const started = Date.now();
       const running = env.run(config, ['logs', '-a', 'ticker', '--tail', '-n', '0'], io);
       await waitUntil(
+        'three lines from logs --tail',
         () =>
           io
             .out()
             .split('\n')
             .filter((l) => l !== '').length >= 3,
+        8000,
       );
       io.interrupt();
       const { code } = await running;

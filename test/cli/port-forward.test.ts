@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { freePort, run } from '../support/openssh.js';
 import { ROOT } from '../support/paths.js';
+import { waitForValue, waitUntil } from '../support/wait.js';
 import { ALICE, BOB, fakeIo, runBin, selfCommandForTests, startCliEnv } from './harness.js';
 import type { CliEnv, FakeIo } from './harness.js';
 
@@ -36,20 +37,6 @@ function get(port: number, urlPath = '/'): Promise<{ status: number; body: strin
   });
 }
 
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** The local port from the `Forwarding` line for `remote`. */
 function forwardedPort(out: string, remote: number): number | undefined {
   const m = new RegExp(`^Forwarding 127\\.0\\.0\\.1:(\\d+) -> demo web\\.1:${remote}$`, 'm').exec(
@@ -68,22 +55,32 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
     fs.writeFileSync(env.ks.policyFile, POLICY);
     const probe = env.config('policy-probe');
     await env.loginAs(probe, ALICE);
-    await until('the policy reload', async () => {
-      const { io } = await env.run(probe, ['apps', '--json']);
-      return io.out().includes('port-forward') ? true : undefined;
-    });
-    webPort = await until('the demo web process to listen', async () => {
-      try {
-        const runFile = path.join(env.platformDir, 'run', 'demo.json');
-        const state = JSON.parse(fs.readFileSync(runFile, 'utf8')) as {
-          instances: { name: string; port: number }[];
-        };
-        const port = state.instances.find((i) => i.name === 'web.1')?.port;
-        return port && (await get(port)).status === 200 ? port : undefined;
-      } catch {
-        return undefined;
-      }
-    });
+    await waitUntil(
+      'the policy reload',
+      async () => {
+        const { io } = await env.run(probe, ['apps', '--json']);
+        return io.out().includes('port-forward');
+      },
+      15_000,
+      50,
+    );
+    webPort = await waitForValue(
+      'the demo web process to listen',
+      async () => {
+        try {
+          const runFile = path.join(env.platformDir, 'run', 'demo.json');
+          const state = JSON.parse(fs.readFileSync(runFile, 'utf8')) as {
+            instances: { name: string; port: number }[];
+          };
+          const port = state.instances.find((i) => i.name === 'web.1')?.port;
+          return port && (await get(port)).status === 200 ? port : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      15_000,
+      50,
+    );
   });
 
   after(async function () {
@@ -95,7 +92,12 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
     await env.loginAs(config, ALICE);
     const io: FakeIo = fakeIo();
     const running = env.run(config, ['port-forward', '-a', 'demo', `0:${webPort}`], io);
-    const local = await until('the Forwarding line', () => forwardedPort(io.out(), webPort));
+    const local = await waitForValue(
+      'the Forwarding line',
+      () => forwardedPort(io.out(), webPort),
+      15_000,
+      50,
+    );
     assert.match(io.err(), /Press Ctrl-C to stop/);
     const one = await get(local, '/via-cli');
     assert.equal(one.status, 200);
@@ -114,7 +116,7 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
     );
     const active = async (): Promise<number> =>
       (await env.bastion!.server.metrics.activeForwards.get()).values[0]?.value ?? 0;
-    await until('20 forwards open', async () => ((await active()) >= 20 ? true : undefined));
+    await waitUntil('20 forwards open', async () => (await active()) >= 20, 15_000, 50);
     const bodies = await Promise.all(
       sockets.map(
         (s, i) =>
@@ -141,16 +143,21 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
       0,
     );
     assert.equal(after, connections);
-    await until('the local port closed', async () => {
-      const open = await new Promise<boolean>((resolve) => {
-        const s = net.connect(local, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
+    await waitUntil(
+      'the local port closed',
+      async () => {
+        const open = await new Promise<boolean>((resolve) => {
+          const s = net.connect(local, '127.0.0.1', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
         });
-        s.once('error', () => resolve(false));
-      });
-      return open ? undefined : true;
-    });
+        return !open;
+      },
+      15_000,
+      50,
+    );
   });
 
   it('says why the bastion refused a connection, and keeps serving', async function () {
@@ -158,14 +165,24 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
     await env.loginAs(config, ALICE);
     const io = fakeIo();
     const running = env.run(config, ['port-forward', '-a', 'demo', '0:1', `0:${webPort}`], io);
-    const closed = await until('the Forwarding line', () => forwardedPort(io.out(), 1));
-    const open = await until('the second Forwarding line', () => forwardedPort(io.out(), webPort));
+    const closed = await waitForValue(
+      'the Forwarding line',
+      () => forwardedPort(io.out(), 1),
+      15_000,
+      50,
+    );
+    const open = await waitForValue(
+      'the second Forwarding line',
+      () => forwardedPort(io.out(), webPort),
+      15_000,
+      50,
+    );
     await new Promise<void>((resolve) => {
       const s = net.connect(closed, '127.0.0.1');
       s.on('error', () => resolve());
       s.on('close', () => resolve());
     });
-    await until('the refusal', () => (/refused the connection/.test(io.err()) ? true : undefined));
+    await waitUntil('the refusal', () => /refused the connection/.test(io.err()), 15_000, 50);
     assert.match(
       io.err(),
       /neetodeploy: demo web\.1:1 refused the connection: connection refused by web\.1:1: nothing listens on that port/,
@@ -240,7 +257,12 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
       child.once('exit', (code) => resolve(code)),
     );
     try {
-      const local = await until('the Forwarding line', () => forwardedPort(out, webPort));
+      const local = await waitForValue(
+        'the Forwarding line',
+        () => forwardedPort(out, webPort),
+        15_000,
+        50,
+      );
       assert.equal((await get(local)).status, 200);
       child.kill('SIGINT');
       assert.equal(await exited, 0, err);
@@ -288,10 +310,15 @@ describe('cli: port-forward and stock ssh -L through a real bastion', function (
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       try {
-        const res = await until('a response through ssh -L', async () => {
-          if (child.exitCode !== null) throw new Error(`ssh exited ${child.exitCode}: ${stderr}`);
-          return get(local, '/stock-ssh').catch(() => undefined);
-        });
+        const res = await waitForValue(
+          'a response through ssh -L',
+          async () => {
+            if (child.exitCode !== null) throw new Error(`ssh exited ${child.exitCode}: ${stderr}`);
+            return get(local, '/stock-ssh').catch(() => undefined);
+          },
+          15_000,
+          50,
+        );
         assert.equal(res.status, 200);
         assert.match(res.body, /\(web\.1\)/);
       } finally {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ROOT } from '../support/paths.js';
 import { startKeysService } from '../support/keys-service.js';
 import type { TestKeysService } from '../support/keys-service.js';
+import { waitUntil } from '../support/wait.js';
 import { saveCredentials } from '../../cli/src/config.js';
 import {
   ALICE,
@@ -22,15 +23,6 @@ import {
   startCliEnv,
 } from './harness.js';
 import type { CliEnv } from './harness.js';
-
-/** Polls until `check` holds; fails with `what` after `timeoutMs`. */
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('cli: resilience (issue 15 items 6 and 7), through the binary', function () {
   let env: CliEnv;
@@ -68,9 +60,14 @@ describe('cli: resilience (issue 15 items 6 and 7), through the binary', functio
     const ticks = (): number[] =>
       [...stdout.matchAll(/app\[web\.1\]: tick (\d+)$/gm)].map((m) => Number(m[1]));
     try {
-      await until('the first lines', () => ticks().length >= 4);
+      await waitUntil('the first lines', () => ticks().length >= 4, 15_000, 50);
       await env.ks.stop();
-      await until('the interruption notice', () => /interrupted, reconnecting/.test(stderr));
+      await waitUntil(
+        'the interruption notice',
+        () => /interrupted, reconnecting/.test(stderr),
+        15_000,
+        50,
+      );
       const before = ticks().length;
       // The app keeps printing while the API is away: those lines must come after the restart.
       await new Promise((r) => setTimeout(r, 1500));
@@ -81,8 +78,8 @@ describe('cli: resilience (issue 15 items 6 and 7), through the binary', functio
         config: { listen: { host: '127.0.0.1', port } },
         policy: CLI_POLICY,
       });
-      await until('the resumed notice', () => /log stream resumed/.test(stderr));
-      await until('lines after the restart', () => ticks().length >= before + 20);
+      await waitUntil('the resumed notice', () => /log stream resumed/.test(stderr), 15_000, 50);
+      await waitUntil('lines after the restart', () => ticks().length >= before + 20, 15_000, 50);
       assert.equal(child.exitCode, null, `still following; stderr: ${stderr}`);
     } finally {
       child.kill('SIGINT');

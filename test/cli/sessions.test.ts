@@ -13,7 +13,7 @@ import { ROOT, SOURCE_NODE_ARGS, sourceBinArgs } from '../support/paths.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, cleanEnv, runCli, startAllInOne } from '../e2e/support.js';
 import type { RunningAllInOne } from '../e2e/support.js';
 import { TmuxSession } from '../support/ssh-client.js';
-import { waitFor } from '../support/keys-service.js';
+import { waitUntil } from '../support/wait.js';
 import {
   SESSIONS_POLICY,
   makeRecordingKey,
@@ -41,7 +41,7 @@ describe('neetodeploy sessions and sessions:play', function () {
     // The CLI environment's policy grants no sessions:read; this one does (to Alice).
     fs.writeFileSync(env.ks.policyFile, SESSIONS_POLICY);
     const token = await env.ks.token(ALICE);
-    await waitFor(async () => {
+    await waitUntil('the policy granting sessions:read to load', async () => {
       const res = await env.ks.client.request('/api/v1/apps', { token });
       return JSON.stringify(res.json).includes('sessions:read');
     });
@@ -281,12 +281,16 @@ describe('e2e: a session through the bastion of the all-in-one, then listed and 
 
     // The manifest lands once the bastion has finished the session: poll for it.
     let listed: Array<Record<string, unknown>> = [];
-    await waitFor(async () => {
-      const r = await runCli(['sessions', '-a', 'demo', '--json'], { env: cliEnv });
-      assert.equal(r.code, 0, r.stderr);
-      listed = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
-      return listed.length > 0;
-    }, 30_000);
+    await waitUntil(
+      'the recorded session to be listed',
+      async () => {
+        const r = await runCli(['sessions', '-a', 'demo', '--json'], { env: cliEnv });
+        assert.equal(r.code, 0, r.stderr);
+        listed = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+        return listed.length > 0;
+      },
+      30_000,
+    );
     const [session] = listed;
     assert.deepEqual(
       {

@@ -272,15 +272,3 @@ export function consolePods(fake: FakeApiServer): KubeObject[] {
     .list('pods', APPS_NAMESPACE)
     .filter((p) => p.metadata?.labels?.[CONSOLE_LABEL] !== undefined);
 }
-
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

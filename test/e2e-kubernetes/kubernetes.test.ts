@@ -29,9 +29,9 @@ import {
   consolePods,
   fakeIo,
   startK8sEnv,
-  waitFor,
 } from './harness.js';
 import type { K8sEnv } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 function runSsh(args: string[], home: string, input = ''): Promise<RunResult> {
   // A bare environment: only what ssh and the ssh_config's `Match exec` need.
@@ -127,7 +127,7 @@ describe('e2e on Kubernetes: bastion + keys-service over the fake API server', f
     assert.equal(seen.length, 1, `one console pod was created: ${seen.join(', ')}`);
     // The console ran in a pod of its own, not in the app's web pod.
     assert.notEqual(seen[0], env.webPod);
-    await waitFor('console pod deleted', () => consolePods(env.fake).length === 0);
+    await waitUntil('console pod deleted', () => consolePods(env.fake).length === 0);
     assert.equal(env.fake.activeExecs(), 0);
     // The bastion did it all with its own ServiceAccount: created, exec'd into and deleted the
     // pod, and never touched a Secret or got refused.
@@ -167,7 +167,7 @@ describe('e2e on Kubernetes: bastion + keys-service over the fake API server', f
     );
     assert.equal(res.code, 5, res.stderr);
     assert.equal(res.stdout, 'postgres://db/shop\nthrough the jump\n');
-    await waitFor('console pod deleted', () => consolePods(env.fake).length === 0);
+    await waitUntil('console pod deleted', () => consolePods(env.fake).length === 0);
   });
 
   it('neetodeploy logs --tail follows a pod that starts after the command did', async function () {
@@ -177,13 +177,13 @@ describe('e2e on Kubernetes: bastion + keys-service over the fake API server', f
     const io = fakeIo();
     const running = env.run(config, ['logs', '-a', APP, '--tail'], io);
     try {
-      await waitFor('the existing line', () => io.out().includes('before-the-command'));
+      await waitUntil('the existing line', () => io.out().includes('before-the-command'));
       const later = appPod(APP, 'z9y8x');
       const laterName = later.metadata?.name ?? '';
       env.fake.create(later);
       // Lines keep coming until the follower has attached to the new pod's stream.
       let n = 0;
-      await waitFor(
+      await waitUntil(
         'a line of the pod that started later',
         () => {
           try {
@@ -401,7 +401,7 @@ describe('e2e on Kubernetes: the bastion binary configured with platform.type ku
     );
     assert.equal(res.code, 4, res.stderr + stderr);
     assert.equal(res.stdout, 'from the binary\n');
-    await waitFor('console pod deleted', () => consolePods(env.fake).length === 0);
+    await waitUntil('console pod deleted', () => consolePods(env.fake).length === 0);
     assert.ok(
       env.fake.requests.some(
         (r) => r.user === env.bastionUser && r.verb === 'create' && r.path.endsWith('/pods'),

@@ -23,7 +23,8 @@ import {
 } from '../support/fake-apiserver/index.js';
 import { freePort } from '../support/openssh.js';
 import { makeKey, signCert, ssh, tempDir, writeSshConfig } from '../support/ssh-client.js';
-import { APP, APPS_NAMESPACE, platformConfig, seedApp, waitFor } from './harness.js';
+import { APP, APPS_NAMESPACE, platformConfig, seedApp } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const BASTION_NAME = 'bastion.test';
 const WEB_PORT = 8080;
@@ -103,7 +104,7 @@ describe('e2e kubernetes: port forwarding through the bastion with stock OpenSSH
     const sa = serviceAccountNames().bastion;
     fake.serviceAccountToken(DEFAULT_NAMESPACE, sa);
     webPod = seedApp(fake, APP, {});
-    await waitFor('web pod running', () => {
+    await waitUntil('web pod running', () => {
       const pod = fake.get('pods', APPS_NAMESPACE, webPod) as { status?: { phase?: string } };
       return pod?.status?.phase === 'Running';
     });
@@ -198,7 +199,7 @@ describe('e2e kubernetes: port forwarding through the bastion with stock OpenSSH
           });
         }),
       );
-      await waitFor('20 connections at the web pod', () => open >= 20, 20_000);
+      await waitUntil('20 connections at the web pod', () => open >= 20, 20_000);
       const answers = await Promise.all(
         sockets.map(
           (s, i) =>

@@ -17,7 +17,7 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver/index.js';
-import { waitFor } from './helpers.js';
+import { waitForValue, waitUntil } from '../support/wait.js';
 
 function kubeConfig(fake: FakeApiServer, user?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -126,12 +126,12 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       namespace: ns,
       body: { metadata: { name: 'env' }, stringData: { TOKEN: 's3cret' } },
     });
-    await waitFor(
-      () =>
-        (fake.get('pods', ns, 'web')?.status &&
-          (fake.get('pods', ns, 'web')!.status as { phase: string }).phase === 'Running') ||
-        undefined,
+    await waitUntil(
       'pod running',
+      () =>
+        (fake.get('pods', ns, 'web')?.status as { phase?: string } | undefined)?.phase ===
+        'Running',
+      15_000,
     );
   });
   after(async () => {
@@ -333,7 +333,7 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       merge,
     );
     await core.deleteNamespacedConfigMap({ name: 'w2', namespace: ns });
-    await waitFor(() => w.events.length >= 5 || undefined, 'watch events');
+    await waitUntil('watch events', () => w.events.length >= 5, 15_000);
     w.stop();
     assert.deepEqual(
       w.events.map((e) => `${e.type} ${e.object.metadata?.name ?? ''}`),
@@ -354,9 +354,10 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       sendInitialEvents: true,
       resourceVersionMatch: 'NotOlderThan',
     });
-    await waitFor(
-      () => w.events.filter((e) => e.type === 'BOOKMARK').length >= 2 || undefined,
+    await waitUntil(
       'bookmarks',
+      () => w.events.filter((e) => e.type === 'BOOKMARK').length >= 2,
+      15_000,
     );
     w.stop();
     assert.equal(w.events[0]!.type, 'ADDED');
@@ -403,14 +404,16 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
           spec: { containers: [{ name: 'app', image: 'x' }] },
         },
       });
-      await waitFor(
-        () => seen.includes('update inf Running') || undefined,
+      await waitUntil(
         `informer update (saw ${seen.join(', ')})`,
+        () => seen.includes('update inf Running'),
+        15_000,
       );
       await core.deleteNamespacedPod({ name: 'inf', namespace: ns, gracePeriodSeconds: 0 });
-      await waitFor(
-        () => seen.includes('delete inf') || undefined,
+      await waitUntil(
         `informer delete (saw ${seen.join(', ')})`,
+        () => seen.includes('delete inf'),
+        15_000,
       );
       assert.equal(seen[0], 'add inf');
       assert.deepEqual(informer.list(), []);
@@ -435,7 +438,7 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
     assert.equal(failed.status.status, 'Failure');
     assert.equal(failed.status.reason, 'NonZeroExitCode');
     assert.deepEqual(failed.status.details?.causes, [{ reason: 'ExitCode', message: '42' }]);
-    await waitFor(() => fake.activeExecs() === 0 || undefined, 'exec sessions to end');
+    await waitUntil('exec sessions to end', () => fake.activeExecs() === 0, 15_000);
   });
 
   it('exec with tty: client-node resizes (lowercase width/height) reach the terminal', async () => {
@@ -456,15 +459,16 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       true,
       (s) => statusResolve(s),
     );
-    await waitFor(() => fake.execSessions()[0]?.size?.rows === 20 || undefined, 'initial size');
+    await waitUntil('initial size', () => fake.execSessions()[0]?.size?.rows === 20, 15_000);
     stdin.write('a\r');
-    await waitFor(() => /20 90/.test(text) || undefined, `initial size in ${JSON.stringify(text)}`);
+    await waitUntil(`initial size in ${JSON.stringify(text)}`, () => /20 90/.test(text), 15_000);
     stdout.columns = 100;
     stdout.rows = 33;
     stdout.emit('resize');
-    await waitFor(
-      () => fake.execSessions()[0]?.size?.rows === 33 || undefined,
+    await waitUntil(
       'resize to reach the server',
+      () => fake.execSessions()[0]?.size?.rows === 33,
+      15_000,
     );
     stdin.write('b\r');
     const st = await status;
@@ -484,11 +488,10 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
         metadata: { name: 'p', namespace: 'default' },
         spec: { containers: [{ name: 'app', image: 'x' }] },
       });
-      await waitFor(
-        () =>
-          (v4.get('pods', 'default', 'p')?.status as { phase?: string }).phase === 'Running' ||
-          undefined,
+      await waitUntil(
         'pod running',
+        () => (v4.get('pods', 'default', 'p')?.status as { phase?: string }).phase === 'Running',
+        15_000,
       );
       const r = await runExec(kubeConfig(v4), 'default', 'p', ['sh', '-c', 'echo v4 here; exit 3']);
       assert.equal(r.protocol, 'v4.channel.k8s.io');
@@ -504,9 +507,9 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
     const out = collectStream();
     const ended = new Promise((resolve) => out.stream.on('end', resolve));
     await new Log(kc).log(ns, 'web', 'app', out.stream, { follow: true, timestamps: false });
-    await waitFor(() => out.text() === 'before\n' || undefined, 'first line');
+    await waitUntil('first line', () => out.text() === 'before\n', 15_000);
     fake.appendPodLog(ns, 'web', 'app', 'after');
-    await waitFor(() => out.text() === 'before\nafter\n' || undefined, 'followed line');
+    await waitUntil('followed line', () => out.text() === 'before\nafter\n', 15_000);
     fake.setPodPhase(ns, 'web', 'Succeeded');
     await ended;
     assert.equal(out.text(), 'before\nafter\n');
@@ -547,10 +550,14 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       await assert.rejects(runExec(mkc, 'default', 'slow', ['true']), handshakeRefused(400));
       manual.setPodPhase('default', 'slow', 'Running');
       const sleeping = runExec(mkc, 'default', 'slow', ['sleep', '30']);
-      const failed = await waitFor(async () => {
-        const pod = await mcore.readNamespacedPod({ name: 'slow', namespace: 'default' });
-        return pod.status?.phase === 'Failed' ? pod : undefined;
-      }, 'the active deadline');
+      const failed = await waitForValue(
+        'the active deadline',
+        async () => {
+          const pod = await mcore.readNamespacedPod({ name: 'slow', namespace: 'default' });
+          return pod.status?.phase === 'Failed' ? pod : undefined;
+        },
+        15_000,
+      );
       assert.equal(failed.status?.reason, 'DeadlineExceeded');
       assert.equal(failed.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 137);
       assert.equal((await sleeping).status.status, 'Failure', 'the deadline kills running execs');
@@ -565,23 +572,22 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       namespace: ns,
       body: { metadata: { name: 'short' }, spec: { containers: [{ name: 'app', image: 'x' }] } },
     });
-    await waitFor(
-      () =>
-        (fake.get('pods', ns, 'short')?.status as { phase?: string }).phase === 'Running' ||
-        undefined,
+    await waitUntil(
       'pod running',
+      () => (fake.get('pods', ns, 'short')?.status as { phase?: string }).phase === 'Running',
+      15_000,
     );
     const w = await collectWatch(kc, `/api/v1/namespaces/${ns}/pods`, {
       fieldSelector: 'metadata.name=short',
       resourceVersion: fake.currentResourceVersion(),
     });
     const sleeping = runExec(kc, ns, 'short', ['sleep', '30']);
-    await waitFor(() => fake.activeExecs() === 1 || undefined, 'exec running');
+    await waitUntil('exec running', () => fake.activeExecs() === 1, 15_000);
     const deleted = await core.deleteNamespacedPod({ name: 'short', namespace: ns });
     assert.ok(deleted.metadata?.deletionTimestamp, 'the returned pod is Terminating');
     const r = await sleeping;
     assert.equal(r.status.status, 'Failure', 'the exec ends when the pod goes away');
-    await waitFor(() => w.events.some((e) => e.type === 'DELETED') || undefined, 'DELETED event');
+    await waitUntil('DELETED event', () => w.events.some((e) => e.type === 'DELETED'), 15_000);
     w.stop();
     assert.deepEqual(
       w.events.map((e) => e.type),

@@ -4,14 +4,8 @@ import path from 'node:path';
 import * as pty from 'node-pty';
 import { parse as parseYaml } from 'yaml';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver/index.js';
-import {
-  kubectlBinaries,
-  run,
-  tempHome,
-  waitFor,
-  type KubectlBinary,
-  type RunResult,
-} from './helpers.js';
+import { kubectlBinaries, run, tempHome, type KubectlBinary, type RunResult } from './helpers.js';
+import { waitUntil } from '../support/wait.js';
 import { RBAC_YAML } from './rbac-fixture.js';
 
 const BASTION = 'system:serviceaccount:app-a:bastion';
@@ -68,12 +62,13 @@ describe('fake API server: fidelity with the real kubectl', function () {
         assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
         return r.stdout;
       };
-      const podRunning = (name: string, namespace = ns): Promise<boolean> =>
-        waitFor(
+      const podRunning = (name: string, namespace = ns): Promise<void> =>
+        waitUntil(
+          `pod ${name} running`,
           () =>
             (fake.get('pods', namespace, name)?.status as { phase?: string } | undefined)?.phase ===
-              'Running' || undefined,
-          `pod ${name} running`,
+            'Running',
+          15_000,
         );
 
       before(async () => {
@@ -344,25 +339,21 @@ describe('fake API server: fidelity with the real kubectl', function () {
         );
         // The process starts before kubectl's first resize lands (as on a cluster): read the
         // size only once the server has applied it.
-        await waitFor(
-          () => /\/dev\/pts\/\d+/.test(out) || undefined,
-          `tty in ${JSON.stringify(out)}`,
-        );
-        await waitFor(
-          () => fake.execSessions()[0]?.size?.cols === 100 || undefined,
+        await waitUntil(`tty in ${JSON.stringify(out)}`, () => /\/dev\/pts\/\d+/.test(out), 15_000);
+        await waitUntil(
           'the initial size to reach the server',
+          () => fake.execSessions()[0]?.size?.cols === 100,
+          15_000,
         );
         assert.deepEqual(fake.execSessions()[0]?.size, { cols: 100, rows: 30 });
         assert.equal(fake.execSessions()[0]?.protocol, 'v5.channel.k8s.io');
         term.write('a\r');
-        await waitFor(
-          () => /30 100/.test(out) || undefined,
-          `initial size in ${JSON.stringify(out)}`,
-        );
+        await waitUntil(`initial size in ${JSON.stringify(out)}`, () => /30 100/.test(out), 15_000);
         term.resize(120, 40);
-        await waitFor(
-          () => fake.execSessions()[0]?.size?.cols === 120 || undefined,
+        await waitUntil(
           'resize to reach the server',
+          () => fake.execSessions()[0]?.size?.cols === 120,
+          15_000,
         );
         term.write('b\r');
         assert.equal(await exit, 5);
@@ -386,7 +377,7 @@ describe('fake API server: fidelity with the real kubectl', function () {
         assert.equal(await ok(['logs', 'worker', '-n', ns, `--since-time=${future}`]), '');
 
         const follow = run(bin.path, ['logs', '-f', 'worker', '-n', ns], { env: env() });
-        await waitFor(() => fake.activeLogFollows() > 0 || undefined, 'kubectl logs -f to connect');
+        await waitUntil('kubectl logs -f to connect', () => fake.activeLogFollows() > 0, 15_000);
         fake.appendPodLog(ns, 'worker', undefined, 'line three');
         await new Promise((r) => setTimeout(r, 200));
         fake.setPodPhase(ns, 'worker', 'Succeeded');

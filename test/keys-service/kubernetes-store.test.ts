@@ -17,6 +17,7 @@ import { serviceAccountUsername, startFakeApiServer } from '../support/fake-apis
 import type { FakeApiServer } from '../support/fake-apiserver/index.js';
 import { ALICE, startKeysService } from '../support/keys-service.js';
 import type { TestKeysService } from '../support/keys-service.js';
+import { waitUntil } from '../support/wait.js';
 import { approveLoginSession } from '../support/keys-service-internals.js';
 import { createProgram } from '../../keys-service/src/cli.js';
 
@@ -97,7 +98,7 @@ describe('keys-service store on Kubernetes', function () {
         namespace: current!.namespace,
         readCache: {},
       });
-      await until(() => store.readCacheState() === 'synced');
+      await waitUntil('the read cache synced', () => store.readCacheState() === 'synced', 2000, 20);
       return store;
     };
     runRepositoryConformance('kubernetes (read cache)', {
@@ -132,7 +133,12 @@ describe('keys-service store on Kubernetes', function () {
       const where = namespaceWithRole();
       const store = cached(where);
       try {
-        await until(() => store.readCacheState() === 'synced');
+        await waitUntil(
+          'the read cache synced',
+          () => store.readCacheState() === 'synced',
+          2000,
+          20,
+        );
         await store.users.upsert({ email: ALICE, groups: ['dev'], createdAt: new Date() });
         await store.tokens.create(newToken(TOKEN));
         await store.revocations.setNotBefore(ALICE, 1);
@@ -163,7 +169,7 @@ describe('keys-service store on Kubernetes', function () {
       const a = cached(where);
       const b = openKubernetesStore({ client: clientFor(where.kubeconfigPath), ...where });
       try {
-        await until(() => a.readCacheState() === 'synced');
+        await waitUntil('the read cache synced', () => a.readCacheState() === 'synced', 2000, 20);
         await b.users.upsert({ email: ALICE, groups: [], createdAt: new Date() });
         await b.tokens.create(newToken(TOKEN));
         assert.ok(await a.tokens.findBearer(TOKEN), 'a token made elsewhere is found at once');
@@ -171,9 +177,24 @@ describe('keys-service store on Kubernetes', function () {
         await b.tokens.revoke(TOKEN, new Date());
         await b.revocations.setNotBefore(ALICE, 77);
         await b.revocations.revokeSerial(99n, new Date());
-        await until(async () => (await a.tokens.findBearer(TOKEN))?.token.revokedAt !== undefined);
-        await until(async () => (await a.revocations.getNotBefore(ALICE)) === 77);
-        await until(async () => (await a.revocations.listRevokedSerials()).includes(99n));
+        await waitUntil(
+          'the revocation of the token',
+          async () => (await a.tokens.findBearer(TOKEN))?.token.revokedAt !== undefined,
+          2000,
+          20,
+        );
+        await waitUntil(
+          'the not-before of 77',
+          async () => (await a.revocations.getNotBefore(ALICE)) === 77,
+          2000,
+          20,
+        );
+        await waitUntil(
+          'the revoked serial 99',
+          async () => (await a.revocations.listRevokedSerials()).includes(99n),
+          2000,
+          20,
+        );
         assert.notEqual(await a.revocations.version(), v);
       } finally {
         await Promise.all([a.close(), b.close()]);
@@ -185,13 +206,23 @@ describe('keys-service store on Kubernetes', function () {
       const a = cached(where, { watchSeconds: 1 });
       const b = openKubernetesStore({ client: clientFor(where.kubeconfigPath), ...where });
       try {
-        await until(() => a.readCacheState() === 'synced');
+        await waitUntil('the read cache synced', () => a.readCacheState() === 'synced', 2000, 20);
         await b.revocations.setNotBefore(ALICE, 5);
         fake.compactWatchHistory();
-        await until(async () => (await a.revocations.getNotBefore(ALICE)) === 5, 5000);
+        await waitUntil(
+          'the not-before of 5',
+          async () => (await a.revocations.getNotBefore(ALICE)) === 5,
+          5000,
+          20,
+        );
         await new Promise((r) => setTimeout(r, 1500));
         await b.revocations.setNotBefore(ALICE, 6);
-        await until(async () => (await a.revocations.getNotBefore(ALICE)) === 6, 5000);
+        await waitUntil(
+          'the not-before of 6',
+          async () => (await a.revocations.getNotBefore(ALICE)) === 6,
+          5000,
+          20,
+        );
         assert.equal(a.readCacheState(), 'synced');
       } finally {
         await Promise.all([a.close(), b.close()]);
@@ -203,11 +234,11 @@ describe('keys-service store on Kubernetes', function () {
       const a = cached(where, { maxEntries: 3 });
       const b = openKubernetesStore({ client: clientFor(where.kubeconfigPath), ...where });
       try {
-        await until(() => a.readCacheState() === 'synced');
+        await waitUntil('the read cache synced', () => a.readCacheState() === 'synced', 2000, 20);
         for (const n of [1, 2, 3, 4, 5]) {
           await b.users.upsert({ email: `u${n}@example.com`, groups: [], createdAt: new Date() });
         }
-        await until(() => a.readCacheState() === 'dropped');
+        await waitUntil('the read cache dropped', () => a.readCacheState() === 'dropped', 2000, 20);
         assert.equal((await a.users.get('u5@example.com'))?.email, 'u5@example.com');
         await b.revocations.setNotBefore('u5@example.com', 9);
         assert.equal(await a.revocations.getNotBefore('u5@example.com'), 9);
@@ -234,15 +265,30 @@ describe('keys-service store on Kubernetes', function () {
         readCache: { watchSeconds: 1, readyGraceMs: 1500 },
       });
       try {
-        await until(() => store.readCacheState() === 'synced');
+        await waitUntil(
+          'the read cache synced',
+          () => store.readCacheState() === 'synced',
+          2000,
+          20,
+        );
         await store.ready();
         down = true;
-        await until(() => store.readCacheState() === 'listing', 5000);
+        await waitUntil(
+          'the read cache listing',
+          () => store.readCacheState() === 'listing',
+          5000,
+          20,
+        );
         await store.ready();
         await new Promise((r) => setTimeout(r, 1600));
         await assert.rejects(store.ready(), /ECONNREFUSED|unreachable/);
         down = false;
-        await until(() => store.readCacheState() === 'synced', 5000);
+        await waitUntil(
+          'the read cache synced',
+          () => store.readCacheState() === 'synced',
+          5000,
+          20,
+        );
         await store.ready();
       } finally {
         await store.close();
@@ -628,12 +674,3 @@ describe('keys-service store on Kubernetes', function () {
     });
   });
 });
-
-/** Waits for `condition` (polled every 20 ms) or fails after `timeoutMs`. */
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 2000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Policy, PolicyError } from '@neetodeploy/keys-service';
-import { ALICE, startKeysService, waitFor } from '../support/keys-service.js';
+import { ALICE, startKeysService } from '../support/keys-service.js';
+import { waitUntil } from '../support/wait.js';
 import type { TestKeysService } from '../support/keys-service.js';
 
 describe('keys-service access policy', function () {
@@ -108,14 +109,17 @@ rules:
         ks.policyFile,
         `rules:\n  - users: [${ALICE}]\n    apps: [demo, blog]\n    permissions: [exec]\n`,
       );
-      await waitFor(async () => (await apps()).includes('blog'));
+      await waitUntil('blog to be listed', async () => (await apps()).includes('blog'));
 
       const before = results.length;
       fs.writeFileSync(
         ks.policyFile,
         'rules:\n  - users: [x]\n    apps: [demo]\n    permissions: [rm -rf]\n',
       );
-      await waitFor(() => results.length > before && results.at(-1) === false);
+      await waitUntil(
+        'the bad policy to be refused',
+        () => results.length > before && results.at(-1) === false,
+      );
       assert.deepEqual(await apps(), ['blog', 'demo'], 'a bad file keeps the last good policy');
 
       // Editors replace files by renaming a new one into place.
@@ -125,7 +129,7 @@ rules:
         `rules:\n  - users: [${ALICE}]\n    apps: [wiki]\n    permissions: [logs]\n`,
       );
       fs.renameSync(tmp, ks.policyFile);
-      await waitFor(async () => (await apps()).join() === 'wiki');
+      await waitUntil('only wiki to be listed', async () => (await apps()).join() === 'wiki');
     });
   });
 });

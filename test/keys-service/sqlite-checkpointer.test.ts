@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openSqliteStore } from '@neetodeploy/keys-service';
 import type { KeysStore } from '@neetodeploy/keys-service';
-import { waitFor } from '../support/keys-service.js';
+import { waitUntil } from '../support/wait.js';
 
 /** Roughly one SQLite page per event, so a few hundred events are a few hundred WAL frames. */
 const FILLER = 'f'.repeat(3000);
@@ -59,7 +59,11 @@ describe('keys-service sqlite store: background WAL checkpoints', function () {
     for (let round = 0; round < 4; round++) await appendEvents(store, 100, round * 100);
     assert.ok(sizeOf(`${file}-wal`) > 0, 'commits go to the WAL');
     // 400 pages of events: nothing reaches the database file but a checkpoint.
-    await waitFor(() => sizeOf(file) >= initial + 400 * 3000, 5000);
+    await waitUntil(
+      'a checkpoint to grow the database file',
+      () => sizeOf(file) >= initial + 400 * 3000,
+      5000,
+    );
     const events = await store.audit.list({ type: 'checkpoint.test', limit: 1000 });
     assert.equal(events.length, 400);
   });

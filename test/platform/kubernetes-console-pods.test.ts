@@ -24,8 +24,8 @@ import {
   session,
   silent,
   startShop,
-  waitFor,
 } from './kubernetes-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 describe('kubernetes platform', function () {
   this.timeout(20_000);
@@ -88,7 +88,7 @@ describe('kubernetes platform', function () {
       console.stdin.end('from-stdin');
       assert.deepEqual(await within(10_000, console.done, 'console end'), { code: 0 });
       assert.equal(await out, 'yes|hello|from-stdin');
-      await waitFor('console pod deleted', () => consolePods(fake, app).length === 0);
+      await waitUntil('console pod deleted', () => consolePods(fake, app).length === 0, 10_000, 20);
     });
 
     it('cannot be loosened by the template', () => {
@@ -277,7 +277,12 @@ describe('kubernetes platform', function () {
             return true;
           },
         );
-        await waitFor('pending pod deleted', () => consolePods(slowFake, app).length === 0);
+        await waitUntil(
+          'pending pod deleted',
+          () => consolePods(slowFake, app).length === 0,
+          10_000,
+          20,
+        );
         // Cancelled by the caller (the SSH client went away) while waiting: cleaned up too.
         const controller = new AbortController();
         await assert.rejects(
@@ -291,7 +296,12 @@ describe('kubernetes platform', function () {
           ),
           /client gone/,
         );
-        await waitFor('cancelled pod deleted', () => consolePods(slowFake, app).length === 0);
+        await waitUntil(
+          'cancelled pod deleted',
+          () => consolePods(slowFake, app).length === 0,
+          10_000,
+          20,
+        );
       } finally {
         await slow.close();
         await slowFake.stop();

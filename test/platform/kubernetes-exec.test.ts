@@ -30,8 +30,8 @@ import {
   session,
   silent,
   startShop,
-  waitFor,
 } from './kubernetes-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 describe('kubernetes platform', function () {
   this.timeout(20_000);
@@ -110,7 +110,7 @@ describe('kubernetes platform', function () {
       console.kill();
       const status = await within(10_000, console.done, 'done after kill');
       assert.ok(status.signal !== undefined);
-      await waitFor('exec sessions ended', () => fake.activeExecs() === 0);
+      await waitUntil('exec sessions ended', () => fake.activeExecs() === 0, 10_000, 20);
       assert.equal(
         (fake.get('pods', app, webPod) as { status?: { phase?: string } }).status?.phase,
         'Running',
@@ -172,10 +172,15 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       const doomed = appPod(app, app, 'web', 'gone1');
       fake.create(doomed);
       const name = doomed.metadata?.name ?? '';
-      await waitFor('doomed pod running', () => {
-        const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
-        return pod?.status?.phase === 'Running';
-      });
+      await waitUntil(
+        'doomed pod running',
+        () => {
+          const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
+          return pod?.status?.phase === 'Running';
+        },
+        10_000,
+        20,
+      );
       const client = createKubeClient(
         loadKubeConfig({ kubeconfigPath: fake.kubeconfigPath() }),
         5000,

@@ -17,6 +17,7 @@ import {
   type KubeObject,
 } from '../support/fake-apiserver/index.js';
 import { within } from '../support/platform-conformance.js';
+import { waitUntil } from '../support/wait.js';
 
 export const APP_LABEL = 'neetodeploy.com/app';
 export const PROCESS_LABEL = 'neetodeploy.com/process';
@@ -94,18 +95,6 @@ export function seedApp(fake: FakeApiServer, app: string, namespace = app): stri
   const pod = appPod(app, namespace, 'web', 'a1b2c');
   fake.create(pod);
   return pod.metadata?.name ?? '';
-}
-
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export const silent = pino({ level: 'silent' });
@@ -209,9 +198,14 @@ export async function startShop(): Promise<Shop> {
   const fake = await startFakeApiServer();
   const webPod = seedApp(fake, app);
   const platform = await createKubernetesPlatform(platformConfig(fake), { logger: silent });
-  await waitFor('web pod running', () => {
-    const pod = fake.get('pods', app, webPod) as { status?: { phase?: string } } | undefined;
-    return pod?.status?.phase === 'Running';
-  });
+  await waitUntil(
+    'web pod running',
+    () => {
+      const pod = fake.get('pods', app, webPod) as { status?: { phase?: string } } | undefined;
+      return pod?.status?.phase === 'Running';
+    },
+    10_000,
+    20,
+  );
   return { fake, platform, webPod };
 }

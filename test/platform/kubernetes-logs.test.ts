@@ -12,15 +12,8 @@ import {
 } from '@neetodeploy/platform';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver/index.js';
 import { within } from '../support/platform-conformance.js';
-import {
-  app,
-  appPod,
-  platformConfig,
-  seedApp,
-  silent,
-  startShop,
-  waitFor,
-} from './kubernetes-harness.js';
+import { app, appPod, platformConfig, seedApp, silent, startShop } from './kubernetes-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 describe('kubernetes platform', function () {
   this.timeout(20_000);
@@ -55,10 +48,15 @@ describe('kubernetes platform', function () {
       const late = appPod(app, app, 'web', 'z9y8x');
       fake.create(late);
       const name = late.metadata?.name ?? '';
-      await waitFor('late pod running', () => {
-        const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
-        return pod?.status?.phase === 'Running';
-      });
+      await waitUntil(
+        'late pod running',
+        () => {
+          const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
+          return pod?.status?.phase === 'Running';
+        },
+        10_000,
+        20,
+      );
       await new Promise((r) => setTimeout(r, 300));
       fake.appendPodLog(app, name, undefined, 'late pod says hi');
       await within(10_000, reading, 'line from the late pod');
@@ -90,9 +88,9 @@ describe('kubernetes platform', function () {
           if (line.line === 'after-2') controller.abort();
         }
       })();
-      await waitFor('backlog', () => seen.includes('before-3'));
+      await waitUntil('backlog', () => seen.includes('before-3'), 10_000, 20);
       fake.appendPodLog(app, webPod, undefined, 'after-1');
-      await waitFor('after-1', () => seen.includes('after-1'));
+      await waitUntil('after-1', () => seen.includes('after-1'), 10_000, 20);
       fake.restartContainer(app, webPod);
       await new Promise((r) => setTimeout(r, 300));
       fake.appendPodLog(app, webPod, undefined, 'after-2');
@@ -125,10 +123,14 @@ describe('kubernetes platform', function () {
         const first = seedApp(fanFake, app);
         const second = appPod(app, app, 'web', 'q1w2e');
         fanFake.create(second);
-        await waitFor('pods running', () =>
-          (fanFake.list('pods', app) as { status?: { phase?: string } }[]).every(
-            (p) => p.status?.phase === 'Running',
-          ),
+        await waitUntil(
+          'pods running',
+          () =>
+            (fanFake.list('pods', app) as { status?: { phase?: string } }[]).every(
+              (p) => p.status?.phase === 'Running',
+            ),
+          10_000,
+          20,
         );
         fanFake.appendPodLog(app, first, undefined, 'from first');
         fanFake.appendPodLog(app, second.metadata?.name ?? '', undefined, 'from second');
@@ -162,7 +164,12 @@ describe('kubernetes platform', function () {
       const reader = platform.streamLogs(app, { tail: 0, follow: true })[Symbol.asyncIterator]();
       try {
         const first = reader.next();
-        await waitFor('the log followed', () => fake.activeLogFollows() > followsBefore);
+        await waitUntil(
+          'the log followed',
+          () => fake.activeLogFollows() > followsBefore,
+          10_000,
+          20,
+        );
         fake.appendPodLog(app, webPod, undefined, 'first');
         assert.equal((await first).value?.line, 'first');
         // The reader stalls; the container prints a large log.

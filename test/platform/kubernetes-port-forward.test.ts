@@ -36,8 +36,8 @@ import {
   platformConfig,
   silent,
   startShop,
-  waitFor,
 } from './kubernetes-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const WEB_PORT = 8080;
 
@@ -133,7 +133,7 @@ describe('kubernetes platform: port forwarding', function () {
   });
 
   afterEach(async () => {
-    await waitFor('forwards closed', () => fake.activePortForwards() === 0);
+    await waitUntil('forwards closed', () => fake.activePortForwards() === 0, 10_000, 20);
   });
 
   it('carries an HTTP exchange to the port inside the web pod, named by process or pod', async () => {
@@ -256,7 +256,12 @@ describe('kubernetes platform: port forwarding', function () {
     const input = new PassThrough();
     const ws = await pf.portForward(app, webPod, [WEB_PORT], out.stream, null, input);
     input.write('GET /client-node HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    await waitFor('the answer', () => /GET \/client-node [0-9a-f]{64}$/.test(out.seen.text));
+    await waitUntil(
+      'the answer',
+      () => /GET \/client-node [0-9a-f]{64}$/.test(out.seen.text),
+      10_000,
+      20,
+    );
     assert.match(out.seen.text, /^HTTP\/1\.1 200 OK\r\n/);
     const errors = collect();
     const refused = await pf.portForward(
@@ -267,7 +272,7 @@ describe('kubernetes platform: port forwarding', function () {
       errors.stream,
       new PassThrough(),
     );
-    await waitFor('the refusal', () => /connection refused/.test(errors.seen.text));
+    await waitUntil('the refusal', () => /connection refused/.test(errors.seen.text), 10_000, 20);
     assert.match(errors.seen.text, /^error forwarding port 9999 to pod [0-9a-f]{64}, uid : /);
     for (const socket of [ws, refused]) (socket as { close(): void }).close();
   });
@@ -323,10 +328,15 @@ describe('kubernetes platform: port forwarding', function () {
     const other = appPod('other', app, 'web', 'o7h3r');
     fake.create(other);
     const otherName = other.metadata!.name!;
-    await waitFor('other pod running', () => {
-      const pod = fake.get('pods', app, otherName) as { status?: { phase?: string } } | undefined;
-      return pod?.status?.phase === 'Running';
-    });
+    await waitUntil(
+      'other pod running',
+      () => {
+        const pod = fake.get('pods', app, otherName) as { status?: { phase?: string } } | undefined;
+        return pod?.status?.phase === 'Running';
+      },
+      10_000,
+      20,
+    );
     fake.setPodPort(app, otherName, WEB_PORT, web.port);
     const before = web.connections();
     for (const pod of [otherName, 'web.o7h3r']) {
@@ -344,10 +354,15 @@ describe('kubernetes platform: port forwarding', function () {
     const extra = appPod(app, app, 'web', 'e4x7r');
     fake.create(extra);
     const extraName = extra.metadata!.name!;
-    await waitFor('extra pod running', () => {
-      const pod = fake.get('pods', app, extraName) as { status?: { phase?: string } } | undefined;
-      return pod?.status?.phase === 'Running';
-    });
+    await waitUntil(
+      'extra pod running',
+      () => {
+        const pod = fake.get('pods', app, extraName) as { status?: { phase?: string } } | undefined;
+        return pod?.status?.phase === 'Running';
+      },
+      10_000,
+      20,
+    );
     const idle = net.createServer(() => undefined);
     await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
     fake.setPodPort(app, extraName, 7000, (idle.address() as AddressInfo).port);
@@ -370,7 +385,7 @@ describe('kubernetes platform: port forwarding', function () {
       const closed = new Promise<void>((resolve) => aborted.once('close', resolve));
       controller.abort();
       await within(5000, closed, 'aborted forward closed');
-      await waitFor('fake forward closed', () => fake.activePortForwards() === 0);
+      await waitUntil('fake forward closed', () => fake.activePortForwards() === 0, 10_000, 20);
     } finally {
       idle.close();
     }
@@ -402,10 +417,15 @@ describe('kubernetes platform: port forwarding under the chart RBAC', function (
     fake.create(pod);
     const web = await startWebServer();
     fake.setPodPort(NS, pod.metadata!.name!, WEB_PORT, web.port);
-    await waitFor('pod running', () => {
-      const p = fake.get('pods', NS, pod.metadata!.name!) as { status?: { phase?: string } };
-      return p?.status?.phase === 'Running';
-    });
+    await waitUntil(
+      'pod running',
+      () => {
+        const p = fake.get('pods', NS, pod.metadata!.name!) as { status?: { phase?: string } };
+        return p?.status?.phase === 'Running';
+      },
+      10_000,
+      20,
+    );
     const platform = await createKubernetesPlatform(
       platformConfig(fake, {
         kubeconfigPath: fake.kubeconfigPath(serviceAccountUsername(DEFAULT_NAMESPACE, sa), NS),
@@ -443,7 +463,7 @@ describe('kubernetes platform: port forwarding under the chart RBAC', function (
           const closed = new Promise<void>((resolve) => open.once('close', resolve));
           await platform.close();
           await within(5000, closed, 'forward reset by close()');
-          await waitFor('fake forward closed', () => fake.activePortForwards() === 0);
+          await waitUntil('fake forward closed', () => fake.activePortForwards() === 0, 10_000, 20);
         }
       } finally {
         await platform.close();

@@ -18,9 +18,9 @@ import {
   session,
   silent,
   startShop,
-  waitFor,
   type PodLike,
 } from './kubernetes-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 describe('kubernetes platform', function () {
   this.timeout(20_000);
@@ -54,7 +54,7 @@ describe('kubernetes platform', function () {
             ] ?? '',
           );
         const first = beat();
-        await waitFor('a newer heartbeat', () => beat() > first, 10_000);
+        await waitUntil('a newer heartbeat', () => beat() > first, 10_000, 20);
       } finally {
         console.kill();
         await console.done;
@@ -91,10 +91,14 @@ describe('kubernetes platform', function () {
         fake.create(consolePod('shop-console-orphan', new Date(Date.now() - 3_600_000)));
         fake.create(consolePod('shop-console-other-replica', new Date()));
         fake.create(consolePod('shop-console-ended', new Date()));
-        await waitFor('pods running', () =>
-          consolePods(fake, app).every(
-            (p) => (p as { status?: { phase?: string } }).status?.phase === 'Running',
-          ),
+        await waitUntil(
+          'pods running',
+          () =>
+            consolePods(fake, app).every(
+              (p) => (p as { status?: { phase?: string } }).status?.phase === 'Running',
+            ),
+          10_000,
+          20,
         );
         fake.setPodPhase(app, 'shop-console-ended', 'Failed', { reason: 'DeadlineExceeded' });
         const reaped = await reaperPlatform.reapOrphans();
@@ -102,13 +106,15 @@ describe('kubernetes platform', function () {
           `${app}/shop-console-ended`,
           `${app}/shop-console-orphan`,
         ]);
-        await waitFor(
+        await waitUntil(
           'orphans gone',
           () =>
             consolePods(fake, app)
               .map((p) => p.metadata?.name)
               .sort()
               .join() === [livePod, 'shop-console-other-replica'].sort().join(),
+          10_000,
+          20,
         );
       } finally {
         live.kill();

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runCommand, waitForOutput, within } from '../support/platform-conformance.js';
-import { gone, open, tempDataDir, useLocalPlatforms, waitFor, writeApp } from './local-harness.js';
+import { gone, open, tempDataDir, useLocalPlatforms, writeApp } from './local-harness.js';
+import { waitForValue } from '../support/wait.js';
 
 describe('local platform', function () {
   this.timeout(20_000);
@@ -26,12 +27,16 @@ describe('local platform', function () {
         );
         const platform = await make(dataDir, { limits: { stopGraceMs: 300 } });
         const pidOf = (file: string) =>
-          waitFor(file, () => {
-            const text = fs.existsSync(path.join(appDir, file))
-              ? fs.readFileSync(path.join(appDir, file), 'utf8').trim()
-              : '';
-            return text ? Number(text) : undefined;
-          });
+          waitForValue(
+            file,
+            () => {
+              const text = fs.existsSync(path.join(appDir, file))
+                ? fs.readFileSync(path.join(appDir, file), 'utf8').trim()
+                : '';
+              return text ? Number(text) : undefined;
+            },
+            5000,
+          );
         const pids = [await pidOf('web.pid'), await pidOf('worker.pid'), await pidOf('child.pid')];
         const console = await open(platform, 'stubborn', { command: 'echo $$; exec sleep 1000' });
         const consolePid = Number((await waitForOutput(console.stdout, /\d+\n/)).trim());

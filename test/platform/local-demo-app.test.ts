@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runTarget, tempDataDir, useLocalPlatforms, waitFor, waitForLog } from './local-harness.js';
+import { runTarget, tempDataDir, useLocalPlatforms, waitForLog } from './local-harness.js';
+import { waitForValue } from '../support/wait.js';
 
 describe('local platform', function () {
   this.timeout(20_000);
@@ -17,18 +18,31 @@ describe('local platform', function () {
       try {
         const platform = await make(dataDir, { createDemoApp: true });
         assert.deepEqual(await platform.listApps(), [{ name: 'demo', processTypes: ['web'] }]);
-        const port = await waitFor('the demo port', async () => {
-          const value = await runTarget(platform, 'demo', { process: 'web' }, 'printf %s "$PORT"');
-          return /^\d+$/.test(value) ? Number(value) : undefined;
-        });
-        const body = await waitFor('an HTTP answer', async () => {
-          try {
-            const response = await fetch(`http://127.0.0.1:${port}/hello`);
-            return response.status === 200 ? await response.text() : undefined;
-          } catch {
-            return undefined;
-          }
-        });
+        const port = await waitForValue(
+          'the demo port',
+          async () => {
+            const value = await runTarget(
+              platform,
+              'demo',
+              { process: 'web' },
+              'printf %s "$PORT"',
+            );
+            return /^\d+$/.test(value) ? Number(value) : undefined;
+          },
+          5000,
+        );
+        const body = await waitForValue(
+          'an HTTP answer',
+          async () => {
+            try {
+              const response = await fetch(`http://127.0.0.1:${port}/hello`);
+              return response.status === 200 ? await response.text() : undefined;
+            } catch {
+              return undefined;
+            }
+          },
+          5000,
+        );
         assert.equal(body, 'Hello from the neetodeploy demo app (web.1)\n');
         await waitForLog(platform, 'demo', /^method=GET path="\/hello" status=200/);
 
@@ -36,13 +50,17 @@ describe('local platform', function () {
           set: { GREETING: 'Hi there', HEARTBEAT_INTERVAL_MS: '150' },
         });
         await waitForLog(platform, 'demo', /^heartbeat uptime=\d+s requests=0$/);
-        const greeted = await waitFor('the new greeting', async () => {
-          try {
-            return await (await fetch(`http://127.0.0.1:${port}/`)).text();
-          } catch {
-            return undefined;
-          }
-        });
+        const greeted = await waitForValue(
+          'the new greeting',
+          async () => {
+            try {
+              return await (await fetch(`http://127.0.0.1:${port}/`)).text();
+            } catch {
+              return undefined;
+            }
+          },
+          5000,
+        );
         assert.equal(greeted, 'Hi there (web.1)\n');
         await platform.close();
 

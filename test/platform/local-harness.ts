@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import {
   createLocalPlatform,
@@ -16,6 +15,7 @@ import {
   type Platform,
 } from '@neetodeploy/platform';
 import { within } from '../support/platform-conformance.js';
+import { waitForValue } from '../support/wait.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -30,20 +30,6 @@ export function writeApp(dataDir: string, app: string, procfile: string): string
   return dir;
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 5000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 export async function logLines(platform: Platform, app: string, tail = 1000): Promise<LogLine[]> {
   const lines: LogLine[] = [];
   for await (const line of platform.streamLogs(app, { tail })) lines.push(line);
@@ -51,7 +37,7 @@ export async function logLines(platform: Platform, app: string, tail = 1000): Pr
 }
 
 export async function waitForLog(platform: Platform, app: string, pattern: RegExp, ms = 5000) {
-  return waitFor(
+  return waitForValue(
     `a log line matching ${String(pattern)}`,
     async () => (await logLines(platform, app)).find((l) => pattern.test(l.line)),
     ms,

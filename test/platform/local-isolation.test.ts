@@ -12,7 +12,8 @@ import type { LocalPlatform, LocalPlatformConfigInput } from '@neetodeploy/platf
 import { createBastion, parseBastionConfig, type Bastion } from '@neetodeploy/bastion';
 import { within } from '../support/platform-conformance.js';
 import { makeKey, signCert, ssh, writeSshConfig } from '../support/ssh-client.js';
-import { silent, tempDataDir, useLocalPlatforms, waitFor, writeApp } from './local-harness.js';
+import { silent, tempDataDir, useLocalPlatforms, writeApp } from './local-harness.js';
+import { waitForValue } from '../support/wait.js';
 
 const CA_SECRET = 'isolation-test-user-ca';
 const POLICY = 'users:\n  - email: admin@example.com\n    apps: ["*"]\n';
@@ -84,13 +85,17 @@ function withArgs(script: string, args: readonly (string | number)[]): string {
 }
 
 async function billingPid(platform: LocalPlatform, dataDir: string): Promise<number> {
-  return waitFor('the billing app running', async () => {
-    const processes = await platform.listProcesses('billing');
-    if (processes[0]?.state !== 'running') return undefined;
-    const file = path.join(dataDir, 'run', 'billing.json');
-    const record = JSON.parse(fs.readFileSync(file, 'utf8')) as { instances: { pid?: number }[] };
-    return record.instances[0]?.pid;
-  });
+  return waitForValue(
+    'the billing app running',
+    async () => {
+      const processes = await platform.listProcesses('billing');
+      if (processes[0]?.state !== 'running') return undefined;
+      const file = path.join(dataDir, 'run', 'billing.json');
+      const record = JSON.parse(fs.readFileSync(file, 'utf8')) as { instances: { pid?: number }[] };
+      return record.instances[0]?.pid;
+    },
+    5000,
+  );
 }
 
 function canRun(mode: 'user' | 'sandbox'): boolean {
@@ -138,10 +143,14 @@ for (const mode of ['user', 'sandbox'] as const) {
         `web: ${withArgs(script, [dataDir, process.pid, victimPid])} > leaks.txt; exec sleep 1000\n`,
       );
       await platform.rescan();
-      const text = await waitFor('the attack script to finish', () => {
-        const t = fs.existsSync(leaks) ? fs.readFileSync(leaks, 'utf8') : '';
-        return t.includes('done') ? t : undefined;
-      });
+      const text = await waitForValue(
+        'the attack script to finish',
+        () => {
+          const t = fs.existsSync(leaks) ? fs.readFileSync(leaks, 'utf8') : '';
+          return t.includes('done') ? t : undefined;
+        },
+        5000,
+      );
       assert.equal(text.trim(), 'done');
     });
 

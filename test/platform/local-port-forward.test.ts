@@ -14,7 +14,8 @@ import {
   type LocalPlatform,
   type PortForwardStream,
 } from '@neetodeploy/platform';
-import { silent, tempDataDir, useLocalPlatforms, waitFor, writeApp } from './local-harness.js';
+import { silent, tempDataDir, useLocalPlatforms, writeApp } from './local-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 /** An echo server: echoes, and on the client's EOF writes `bye` and ends (half-close). */
 const ECHO_SERVER = `
@@ -100,19 +101,23 @@ describe('local platform: port forwarding', function () {
     await admin.updateConfigVars('echo', { set: { DEBUG_PORT: String(debugPort) } });
     await admin.close();
     platform = await make(dataDir);
-    await waitFor('both apps listening', async () => {
-      const echo = portsOf(dataDir, 'echo')['web.1'];
-      const other = portsOf(dataDir, 'other')['web.1'];
-      if (!echo || !other) return undefined;
-      const up =
-        (await listening('127.0.0.1', echo)) &&
-        (await listening('::1', debugPort)) &&
-        (await listening('127.0.0.1', other));
-      if (!up) return undefined;
-      echoPort = echo;
-      otherPort = other;
-      return true;
-    });
+    await waitUntil(
+      'both apps listening',
+      async () => {
+        const echo = portsOf(dataDir, 'echo')['web.1'];
+        const other = portsOf(dataDir, 'other')['web.1'];
+        if (!echo || !other) return false;
+        const up =
+          (await listening('127.0.0.1', echo)) &&
+          (await listening('::1', debugPort)) &&
+          (await listening('127.0.0.1', other));
+        if (!up) return false;
+        echoPort = echo;
+        otherPort = other;
+        return true;
+      },
+      5000,
+    );
   });
   after(() => dispose(dataDir));
 

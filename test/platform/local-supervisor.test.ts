@@ -25,10 +25,10 @@ import {
   startedAtOf,
   tempDataDir,
   useLocalPlatforms,
-  waitFor,
   waitForLog,
   writeApp,
 } from './local-harness.js';
+import { waitForValue, waitUntil } from '../support/wait.js';
 
 describe('local platform', function () {
   this.timeout(20_000);
@@ -190,11 +190,9 @@ describe('local platform', function () {
         assert.ok(count >= 2);
       }
       // Transient work (a periodic app scan) may be in flight; a leak stays.
-      await waitFor(
-        'the same resources as before',
-        () => resources() === before || undefined,
-        2000,
-      ).catch(() => assert.equal(resources(), before));
+      await waitUntil('the same resources as before', () => resources() === before, 2000).catch(
+        () => assert.equal(resources(), before),
+      );
     });
 
     it('follows lines of a process type added to the Procfile', async () => {
@@ -272,10 +270,13 @@ describe('local platform', function () {
         await waitForOutput(server.stdout, /ready/, 20_000);
         await assert.rejects(make(dataDir), /another process \(pid \d+\) already runs the apps/);
         const pidFile = path.join(dataDir, 'apps', 'orphans', 'web.pid');
-        const oldPid = await waitFor('web.pid', () =>
-          fs.existsSync(pidFile)
-            ? Number(fs.readFileSync(pidFile, 'utf8')) || undefined
-            : undefined,
+        const oldPid = await waitForValue(
+          'web.pid',
+          () =>
+            fs.existsSync(pidFile)
+              ? Number(fs.readFileSync(pidFile, 'utf8')) || undefined
+              : undefined,
+          5000,
         );
         server.kill('SIGKILL');
         await new Promise((resolve) => server.once('exit', resolve));
@@ -283,10 +284,14 @@ describe('local platform', function () {
 
         const platform = await make(dataDir);
         assert.ok(gone(oldPid), 'the orphan was stopped');
-        const newPid = await waitFor('a new web.pid', () => {
-          const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-          return pid && pid !== oldPid ? pid : undefined;
-        });
+        const newPid = await waitForValue(
+          'a new web.pid',
+          () => {
+            const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+            return pid && pid !== oldPid ? pid : undefined;
+          },
+          5000,
+        );
         assert.equal((await platform.listProcesses('orphans'))[0]?.state, 'running');
         await platform.close();
         assert.ok(gone(newPid));

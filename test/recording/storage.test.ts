@@ -22,6 +22,7 @@ import {
 } from '@neetodeploy/recording';
 import type { RecordingStore } from '@neetodeploy/recording';
 import { ssh, tempDir } from '../support/ssh-client.js';
+import { waitUntil } from '../support/wait.js';
 import { startHarness, type Harness } from '../bastion/harness.js';
 import { nextRecording, replay, streamOf, writeRecordingKey } from './support.js';
 
@@ -282,7 +283,7 @@ describe('recording: storage', function () {
         },
       );
       // Once a chunk after the header is in the bucket, the command has run for a while.
-      await until(() => hasDataChunk(tmpS3.dir), 20_000);
+      await waitUntil('a data chunk in the bucket', () => hasDataChunk(tmpS3.dir), 20_000, 50);
       await s3.close();
       s3Running = false;
       const r = await session;
@@ -365,12 +366,4 @@ describe('recording: storage', function () {
 /** Whether the bucket directory holds a chunk past the header (`.../chunks/00000001...`). */
 function hasDataChunk(dir: string): boolean {
   return readdirSync(dir, { recursive: true }).some((p) => /chunks\/0*[1-9]/.test(String(p)));
-}
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -241,18 +241,6 @@ export async function startKeysService(options: StartOptions = {}): Promise<Test
   };
 }
 
-/** Polls `check` until it returns true or the deadline passes. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** The value of one sample in Prometheus text with exactly these labels, 0 when absent. */
 export function metricSample(
   metrics: string,
