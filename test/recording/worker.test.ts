@@ -33,6 +33,10 @@ const start = (id: string, policy: 'full' | 'output-only' = 'full'): RecordingSt
   term: { cols: 80, rows: 24 },
 });
 
+// Kept before the reuse test wraps it (a static method: calling it needs no `this`).
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const { allocUnsafeSlow } = Buffer;
+
 const config = (over: Partial<RecorderConfig> = {}): RecorderConfig => ({
   mode: 'best-effort',
   maxSessionBytes: 1 << 30,
@@ -114,6 +118,52 @@ describe('recording: the worker thread', function () {
       const intervals = seen.slice(1, 4).map((e) => e[0]);
       assert.deepEqual(intervals, [0.25, 0.25, 0.25]);
     } finally {
+      await w.close();
+    }
+  });
+
+  it("reuses full batches the worker hands back, without mixing two sessions' bytes", async () => {
+    // Required: start() waits for the worker to be up, so batches are taken as they come.
+    const w = worker({ mode: 'required' });
+    // Counts fresh full-size batches: with reuse, far fewer than the batches sent.
+    let freshFull = 0;
+    Buffer.allocUnsafeSlow = (size: number) => {
+      if (size === 256 * 1024) freshFull++;
+      return allocUnsafeSlow(size);
+    };
+    try {
+      const ids = [randomUUID(), randomUUID()] as const;
+      const recorders = [await w.start(start(ids[0])), await w.start(start(ids[1]))] as const;
+      const sent = ['', ''];
+      const chunkOf = (who: number, n: number): string => {
+        const letter = who === 0 ? 'a' : 'z';
+        return `${who}:${String(n).padStart(6, '0')} ${letter.repeat(2000)}\n`.repeat(24);
+      };
+      for (let n = 0; n < 64; n++) {
+        for (const who of [0, 1]) {
+          const text = chunkOf(who, n);
+          sent[who] += text;
+          recorders[who]!.output(Buffer.from(text));
+        }
+        // Let the worker take batches and hand them back while the sessions go on.
+        if (n % 4 === 3) await new Promise((r) => setTimeout(r, 5));
+      }
+      for (const [who, r] of recorders.entries()) {
+        const manifest = await r.finish({ code: 0 });
+        assert.ok(manifest, 'a manifest');
+        const id = ids[who]!;
+        const result = await verifyRecording(store, id, publicKey());
+        assert.ok(result.ok, result.ok ? '' : result.message);
+        const output = events(await readRecordingText(store, id))
+          .filter((e) => e[1] === 'o')
+          .map((e) => e[2])
+          .join('');
+        assert.ok(output === sent[who], `session ${who}: its output, every byte and in order`);
+      }
+      const batches = Math.floor((sent[0]!.length + sent[1]!.length) / (256 * 1024));
+      assert.ok(freshFull < batches / 2, `${freshFull} fresh full batches for ~${batches} sent`);
+    } finally {
+      Buffer.allocUnsafeSlow = allocUnsafeSlow;
       await w.close();
     }
   });

@@ -2,7 +2,9 @@
  * The bastion's side of the recording worker (./thread.ts). A session's recorder here only
  * copies the bytes that pass into a batch and posts the batch (transferred, not copied) every
  * {@link BATCH_BYTES} or {@link BATCH_MS}; encoding, hashing and storing happen on the worker's
- * thread, so a recorded session costs its own thread little more than an unrecorded one.
+ * thread, so a recorded session costs its own thread little more than an unrecorded one. Full
+ * batches come back from the worker once used and are written into again: a fresh batch is
+ * fresh pages, and their faults were most of what recording cost the session's thread.
  *
  * Bounded: bytes posted but not yet taken by the worker are capped (`spoolBytes`, at most
  * {@link MAX_IN_FLIGHT}). Past the cap a `required` recording fails (the bastion ends the
@@ -22,11 +24,14 @@ import type {
   SessionRecorder,
   StoreConfig,
 } from '../types.js';
+import { FULL_BATCH_BYTES } from './protocol.js';
 import type { FromWorker, RecordingWorkerData, ToWorker, WorkerError } from './protocol.js';
 import { startWorkerThread } from './start.js';
 
 const MIN_BATCH_BYTES = 16 * 1024;
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = FULL_BATCH_BYTES;
+/** Full-size batches kept for reuse, for all sessions together (4 MiB). */
+const MAX_SPARES = 16;
 const BATCH_MS = 20;
 const MAX_IN_FLIGHT = 64 * 1024 * 1024;
 const STREAM_INDEX = { i: 0, o: 1, e: 2 } as const;
@@ -51,6 +56,7 @@ export interface RecordingWorkerOptions {
 export class RecordingWorker {
   private worker: Worker | undefined;
   private readonly pending = new Map<string, Pending>();
+  private readonly spares: ArrayBuffer[] = [];
 
   constructor(private readonly options: RecordingWorkerOptions) {}
 
@@ -68,7 +74,12 @@ export class RecordingWorker {
     onFailure?: (err: RecordingError) => void,
   ): Promise<SessionRecorder> {
     const id = start.info.sessionId;
-    const recorder = new WorkerRecorder(id, this.options.config, (m, t) => this.post(m, t));
+    const recorder = new WorkerRecorder(
+      id,
+      this.options.config,
+      (m, t) => this.post(m, t),
+      (size) => this.allocate(size),
+    );
     const started = new Promise<void>((resolve, reject) => {
       this.pending.set(id, { started: { resolve, reject }, recorder, onFailure });
     });
@@ -83,6 +94,12 @@ export class RecordingWorker {
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.terminate();
+  }
+
+  /** A batch's memory: a spare full-size one if there is one, else fresh. */
+  private allocate(size: number): Buffer {
+    const spare = size === BATCH_BYTES ? this.spares.pop() : undefined;
+    return spare ? Buffer.from(spare) : Buffer.allocUnsafeSlow(size);
   }
 
   private post(message: ToWorker, transfer?: ArrayBuffer[]): void {
@@ -120,6 +137,7 @@ export class RecordingWorker {
         else entry.started.resolve();
         return;
       case 'consumed':
+        if (m.spare && this.spares.length < MAX_SPARES) this.spares.push(m.spare);
         entry.recorder.consumed(m.bytes);
         return;
       case 'failed':
@@ -160,6 +178,7 @@ class WorkerRecorder implements SessionRecorder {
     readonly id: string,
     private readonly config: RecorderConfig,
     private readonly send: (message: ToWorker, transfer?: ArrayBuffer[]) => void,
+    private readonly allocate: (size: number) => Buffer,
   ) {
     this.cap = Math.min(config.spoolBytes, MAX_IN_FLIGHT);
     this.failed = new Promise((resolve) => (this.failedResolve = resolve));
@@ -231,7 +250,7 @@ class WorkerRecorder implements SessionRecorder {
       this.capacity = Math.min(BATCH_BYTES, this.capacity * 2);
       this.flush();
     }
-    this.batch ??= Buffer.allocUnsafeSlow(Math.max(this.capacity, data.length));
+    this.batch ??= this.allocate(Math.max(this.capacity, data.length));
     data.copy(this.batch, this.used);
     this.used += data.length;
     this.pieces.push(STREAM_INDEX[stream], data.length, at ?? wallMs());

@@ -10,7 +10,7 @@ import { startRecording, type ThreadRecorder } from '../recorder.js';
 import { createRecordingStore } from '../stores/index.js';
 import { RecordingError } from '../types.js';
 import type { FromWorker, RecordingWorkerData, ToWorker, WorkerError } from './protocol.js';
-import { STREAMS } from './protocol.js';
+import { FULL_BATCH_BYTES, STREAMS } from './protocol.js';
 
 const port = parentPort!;
 const data = workerData as RecordingWorkerData;
@@ -21,7 +21,8 @@ const recorders = new Map<string, Promise<ThreadRecorder | undefined>>();
 // recording that cannot exist), so the first session's header is not stored seconds late.
 void store.listChunks('00000000-0000-4000-8000-000000000000').catch(() => undefined);
 
-const post = (message: FromWorker): void => port.postMessage(message);
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []): void =>
+  port.postMessage(message, transfer);
 
 function asError(err: unknown): WorkerError {
   const e =
@@ -78,9 +79,16 @@ async function handle(message: ToWorker): Promise<void> {
   if (message.t === 'start') return start(message.id, message);
   const r = await recorders.get(message.id);
   switch (message.t) {
-    case 'data':
-      post({ t: 'consumed', id: message.id, bytes: feed(r, message) });
+    case 'data': {
+      // The recorder copied what it keeps (decoded text, hashes): the memory can go back.
+      const bytes = feed(r, message);
+      const spare = message.bytes.byteLength === FULL_BATCH_BYTES ? message.bytes : undefined;
+      post(
+        { t: 'consumed', id: message.id, bytes, ...(spare ? { spare } : {}) },
+        spare ? [spare] : [],
+      );
       return;
+    }
     case 'gap':
       return r?.gap(message.spans);
     case 'resize':
