@@ -155,29 +155,24 @@ export function handleForward(
   if (!checked.ok) return refuse(checked.refusal);
   const forwards = forwardsOf(conn, deps.config.maxPerConnection);
   if (forwards.gone) return reject();
+  const overLimit = (limit: string, description: string): void => {
+    scope.logger.warn({ limit }, 'too many port forwards');
+    deps.metrics.limitRejections.inc({ limit });
+    refuse({ reason: 'limit', failure: { reason: OPEN_FAILURE.resourceShortage, description } });
+  };
   if (!forwards.budget.tryReserve()) {
-    scope.logger.warn({ limit: 'forwards-per-connection' }, 'too many port forwards');
-    deps.metrics.limitRejections.inc({ limit: 'forwards-per-connection' });
-    return refuse({
-      reason: 'limit',
-      failure: {
-        reason: OPEN_FAILURE.resourceShortage,
-        description: `too many port forwards on this connection (limit ${deps.config.maxPerConnection}): close some and retry`,
-      },
-    });
+    return overLimit(
+      'forwards-per-connection',
+      `too many port forwards on this connection (limit ${deps.config.maxPerConnection}): close some and retry`,
+    );
   }
   const user = conn.identity.user;
   if (!deps.perUser.tryAcquire(user)) {
     forwards.budget.release();
-    scope.logger.warn({ limit: 'forwards-per-user' }, 'too many port forwards for one user');
-    deps.metrics.limitRejections.inc({ limit: 'forwards-per-user' });
-    return refuse({
-      reason: 'limit',
-      failure: {
-        reason: OPEN_FAILURE.resourceShortage,
-        description: `too many port forwards for ${user} on this bastion (limit ${deps.config.maxPerUser}, all connections together): close some and retry`,
-      },
-    });
+    return overLimit(
+      'forwards-per-user',
+      `too many port forwards for ${user} on this bastion (limit ${deps.config.maxPerUser}, all connections together): close some and retry`,
+    );
   }
   // Both budgets are given back together, whichever way the forward ends.
   const release = (): void => {
