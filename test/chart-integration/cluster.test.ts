@@ -48,6 +48,7 @@ import {
   writeConfigMapVolume,
 } from './support.js';
 import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 const VALUES_FILES = [path.join(CHART_DIR, 'ci', 'production-values.yaml')];
 /** In the production value set, `blog` is open to the developers group (bob among them). */
@@ -256,16 +257,7 @@ describe('chart-configured cluster: two bastions, two keys-services, one API ser
     await addUserForTests(a.service.context.store, { email: BOB, groups: [] });
     await startBastion(a.address.url, bastionKey, hostCert);
     await startBastion(b.address.url, bastionKey, hostCert);
-    await waitUntil(
-      'the web pod running',
-      () => {
-        const pod = fake.get('pods', APP_NAMESPACE, webPod) as
-          { status?: { phase?: string } } | undefined;
-        return pod?.status?.phase === 'Running';
-      },
-      10_000,
-      20,
-    );
+    await waitForPodRunning(fake, APP_NAMESPACE, webPod);
   });
 
   after(async function () {

@@ -28,6 +28,7 @@ import type { FakeApiServer, KubeObject } from '../support/fake-apiserver/index.
 import { tempDir } from '../support/ssh-client.js';
 import { apiRequest, seedApp, withNamespacesFileIn } from './support.js';
 import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 const silent = pino({ level: 'silent' });
 const APP = 'shop';
@@ -143,16 +144,7 @@ for (const mode of MODES) {
         ),
         { logger: silent },
       );
-      await waitUntil(
-        'the web pod running',
-        () => {
-          const pod = fake.get('pods', mode.namespace, webPod) as
-            { status?: { phase?: string } } | undefined;
-          return pod?.status?.phase === 'Running';
-        },
-        10_000,
-        20,
-      );
+      await waitForPodRunning(fake, mode.namespace, webPod);
     });
 
     after(async function () {
@@ -213,16 +205,7 @@ for (const mode of MODES) {
           },
           spec: { containers: [{ name: 'web', image: 'registry.example/app:1' }] },
         });
-        await waitUntil(
-          'the orphan running',
-          () => {
-            const pod = fake.get('pods', mode.namespace, name) as
-              { status?: { phase?: string } } | undefined;
-            return pod?.status?.phase === 'Running';
-          },
-          10_000,
-          20,
-        );
+        await waitForPodRunning(fake, mode.namespace, name);
         fake.setPodPhase(mode.namespace, name, 'Succeeded');
         const reaped = await bastionPlatform.reapOrphans();
         assert.deepEqual(reaped, [`${mode.namespace}/${name}`]);

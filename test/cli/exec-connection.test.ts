@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ALICE, runBin, startCliEnv } from './harness.js';
-import type { BastionFront, CliEnv } from './harness.js';
+import type { CliEnv } from './harness.js';
+import type { Relay } from '../support/tcp-relay.js';
 
 describe('cli: exec when the bastion drops or refuses the connection', function () {
   this.timeout(60_000);
   let env: CliEnv;
-  let front: BastionFront;
+  let front: Relay;
   let binEnv: Record<string, string>;
 
   before(async function () {

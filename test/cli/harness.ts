@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -27,6 +26,7 @@ import { ROOT, SOURCE_NODE_ARGS, sourceBinArgs } from '../support/paths.js';
 import { ALICE, BOB, startKeysService } from '../support/keys-service.js';
 import { startBastionForKeysService } from '../support/bastion-for-keys-service.js';
 import { freePort } from '../support/openssh.js';
+import { startRelay, type Relay } from '../support/tcp-relay.js';
 import type { TestKeysService } from '../support/keys-service.js';
 
 export { ALICE, BOB };
@@ -111,7 +111,7 @@ export interface CliEnv {
     readonly hostPublicKey: string;
   };
   /** With `bastionFront`: the TCP relay the keys-service names instead of the bastion. */
-  readonly front?: BastionFront;
+  readonly front?: Relay;
   /** A fresh CLI config dir under a fresh home. */
   config(name: string, overrides?: CliConfig['overrides']): CliConfig;
   /** Stores credentials for `email` (token minted in the store) in that config. */
@@ -130,69 +130,11 @@ export interface CliEnvOptions {
    * clients can check); `ca` the `@cert-authority` line of the host CA.
    */
   readonly bastion?: 'pinned' | 'ca';
-  /** Put a {@link BastionFront} between clients and the bastion (needs `bastion`). */
-  readonly bastionFront?: boolean;
-}
-
-/**
- * A TCP relay in front of the bastion that can close connections the way an overloaded bastion
- * does (sshd's MaxStartups): after the server's banner, before key exchange completes.
- */
-export interface BastionFront {
-  readonly port: number;
-  /** Connections accepted so far. */
-  readonly accepted: number;
   /**
-   * The next `n` connections are closed (or reset, as a full accept queue or a firewall does)
-   * once the bastion's banner has reached the client.
+   * Put a TCP relay between clients and the bastion (needs `bastion`), which can drop
+   * connections as an overloaded bastion does.
    */
-  closeNext(n: number, how?: 'close' | 'reset'): void;
-  close(): Promise<void>;
-}
-
-async function startBastionFront(bastionPort: number, port: number): Promise<BastionFront> {
-  let accepted = 0;
-  let toClose = 0;
-  let closeHow: 'close' | 'reset' = 'close';
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    accepted++;
-    const closeEarly = toClose > 0;
-    if (closeEarly) toClose--;
-    const upstream = net.connect(bastionPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    if (closeEarly) {
-      const how = closeHow;
-      upstream.once('data', (banner) => {
-        upstream.destroy();
-        if (how === 'close') client.end(banner);
-        else client.write(banner, () => setTimeout(() => client.resetAndDestroy(), 20));
-      });
-      return;
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    port,
-    get accepted() {
-      return accepted;
-    },
-    closeNext(n, how = 'close') {
-      toClose = n;
-      closeHow = how;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  readonly bastionFront?: boolean;
 }
 
 export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> {
@@ -262,7 +204,7 @@ export async function startCliEnv(options: CliEnvOptions = {}): Promise<CliEnv> 
   }
   const front =
     bastionPort !== undefined && frontPort !== undefined
-      ? await startBastionFront(bastionPort, frontPort)
+      ? await startRelay(bastionPort, frontPort)
       : undefined;
   const caFile = path.join(root, 'api-ca.pem');
   fs.writeFileSync(caFile, ks.ca);

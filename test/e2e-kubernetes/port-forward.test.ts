@@ -25,6 +25,7 @@ import { freePort } from '../support/openssh.js';
 import { makeKey, signCert, ssh, tempDir, writeSshConfig } from '../support/ssh-client.js';
 import { APP, APPS_NAMESPACE, platformConfig, seedApp } from './harness.js';
 import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 const BASTION_NAME = 'bastion.test';
 const WEB_PORT = 8080;
@@ -104,10 +105,7 @@ describe('e2e kubernetes: port forwarding through the bastion with stock OpenSSH
     const sa = serviceAccountNames().bastion;
     fake.serviceAccountToken(DEFAULT_NAMESPACE, sa);
     webPod = seedApp(fake, APP, {});
-    await waitUntil('web pod running', () => {
-      const pod = fake.get('pods', APPS_NAMESPACE, webPod) as { status?: { phase?: string } };
-      return pod?.status?.phase === 'Running';
-    });
+    await waitForPodRunning(fake, APPS_NAMESPACE, webPod);
 
     // The app's web port: a real server that tells which connection served a request.
     web = http.createServer((req, res) => {

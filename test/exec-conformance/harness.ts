@@ -27,8 +27,8 @@ import { freePort, sshKeygen, startSshd } from '../support/openssh.js';
 import type { SshdHandle } from '../support/openssh.js';
 import { ROOT, sourceBinArgs } from '../support/paths.js';
 import type { PathName } from './cases.js';
-import { startRelay } from './proxy.js';
-import type { Relay } from './proxy.js';
+import { startRelay } from '../support/tcp-relay.js';
+import type { Relay } from '../support/tcp-relay.js';
 
 export interface Invocation {
   readonly argv: readonly string[];

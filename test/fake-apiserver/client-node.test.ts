@@ -18,6 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver/index.js';
 import { waitForValue, waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 function kubeConfig(fake: FakeApiServer, user?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -488,11 +489,7 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
         metadata: { name: 'p', namespace: 'default' },
         spec: { containers: [{ name: 'app', image: 'x' }] },
       });
-      await waitUntil(
-        'pod running',
-        () => (v4.get('pods', 'default', 'p')?.status as { phase?: string }).phase === 'Running',
-        15_000,
-      );
+      await waitForPodRunning(v4, 'default', 'p', 15_000);
       const r = await runExec(kubeConfig(v4), 'default', 'p', ['sh', '-c', 'echo v4 here; exit 3']);
       assert.equal(r.protocol, 'v4.channel.k8s.io');
       assert.equal(r.stdout, 'v4 here\n');
@@ -572,11 +569,7 @@ describe('fake API server: @kubernetes/client-node 1.4.0', function () {
       namespace: ns,
       body: { metadata: { name: 'short' }, spec: { containers: [{ name: 'app', image: 'x' }] } },
     });
-    await waitUntil(
-      'pod running',
-      () => (fake.get('pods', ns, 'short')?.status as { phase?: string }).phase === 'Running',
-      15_000,
-    );
+    await waitForPodRunning(fake, ns, 'short', 15_000);
     const w = await collectWatch(kc, `/api/v1/namespaces/${ns}/pods`, {
       fieldSelector: 'metadata.name=short',
       resourceVersion: fake.currentResourceVersion(),

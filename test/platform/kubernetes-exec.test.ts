@@ -32,6 +32,7 @@ import {
   startShop,
 } from './kubernetes-harness.js';
 import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 describe('kubernetes platform', function () {
   this.timeout(20_000);
@@ -172,15 +173,7 @@ subjects: [{ kind: ServiceAccount, name: limited, namespace: ${app} }]
       const doomed = appPod(app, app, 'web', 'gone1');
       fake.create(doomed);
       const name = doomed.metadata?.name ?? '';
-      await waitUntil(
-        'doomed pod running',
-        () => {
-          const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
-          return pod?.status?.phase === 'Running';
-        },
-        10_000,
-        20,
-      );
+      await waitForPodRunning(fake, app, name);
       const client = createKubeClient(
         loadKubeConfig({ kubeconfigPath: fake.kubeconfigPath() }),
         5000,

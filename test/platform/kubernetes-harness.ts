@@ -17,7 +17,7 @@ import {
   type KubeObject,
 } from '../support/fake-apiserver/index.js';
 import { within } from '../support/platform-conformance.js';
-import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 export const APP_LABEL = 'neetodeploy.com/app';
 export const PROCESS_LABEL = 'neetodeploy.com/process';
@@ -198,14 +198,6 @@ export async function startShop(): Promise<Shop> {
   const fake = await startFakeApiServer();
   const webPod = seedApp(fake, app);
   const platform = await createKubernetesPlatform(platformConfig(fake), { logger: silent });
-  await waitUntil(
-    'web pod running',
-    () => {
-      const pod = fake.get('pods', app, webPod) as { status?: { phase?: string } } | undefined;
-      return pod?.status?.phase === 'Running';
-    },
-    10_000,
-    20,
-  );
+  await waitForPodRunning(fake, app, webPod);
   return { fake, platform, webPod };
 }

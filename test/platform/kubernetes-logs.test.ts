@@ -14,6 +14,7 @@ import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserve
 import { within } from '../support/platform-conformance.js';
 import { app, appPod, platformConfig, seedApp, silent, startShop } from './kubernetes-harness.js';
 import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 describe('kubernetes platform', function () {
   this.timeout(20_000);
@@ -48,15 +49,7 @@ describe('kubernetes platform', function () {
       const late = appPod(app, app, 'web', 'z9y8x');
       fake.create(late);
       const name = late.metadata?.name ?? '';
-      await waitUntil(
-        'late pod running',
-        () => {
-          const pod = fake.get('pods', app, name) as { status?: { phase?: string } } | undefined;
-          return pod?.status?.phase === 'Running';
-        },
-        10_000,
-        20,
-      );
+      await waitForPodRunning(fake, app, name);
       await new Promise((r) => setTimeout(r, 300));
       fake.appendPodLog(app, name, undefined, 'late pod says hi');
       await within(10_000, reading, 'line from the late pod');

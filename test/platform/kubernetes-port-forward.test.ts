@@ -38,6 +38,7 @@ import {
   startShop,
 } from './kubernetes-harness.js';
 import { waitUntil } from '../support/wait.js';
+import { waitForPodRunning } from '../support/fake-apiserver/index.js';
 
 const WEB_PORT = 8080;
 
@@ -328,15 +329,7 @@ describe('kubernetes platform: port forwarding', function () {
     const other = appPod('other', app, 'web', 'o7h3r');
     fake.create(other);
     const otherName = other.metadata!.name!;
-    await waitUntil(
-      'other pod running',
-      () => {
-        const pod = fake.get('pods', app, otherName) as { status?: { phase?: string } } | undefined;
-        return pod?.status?.phase === 'Running';
-      },
-      10_000,
-      20,
-    );
+    await waitForPodRunning(fake, app, otherName);
     fake.setPodPort(app, otherName, WEB_PORT, web.port);
     const before = web.connections();
     for (const pod of [otherName, 'web.o7h3r']) {
@@ -354,15 +347,7 @@ describe('kubernetes platform: port forwarding', function () {
     const extra = appPod(app, app, 'web', 'e4x7r');
     fake.create(extra);
     const extraName = extra.metadata!.name!;
-    await waitUntil(
-      'extra pod running',
-      () => {
-        const pod = fake.get('pods', app, extraName) as { status?: { phase?: string } } | undefined;
-        return pod?.status?.phase === 'Running';
-      },
-      10_000,
-      20,
-    );
+    await waitForPodRunning(fake, app, extraName);
     const idle = net.createServer(() => undefined);
     await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
     fake.setPodPort(app, extraName, 7000, (idle.address() as AddressInfo).port);
@@ -417,15 +402,7 @@ describe('kubernetes platform: port forwarding under the chart RBAC', function (
     fake.create(pod);
     const web = await startWebServer();
     fake.setPodPort(NS, pod.metadata!.name!, WEB_PORT, web.port);
-    await waitUntil(
-      'pod running',
-      () => {
-        const p = fake.get('pods', NS, pod.metadata!.name!) as { status?: { phase?: string } };
-        return p?.status?.phase === 'Running';
-      },
-      10_000,
-      20,
-    );
+    await waitForPodRunning(fake, NS, pod.metadata!.name!);
     const platform = await createKubernetesPlatform(
       platformConfig(fake, {
         kubeconfigPath: fake.kubeconfigPath(serviceAccountUsername(DEFAULT_NAMESPACE, sa), NS),

@@ -1,6 +1,7 @@
 export { startFakeApiServer } from './server.js';
 export { serviceAccountUsername } from './auth.js';
 export { rbacObjectsFromYaml } from './rbac.js';
+export { waitForPodRunning } from './wait.js';
 export type {
   FakeApiServer,
   FakeApiServerOptions,
