@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import { PassThrough } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import pino from 'pino';
 import type { Connection } from 'ssh2';
 import { parseBastionConfig } from '@neetodeploy/bastion';
@@ -28,7 +30,7 @@ class FakeClient extends EventEmitter {
   }
 }
 
-function setup(authenticate: boolean) {
+function setup(authenticate: boolean, stream: Duplex = new PassThrough()) {
   const events: string[] = [];
   let scope: ConnectionScope | undefined;
   const authentication: AuthenticationStep = {
@@ -55,7 +57,6 @@ function setup(authenticate: boolean) {
     draining: () => false,
     serve: () => undefined,
   });
-  const stream = new PassThrough();
   const info: ConnectionInfo = {
     id: 'c1',
     ip: '127.0.0.1',
@@ -102,6 +103,7 @@ describe('bastion connection lifecycle', () => {
     let endSession!: () => void;
     const session: ActiveSession = {
       id: 's1',
+      kind: 'console',
       notify: (m) => told.push(m),
       terminate: () => endSession(),
       close: () => undefined,
@@ -119,5 +121,65 @@ describe('bastion connection lifecycle', () => {
     assert.equal(client.ended, 2);
     untrack();
     assert.equal(t.registry.sessions().length, 0);
+  });
+
+  /** A connection on a real socket, authenticated, with one session of `kind` in it. */
+  async function withSession(kind: ActiveSession['kind']) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const peer = net.connect(port, '127.0.0.1');
+    const socket = await accepted;
+    server.close();
+    const t = setup(true, socket);
+    const client = new FakeClient();
+    t.connection.attach(client as unknown as Connection);
+    client.emit(
+      'session',
+      () => undefined,
+      () => undefined,
+    );
+    let endSession!: () => void;
+    const session: ActiveSession = {
+      id: 's1',
+      kind,
+      notify: () => undefined,
+      terminate: () => endSession(),
+      close: () => undefined,
+      ended: new Promise<void>((resolve) => (endSession = resolve)),
+    };
+    t.scope()!.track(session);
+    return { t, client, peer, socket, session };
+  }
+
+  it('ending a console session waits for its client to hang up before disconnecting it', async () => {
+    // OpenSSH exits at a disconnect before it prints the stderr that came just before it.
+    const { t, client, peer, session } = await withSession('console');
+    t.connection.end('revoked: bye');
+    await session.ended;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(client.ended, 0, 'no disconnect while the client may still be printing');
+    peer.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(client.ended, 0, 'the client hung up: nothing left to disconnect');
+  });
+
+  it('a console client that never hangs up is disconnected after a grace', async () => {
+    const { t, client, peer, session } = await withSession('console');
+    t.connection.end('revoked: bye');
+    await session.ended;
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    assert.equal(client.ended, 1);
+    peer.destroy();
+  });
+
+  it('a forward-only client (ssh -N never hangs up by itself) is disconnected at once', async () => {
+    const { t, client, peer, session } = await withSession('forward');
+    t.connection.end('revoked: bye');
+    await session.ended;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(client.ended, 1);
+    peer.destroy();
   });
 });

@@ -198,7 +198,12 @@ export function createLiveConnection(
       if (state === 'closing') return;
       state = 'closing';
       const all = [...own, ...[...children].flatMap((c) => c.sessions())];
-      endSessionsThen(all, reason, disconnect);
+      // A disconnect that overtakes a console's client makes OpenSSH exit before it prints the
+      // reason it was sent: let such a client hang up first (it does, once its channel closes).
+      const afterSessions = all.some((s) => s.kind === 'console')
+        ? () => void closeGracefully(transport.stream, disconnect)
+        : disconnect;
+      endSessionsThen(all, reason, afterSessions);
     },
     hangUp() {
       state = 'closing';

@@ -33,6 +33,11 @@ export type ConnectionState = 'pending' | 'authenticated' | 'closing';
 /** A console session as its connection sees it: something to tell, end or close. */
 export interface ActiveSession {
   readonly id: string;
+  /**
+   * A console session's client (a shell, an `exec`) goes away by itself once its channel
+   * closes; a forward's client (`ssh -N -L`) stays until it is disconnected.
+   */
+  readonly kind: 'console' | 'forward';
   /** Writes a line to the client's stderr (the terminal when a pty was allocated). */
   notify(message: string): void;
   /** Ends the session gracefully: the console is ended; its exit status still reaches the client. */

@@ -254,6 +254,7 @@ function relay(channel: ServerChannel, stream: PortForwardStream, ctx: RelayCont
   let ended!: () => void;
   const active: ActiveSession = {
     id,
+    kind: 'forward',
     notify: () => undefined,
     terminate: () => relayed.abort('the connection is ending'),
     close: () => relayed.abort('the connection is closing'),

@@ -127,6 +127,7 @@ function createRun(
   };
   const active: ActiveSession = {
     id: parts.id,
+    kind: 'console',
     notify: parts.say,
     terminate: () => {
       if (run.console) run.console.kill();
