@@ -97,7 +97,14 @@ const httpServerModules = ['http', 'https', 'http2'].flatMap((m) => [m, `node:${
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '.neetodeploy-data/**', '**/*.cjs', 'charts/**'],
+    ignores: [
+      '**/dist/**',
+      'cli/bundle/**',
+      '**/node_modules/**',
+      '.neetodeploy-data/**',
+      '**/*.cjs',
+      'charts/**',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -3,7 +3,7 @@
  * only reader of argv and the environment). Everything else receives an {@link AllInOneConfig}.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const port = z.number().int().min(0).max(65535);
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordingStoreConfigSchema } from '@neetodeploy/contract';
 import { platformConfigSchema, resolveKubernetesPaths } from '@neetodeploy/platform';
 import { matchSourceAddress } from '@neetodeploy/sshcert';

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-/** The CLI's version from its package.json (src/ and dist/ both sit one level below it). */
+/** The CLI's version from its package.json (src/, dist/ and bundle/ all sit one level below it). */
 export function cliVersion(): string {
   const require = createRequire(import.meta.url);
   const pkg = require('../package.json') as { version?: unknown };

@@ -2,7 +2,7 @@
  * Where session recordings live: the bastion writes there, the keys-service reads there, so both
  * parse the same `store` block with the same defaults (`@neetodeploy/recording` opens it).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const recordingStoreConfigSchema = z.discriminatedUnion('kind', [
   z.strictObject({

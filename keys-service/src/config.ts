@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequest, platformConfigSchema, resolveKubernetesPaths } from '@neetodeploy/platform';
 import { parsePublicKeyText } from '@neetodeploy/sshcert';
 import { oidcConfigSchema } from './auth/oidc-config.js';

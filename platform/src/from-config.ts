@@ -3,7 +3,7 @@
  * bastion's and the keys-service's composition roots cannot drift apart.
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import { kubernetesPlatformConfigSchema } from './kubernetes/config.js';
 import { createKubernetesPlatform } from './kubernetes/platform.js';
 import { createLocalPlatform } from './local/platform.js';

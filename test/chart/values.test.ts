@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { bastionConfigSchema } from '@neetodeploy/bastion';
 import { kubernetesPlatformConfigSchema } from '@neetodeploy/platform';
 import { Policy, keysServiceConfigSchema } from '@neetodeploy/keys-service';

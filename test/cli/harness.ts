@@ -277,7 +277,10 @@ export interface BinResult {
   readonly stderr: string;
 }
 
-/** Runs the real `neetodeploy` binary from source with a clean environment plus `env`. */
+/**
+ * Runs the real `neetodeploy` binary, from source unless `built`, with a clean environment plus
+ * `env`.
+ */
 export function runBin(
   args: readonly string[],
   env: Record<string, string>,
@@ -287,11 +290,15 @@ export function runBin(
     onStderr?: (text: string) => void;
     /** Working directory (default: the repository root). */
     cwd?: string;
+    /** Run what users run, `cli/bin/neetodeploy.js` (the bundle `npm run build` made). */
+    built?: boolean;
   } = {},
 ): Promise<BinResult> {
   return new Promise((resolve, reject) => {
     // The tsx loader resolved to a file URL, so the binary also runs from other directories.
-    const [node = process.execPath, ...nodeArgs] = selfCommandForTests();
+    const [node = process.execPath, ...nodeArgs] = options.built
+      ? [process.execPath, path.join(ROOT, 'cli', 'bin', 'neetodeploy.js')]
+      : selfCommandForTests();
     const child = spawn(node, [...nodeArgs, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },

@@ -131,7 +131,7 @@ const forbidden: Array<Case & { readonly rule: string }> = [
 
 const permitted: Case[] = [
   { file: 'sshcert/src/probe.ts', code: `import crypto from 'node:crypto';\nimport './types.js';` },
-  { file: 'contract/src/probe.ts', code: `import { z } from 'zod';\nimport './app-name.js';` },
+  { file: 'contract/src/probe.ts', code: `import * as z from 'zod';\nimport './app-name.js';` },
   {
     file: 'platform/src/probe.ts',
     code: `import http from 'node:http';\nimport type { IncomingMessage } from 'node:http';\nimport * as k8s from '@kubernetes/client-node';\nimport '@neetodeploy/sshcert';\nimport '@neetodeploy/contract';\nnew http.Agent();`,

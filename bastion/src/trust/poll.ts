@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parsePublicKeyText } from '@neetodeploy/sshcert';
 import type { BastionConfig } from '../config.js';
 import { EVENTS } from '../events.js';

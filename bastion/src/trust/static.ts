@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BastionConfig } from '../config.js';
 import { EVENTS } from '../events.js';
 import { buildSnapshot, parseKeyLines } from './snapshot.js';

@@ -1,5 +1,5 @@
 /** `GET /api/v1/apps`: the apps the caller has any permission on, with those permissions. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the access policy grants on an app, in this order wherever they are listed. */
 export const PERMISSIONS = [

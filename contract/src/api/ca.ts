@@ -2,7 +2,7 @@
  * `GET /api/v1/ca` (public, `ETag` / `If-None-Match` → 304): what the bastion needs to trust
  * user certificates and revoke them, and the host CA key clients trust the bastion with.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { USER_ID_HASH_PATTERN } from '../user-id.js';
 
 export const caBundleSchema = z.object({

@@ -1,5 +1,5 @@
 /** `POST /api/v1/certificates`: a short-lived user certificate for a public key and one app. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { APP_NAME_PATTERN } from '../app-name.js';
 import { isKeyId } from '../key-id.js';
 import { PROCESS_TYPE_PATTERN } from '../user-name.js';

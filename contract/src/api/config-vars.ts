@@ -3,7 +3,7 @@
  * RFC 9110 entity tag: the answer's `ETag`, and a PATCH's `If-Match` (a stale one gets 409
  * and changes nothing).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Config var names are environment variable names (the app sees them as such). */
 export const CONFIG_VAR_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -2,7 +2,7 @@
  * The body of every non-2xx JSON answer of the keys-service API. `message` is written for the
  * user; `code` is stable and is what clients branch on.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const apiErrorSchema = z.object({
   error: z.object({

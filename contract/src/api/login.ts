@@ -2,7 +2,7 @@
  * Login, shaped as the RFC 8628 device authorization grant: `POST /login-sessions` creates a
  * session the user approves in the browser, `POST /login-sessions/token` polls it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `POST /api/v1/login-sessions` body. Every field is optional: they only describe the client. */
 export const loginSessionRequestSchema = z

@@ -2,7 +2,7 @@
  * `GET /api/v1/apps/:app/logs?tail=N&follow=true&process=web&since=10m`: text lines, or NDJSON
  * of {@link logLineSchema} with `Accept: application/x-ndjson`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Query parameters arrive as strings; a bare `?follow` means true. */
 const flag = z

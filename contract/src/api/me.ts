@@ -1,5 +1,5 @@
 /** `GET /api/v1/me` (whoami): the token's user, their groups and the token itself. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const meSchema = z.object({
   email: z.string(),

@@ -1,5 +1,5 @@
 /** `GET /api/v1/apps/:app/processes`: an app's process types and running instances (`ps`). */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PROCESS_STATES = ['starting', 'running', 'crashed', 'stopped'] as const;
 

@@ -3,7 +3,7 @@
  * (newest first), `GET /api/v1/sessions/:id/recording` streams one as asciicast v3 text. Both
  * need the `sessions:read` permission on the session's app.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { API_PREFIX } from './paths.js';
 
 /** The media type of a recording's text (asciicast v3, newline-delimited JSON). */

@@ -2,7 +2,7 @@
  * The `oidc` section of the keys-service config: sign-in through an OpenID Connect provider
  * instead of local accounts. Absent means local accounts (the all-in-one's default).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const DOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
 

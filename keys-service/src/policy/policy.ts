@@ -29,7 +29,7 @@ import type { Permission } from '@neetodeploy/contract';
 import { DEFAULT_RECORDING_POLICY, RECORDING_POLICIES } from '@neetodeploy/recording';
 import type { RecordingPolicy } from '@neetodeploy/recording';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { intersectSourceAddresses, parseSourceAddress } from './source-address.js';
 
 // The permission names are the API's (`GET /apps` lists them): defined by the contract.

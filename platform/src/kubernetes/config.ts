@@ -2,7 +2,7 @@
  * Configuration of the kubernetes platform: a zod schema with defaults, nested by the servers
  * in their own config and validated once at boot.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A Kubernetes namespace name (RFC 1123 label). */
 export const namespaceName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);

@@ -8,7 +8,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import { namespaceName } from './config.js';
 import type { KubernetesPlatformConfig } from './config.js';
 import { EVENTS } from './events.js';

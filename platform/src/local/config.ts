@@ -2,7 +2,7 @@
  * Configuration of the local platform: a zod schema with defaults, so the embedded server can
  * nest it in its own config and validate it once at boot.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const localPlatformConfigSchema = z
   .object({

@@ -5,7 +5,7 @@
  * keys-service config as `recording`.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { recordingStoreConfigSchema } from '@neetodeploy/contract';
 import type { StoreConfig } from '@neetodeploy/recording';
 

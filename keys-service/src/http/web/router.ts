@@ -5,7 +5,7 @@
  */
 import express from 'express';
 import type { ErrorRequestHandler, RequestHandler, Router } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '@neetodeploy/platform';
 import type { Authenticator, PasswordAuthenticator } from '../../auth/index.js';
 import type { DomainContext } from '../../domain/index.js';
