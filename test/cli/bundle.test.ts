@@ -1,8 +1,8 @@
 /**
  * The binary users run: `cli/bin/neetodeploy.js` loads the esbuild bundle that `npm run build`
  * writes to cli/bundle/ (scripts/bundle-cli.ts). Every other CLI test runs the sources, so this
- * one proves the bundle itself: its lazily loaded chunks, the external ssh2 with its patches, the
- * version read from cli/package.json, and error exits.
+ * one proves the bundle itself: its lazily loaded chunks, the bundled ssh2 with its patches and its
+ * native module left in place, the version read from cli/package.json, and error exits.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -57,5 +57,23 @@ describe('cli: the built binary (cli/bundle)', function () {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /nope/);
     assert.match(unknown.stderr, /Apps you can use: demo/);
+  });
+
+  it("requires ssh2's native crypto module from where npm built it", function () {
+    const native = path.join(
+      ROOT,
+      'node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node',
+    );
+    // Without a compiler ssh2 has no native module and uses JavaScript: nothing to find.
+    if (!fs.existsSync(native)) this.skip();
+    const bundle = path.join(ROOT, 'cli', 'bundle');
+    const required = fs
+      .readdirSync(bundle)
+      .filter((f) => f.endsWith('.js'))
+      .flatMap((f) => [
+        ...fs.readFileSync(path.join(bundle, f), 'utf8').matchAll(/"([^"]+\.node)"/g),
+      ])
+      .map((m) => path.resolve(bundle, m[1] ?? ''));
+    assert.deepEqual(required, [native]);
   });
 });
