@@ -17,7 +17,7 @@ export const sntrup761 = require('ssh2/lib/protocol/sntrup761.js') as Kem & {
   readonly _internals: {
     fqFreeze(this: void, x: number): number;
     f3Freeze(this: void, x: number): number;
-    sortUint32(this: void, x: Float64Array): void;
+    sortInt32(this: void, x: Int32Array): void;
   };
 };
 export const mlkem768 = require('ssh2/lib/protocol/mlkem768.js') as Kem;
