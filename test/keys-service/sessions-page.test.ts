@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RecordingManifest } from '@neetodeploy/recording';
 import { ALICE_PASSWORD, startKeysService } from '../support/keys-service.js';
+import { waitForValue } from '../support/wait.js';
 import type { TestKeysService } from '../support/keys-service.js';
 import {
   ALICE,
@@ -142,12 +143,17 @@ describe('keys-service session pages in headless Chromium', function () {
 
     const text = page.locator('#player .ap-term-text');
     await text.waitFor({ timeout: 20_000 });
-    await page.waitForFunction(
-      `/OOPS-ON-STDERR/.test(document.querySelector('#player .ap-term-text')?.textContent ?? '')`,
-      undefined,
-      { timeout: 20_000 },
+    // Polled from here: page.waitForFunction re-evaluates its predicate as a string, which the
+    // page's CSP (no 'unsafe-eval') refuses whenever the first try is too early.
+    const shown = await waitForValue(
+      'the player to show the stderr line',
+      async () => {
+        const t = (await text.textContent()) ?? '';
+        return /OOPS-ON-STDERR/.test(t) && t;
+      },
+      20_000,
+      100,
     );
-    const shown = (await text.textContent()) ?? '';
     assert.match(shown, /HELLO-FROM-STDOUT/);
     assert.match(shown, /OOPS-ON-STDERR/);
 
