@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -29,11 +30,23 @@ import { nextRecording, replay, streamOf, writeRecordingKey } from './support.js
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  /** Set by run(). */
+  httpServer?: HttpServer;
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
 const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
 
 const BUCKET = 'recordings';
+
+/**
+ * Stops the store for real: close() alone only stops accepting, and a keep-alive connection the
+ * S3 client keeps busy (a flush every 100 ms) went on being served, so the store never failed.
+ */
+async function takeDown(s3: S3rverInstance): Promise<void> {
+  const closed = s3.close();
+  s3.httpServer?.closeAllConnections();
+  await closed;
+}
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** A port nothing listens on. */
@@ -284,7 +297,7 @@ describe('recording: storage', function () {
       );
       // Once a chunk after the header is in the bucket, the command has run for a while.
       await waitUntil('a data chunk in the bucket', () => hasDataChunk(tmpS3.dir), 20_000, 50);
-      await s3.close();
+      await takeDown(s3);
       s3Running = false;
       const r = await session;
       assert.notEqual(r.code, 0);
