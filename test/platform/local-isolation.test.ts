@@ -186,6 +186,27 @@ describe('local platform isolation: user, consoles started together', function (
   });
 });
 
+describe('local platform isolation: user, a data dir with a space and a backslash', function () {
+  this.timeout(30_000);
+  const { make, dispose } = useLocalPlatforms();
+  const dataDir = path.join(tempDataDir(), 'my data\\dir');
+  after(async () => dispose(dataDir));
+
+  // The mounts are one fstab (mount -a), whose fields end at a space unless escaped.
+  it('hides the data dir and keeps the app folder working', async function () {
+    if (!canRun('user')) this.skip();
+    fs.mkdirSync(dataDir);
+    installation(dataDir);
+    const platform = await make(dataDir, { isolation: 'user', runProcesses: false });
+    const own = await run(platform, withArgs(OWN_FOLDER_SCRIPT, [dataDir]));
+    const appDir = platform.appDir('demo');
+    const procfile = fs.readFileSync(path.join(appDir, 'Procfile'), 'utf8');
+    assert.equal(own.out, `written\n${procfile}written\nhome=${appDir} pwd=${appDir}\n`);
+    const attacks = await run(platform, withArgs(ATTACK_SCRIPT, [dataDir, process.pid, 1]));
+    assert.doesNotMatch(attacks.out, /LEAK/);
+  });
+});
+
 describe('local platform isolation: none (what the attacks do without it)', function () {
   this.timeout(30_000);
   const { make, dispose } = useLocalPlatforms();

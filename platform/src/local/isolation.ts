@@ -21,8 +21,10 @@ import {
   appUid,
   sandboxArgv,
   userArgv,
+  userFstab,
   type Argv,
   type SandboxTools,
+  type UserLayout,
   type UserTools,
 } from './sandbox.js';
 
@@ -145,20 +147,16 @@ async function chownTree(dir: string, uid: number): Promise<void> {
 }
 
 /**
- * The host's /etc/passwd plus the app's user, in the run dir (bound over /etc/passwd). The file
- * is named after its content and never replaced once made (link, not rename): a process that
- * opened it to bind it must not find it unlinked by another spawn or another platform instance
- * on the same data dir, which made the bind fail (ENOENT).
+ * A file in the run dir's accounts folder, named after its content and never replaced once made
+ * (link, not rename): a process that opened it to bind it (or mount read it) must not find it
+ * unlinked by another spawn or another platform instance on the same data dir, which made the
+ * bind fail (ENOENT).
  */
-async function writePasswd(paths: LocalPaths, app: string, uid: number): Promise<string> {
+async function writeOnce(paths: LocalPaths, stem: string, content: string): Promise<string> {
   const dir = path.join(paths.runDir, 'accounts');
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  const host = await fsp.readFile('/etc/passwd', 'utf8').catch(() => '');
-  const line = `nd-${app}:x:${uid}:${uid}:neetodeploy app ${app}:${paths.appDir(app)}:/bin/sh`;
-  const separator = host === '' || host.endsWith('\n') ? '' : '\n';
-  const content = `${host}${separator}${line}\n`;
   const tag = createHash('sha256').update(content).digest('hex').slice(0, 16);
-  const file = path.join(dir, `${app}.${tag}.passwd`);
+  const file = path.join(dir, `${stem}.${tag}`);
   if (fs.existsSync(file)) return file;
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await fsp.writeFile(temporary, content, { mode: 0o644 });
@@ -172,12 +170,31 @@ async function writePasswd(paths: LocalPaths, app: string, uid: number): Promise
   return file;
 }
 
+/** The host's /etc/passwd plus the app's user, bound over /etc/passwd. */
+async function writePasswd(paths: LocalPaths, app: string, uid: number): Promise<string> {
+  const host = await fsp.readFile('/etc/passwd', 'utf8').catch(() => '');
+  const line = `nd-${app}:x:${uid}:${uid}:neetodeploy app ${app}:${paths.appDir(app)}:/bin/sh`;
+  const separator = host === '' || host.endsWith('\n') ? '' : '\n';
+  return writeOnce(paths, `${app}.passwd`, `${host}${separator}${line}\n`);
+}
+
+/** What the app's isolated processes see: its passwd and the fstab that mounts their view. */
+async function writeLayout(
+  paths: LocalPaths,
+  app: string,
+  base: Pick<UserLayout, 'hide' | 'readOnly'>,
+): Promise<UserLayout> {
+  const passwd = await writePasswd(paths, app, appUid(app));
+  const layout = { ...base, appDir: paths.appDir(app), passwd };
+  const fstab = await writeOnce(paths, `${app}.fstab`, userFstab(layout));
+  return { ...layout, fstab };
+}
+
 function userIsolation(tools: UserTools, paths: LocalPaths, nodePath: string): Isolation {
-  const hide = hiddenRoot(paths);
-  const readOnly = [path.dirname(path.dirname(nodePath))];
+  const base = { hide: hiddenRoot(paths), readOnly: [path.dirname(path.dirname(nodePath))] };
   // One write per app and instance, shared by spawns that start together.
-  const accounts = new Map<string, Promise<string>>();
-  const written = new Map<string, string>();
+  const pending = new Map<string, Promise<UserLayout>>();
+  const written = new Map<string, UserLayout>();
   return {
     mode: 'user',
     async prepare(app) {
@@ -186,18 +203,17 @@ function userIsolation(tools: UserTools, paths: LocalPaths, nodePath: string): I
       const stat = await fsp.stat(dir);
       if (stat.uid !== uid) await chownTree(dir, uid);
       if ((stat.mode & 0o777) !== 0o700) await fsp.chmod(dir, 0o700);
-      let account = accounts.get(app);
-      if (!account) {
-        account = writePasswd(paths, app, uid);
-        accounts.set(app, account);
-        account.catch(() => accounts.delete(app));
+      let layout = pending.get(app);
+      if (!layout) {
+        layout = writeLayout(paths, app, base);
+        pending.set(app, layout);
+        layout.catch(() => pending.delete(app));
       }
-      written.set(app, await account);
+      written.set(app, await layout);
     },
     argv(app, argv) {
-      const passwd = written.get(app);
-      if (!passwd) throw new Unavailable('the app was not prepared for its process');
-      const layout = { hide, appDir: paths.appDir(app), readOnly, passwd };
+      const layout = written.get(app);
+      if (!layout) throw new Unavailable('the app was not prepared for its process');
       return userArgv(tools, layout, appUid(app), argv);
     },
     terminalOwner: (app) => appUid(app),

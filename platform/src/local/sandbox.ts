@@ -38,6 +38,8 @@ export interface UserLayout {
   readonly readOnly: readonly string[];
   /** Bound over /etc/passwd: the host's plus the app's user (sftp-server needs one). */
   readonly passwd: string;
+  /** The file {@link userFstab} wrote for this layout. */
+  readonly fstab: string;
 }
 
 /** Single-quoted for sh. */
@@ -45,12 +47,43 @@ function q(value: string | number): string {
   return `'${String(value).replaceAll("'", `'\\''`)}'`;
 }
 
+/** The folders bound back under the tmpfs, as [source, target]: fds 3, 4, ... in this order. */
+function userBinds(layout: Omit<UserLayout, 'fstab'>): [string, string][] {
+  return [
+    [layout.appDir, layout.appDir],
+    [layout.passwd, '/etc/passwd'],
+    ...layout.readOnly
+      .filter((dir) => isInside(dir, layout.hide))
+      .map((dir): [string, string] => [dir, dir]),
+  ];
+}
+
+/** fstab's escapes for the characters that would split or end a field. */
+function fstabField(value: string): string {
+  return value.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
+/**
+ * The mounts of {@link userArgv} as one fstab, so that a single `mount -a` makes them all (each
+ * `mount` started is a few milliseconds of every console's start): the tmpfs over `hide`, then
+ * the binds from the folders held open as fds 3, 4, ... (their paths are covered by then).
+ * X-mount.mkdir makes the mount points in the empty tmpfs.
+ */
+export function userFstab(layout: Omit<UserLayout, 'fstab'>): string {
+  const lines = [`nd-isolation ${fstabField(layout.hide)} tmpfs mode=0755,size=1m 0 0`];
+  userBinds(layout).forEach(([, dst], i) => {
+    lines.push(`/proc/self/fd/${i + 3} ${fstabField(dst)} none bind,X-mount.mkdir 0 0`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
 /**
  * Root only. `unshare --mount` gives the process a private mount table without a new process
  * (signals and exit statuses stay exact); as root, sh hides the data dir there and binds back
- * the app's folder at its own path (reachable even below a 0700 folder such as /root), then
- * `setpriv` drops to the app's uid for good. Folders are held open first (fd 3...) and bound
- * through /proc/self/fd, since their paths are covered once the tmpfs is mounted.
+ * the app's folder at its own path (reachable even below a 0700 folder such as /root), all in
+ * one `mount -a` of the layout's fstab ({@link userFstab}), then `setpriv` drops to the app's uid
+ * for good. Folders are held open first (fd 3...) and bound through /proc/self/fd, since their
+ * paths are covered once the tmpfs is mounted.
  */
 export function userArgv(
   tools: UserTools,
@@ -58,23 +91,13 @@ export function userArgv(
   uid: number,
   argv: readonly [string, ...string[]],
 ): Argv {
-  const binds: [string, string][] = [
-    [layout.appDir, layout.appDir],
-    [layout.passwd, '/etc/passwd'],
-    ...layout.readOnly
-      .filter((dir) => isInside(dir, layout.hide))
-      .map((dir): [string, string] => [dir, dir]),
-  ];
+  const binds = userBinds(layout);
   const fd = (i: number) => i + 3;
   const script = [
     'set -e',
     `exec ${binds.map(([src], i) => `${fd(i)}<${q(src)}`).join(' ')}`,
-    `mount -t tmpfs -o mode=0755,size=1m nd-isolation ${q(layout.hide)}`,
-    // X-mount.mkdir makes the mount points in the empty tmpfs (one exec fewer than mkdir).
-    ...binds.map(
-      ([, dst], i) =>
-        `mount --no-canonicalize --bind -o X-mount.mkdir /proc/self/fd/${fd(i)} ${q(dst)}`,
-    ),
+    // --no-canonicalize: /proc/self/fd/N must be resolved by mount(2), in this process.
+    `mount --no-canonicalize --all --fstab ${q(layout.fstab)}`,
     `exec ${binds.map((_, i) => `${fd(i)}<&-`).join(' ')}`,
     `cd ${q(layout.appDir)}`,
     `exec ${q(tools.setpriv)} --reuid=${uid} --regid=${uid} --clear-groups --no-new-privs -- "$@"`,
