@@ -6,7 +6,10 @@
  * 1. `neetodeploy --version` vs `node -e 0`;
  * 2. `neetodeploy ssh-cert demo.neetodeploy` with a valid cached certificate vs `node -e 0`;
  * 3. `neetodeploy exec -a demo -- true` vs `node -e 0` (a real keys-service, bastion and local
- *    platform in this process: a certificate is issued and a console process started each run);
+ *    platform in this process; the certificate `ssh-config` cached for demo.neetodeploy is used,
+ *    as on every run after the first, and a console process is started each run);
+ *    `exec-cold`: the same without a cached certificate (a first run, or the first after a login:
+ *    the keys-service issues one), for the record;
  * 4. stock `ssh demo.neetodeploy true` with the ssh_config of `neetodeploy ssh-config` (its
  *    `Match exec` runs ssh-cert) vs `ssh -J` through OpenSSH's sshd to sshd (needs root).
  *
@@ -16,7 +19,7 @@
  * (`--bin FILE` times another build of the binary; `--compare-bin FILE` also times that build's
  * `exec` in each pair of the exec row, so a change is measured before and after in one run.
  * `--cpu` also reports user+sys CPU time per run, through GNU time (`/usr/bin/time`): less noisy
- * than wall time on a shared machine. `--only version|ssh-cert|exec|ssh` runs one row.)
+ * than wall time on a shared machine. `--only version|ssh-cert|exec|exec-cold|ssh` runs one row.)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,7 +47,7 @@ const COMPARE_BIN = compareArg !== -1 ? path.resolve(args[compareArg + 1] ?? '')
 const CPU = args.includes('--cpu');
 const onlyArg = args.indexOf('--only');
 const ONLY = onlyArg !== -1 ? args[onlyArg + 1] : undefined;
-const ROWS = ['version', 'ssh-cert', 'exec', 'ssh'];
+const ROWS = ['version', 'ssh-cert', 'exec', 'exec-cold', 'ssh'];
 if (ONLY !== undefined && !ROWS.includes(ONLY)) {
   throw new Error(`--only takes one of ${ROWS.join(', ')}`);
 }
@@ -53,6 +56,8 @@ const runs = (row: string): boolean => ONLY === undefined || ONLY === row;
 interface Command {
   readonly argv: readonly string[];
   readonly env?: Record<string, string>;
+  /** Run before each timed run, outside the time (the cold `exec` row drops the cache). */
+  readonly before?: () => void;
 }
 
 interface Timing {
@@ -68,6 +73,7 @@ const cpuFile = path.join(cpuDir ?? '', 'time');
 
 /** One run (spawned asynchronously: this process serves the API). */
 function timeOnce(cmd: Command): Promise<Timing> {
+  cmd.before?.();
   const argv = CPU ? ['/usr/bin/time', '-f', '%U %S', '-o', cpuFile, ...cmd.argv] : cmd.argv;
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
@@ -212,6 +218,20 @@ async function main(): Promise<void> {
               command: { argv: [process.execPath, COMPARE_BIN, ...execArgs], env: cliEnv },
             }
           : undefined,
+      );
+    }
+
+    if (runs('exec-cold')) {
+      const certFile = path.join(config.keysDir, 'demo.neetodeploy-cert.pub');
+      await paired(
+        'neetodeploy exec -a demo -- true, no cached certificate, vs node -e 0',
+        {
+          argv: [process.execPath, BIN, ...execArgs],
+          env: cliEnv,
+          before: () => fs.rmSync(certFile, { force: true }),
+        },
+        node,
+        'none: for the record',
       );
     }
 

@@ -94,7 +94,20 @@ export class ConnectionError extends CliError {}
  * 255, as `ssh` does, so a script can tell it from any status the remote command returns.
  */
 export class BastionConnectionError extends CliError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { kind: 'ssh-connection', ...options });
+  /**
+   * Why, when login itself failed: the certificate was refused, the bastion's identity did not
+   * match, nothing answered at its address, or it kept dropping us (overloaded). A cached
+   * certificate, bastion address or identity may be stale in the first three cases.
+   */
+  readonly stage?: 'refused' | 'untrusted' | 'unreachable' | 'overloaded';
+  constructor(
+    message: string,
+    options?: { cause?: unknown; stage?: BastionConnectionError['stage'] },
+  ) {
+    super(message, {
+      kind: 'ssh-connection',
+      ...(options?.cause !== undefined ? { cause: options.cause } : {}),
+    });
+    if (options?.stage !== undefined) this.stage = options.stage;
   }
 }

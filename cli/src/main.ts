@@ -6,19 +6,14 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { cachedCertificateIsFresh, credentialTag } from './cert-cache.js';
-import {
-  appFromGitConfig,
-  findGitConfig,
-  loadCredentials,
-  makeCliConfig,
-  resolveConfigDir,
-} from './config.js';
+import { cachedCertificateIsFresh } from './cert-cache.js';
+import { appFromGitConfig, findGitConfig, makeCliConfig, resolveConfigDir } from './config.js';
 import type { CliConfig } from './config.js';
 import { CliError } from './errors.js';
 import { shortenLongRuns } from './format.js';
 import type { Io } from './io.js';
 import { abortableSleep } from './io.js';
+import { createApiProvider, currentCredentialTag } from './session.js';
 import { colorEnabled, progressEnabled, stderrPaint } from './terminal.js';
 import { cliVersion } from './version.js';
 
@@ -190,14 +185,12 @@ async function fastPath(argv: readonly string[], config: CliConfig): Promise<num
     return 0;
   }
   if (argv.length === 2 && argv[0] === 'ssh-cert' && !(argv[1] ?? '-').startsWith('-')) {
-    const stored = await loadCredentials(config).catch(() => undefined);
-    const token = config.overrides.token ?? stored?.token;
-    const apiUrl = config.overrides.apiUrl ?? stored?.apiUrl;
-    if (token === undefined || apiUrl === undefined) return undefined;
+    const tag = await currentCredentialTag(config);
+    if (tag === undefined) return undefined;
     const fresh = cachedCertificateIsFresh({
       keysDir: config.keysDir,
       host: argv[1] ?? '',
-      tag: credentialTag(apiUrl, token),
+      tag,
       now: new Date(),
     });
     return fresh ? 0 : undefined;
@@ -216,10 +209,7 @@ async function main(): Promise<number> {
   guardTerminal();
   const io = processIo(env);
   try {
-    const [{ runCli }, { createApiProvider }] = await Promise.all([
-      import('./cli.js'),
-      import('./session.js'),
-    ]);
+    const { runCli } = await import('./cli.js');
     return await runCli(argv, { io, api: createApiProvider(config), config });
   } catch (err) {
     const code = exitCodeFor(err);

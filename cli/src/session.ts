@@ -4,6 +4,7 @@
  */
 import fsp from 'node:fs/promises';
 import type { ApiClient } from './api.js';
+import { credentialTag } from './cert-cache.js';
 import type { CliConfig, Credentials } from './config.js';
 import { loadCredentials } from './config.js';
 import { CliError, NotLoggedInError } from './errors.js';
@@ -22,6 +23,28 @@ export interface ApiProvider {
   stored(): Promise<Credentials | undefined>;
   /** A client without a token (login). */
   anonymous(apiUrl: string, caFile?: string): Promise<ApiClient>;
+  /**
+   * The tag of the API and token in use (see cert-cache.ts), without loading the HTTP client;
+   * undefined when not logged in.
+   */
+  credentialTag(): Promise<string | undefined>;
+}
+
+/** The API URL and token in use: the environment's first, then what `login` stored. */
+function currentCredentials(
+  config: CliConfig,
+  stored: Credentials | undefined,
+): { apiUrl?: string; token?: string } {
+  const token = config.overrides.token ?? stored?.token;
+  const apiUrl = config.overrides.apiUrl ?? stored?.apiUrl;
+  return { ...(apiUrl ? { apiUrl } : {}), ...(token ? { token } : {}) };
+}
+
+/** {@link ApiProvider.credentialTag}, for the start-up fast path too. */
+export async function currentCredentialTag(config: CliConfig): Promise<string | undefined> {
+  const stored = await loadCredentials(config).catch(() => undefined);
+  const { apiUrl, token } = currentCredentials(config, stored);
+  return apiUrl !== undefined && token !== undefined ? credentialTag(apiUrl, token) : undefined;
 }
 
 export async function readCaFile(file: string): Promise<Buffer> {
@@ -62,12 +85,12 @@ export function createApiProvider(config: CliConfig): ApiProvider {
   return {
     stored: () => loadCredentials(config),
     anonymous: (apiUrl, caFile) => make(apiUrl, caFile),
+    credentialTag: () => currentCredentialTag(config),
     async session() {
       const { overrides } = config;
       const stored = await loadCredentials(config);
-      const token = overrides.token ?? stored?.token;
+      const { token, apiUrl } = currentCredentials(config, stored);
       if (!token) throw new NotLoggedInError();
-      const apiUrl = overrides.apiUrl ?? stored?.apiUrl;
       if (!apiUrl) {
         throw new NotLoggedInError(
           'NEETODEPLOY_TOKEN is set but not the API: set NEETODEPLOY_API_URL too, or run `neetodeploy login`',

@@ -6,6 +6,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as pty from 'node-pty';
+import {
+  encodeCertificateText,
+  encodePublicKeyText,
+  generatePrivateKey,
+  parsePrivateKey,
+  signCertificate,
+} from '@neetodeploy/sshcert';
+import { credentialTag } from '../../cli/src/cert-cache.js';
+import type { CliConfig } from '../../cli/src/config.js';
 import { run } from '../support/openssh.js';
 import { ROOT, sourceBinArgs } from '../support/paths.js';
 import { ALICE, BOB, fakeIo, runBin, startCliEnv } from './harness.js';
@@ -291,6 +300,101 @@ describe('cli: exec and stock ssh through a real bastion', function () {
     const uploaded = path.join(env.platformDir, 'apps', 'demo', 'uploaded.txt');
     assert.equal(fs.readFileSync(uploaded, 'utf8'), 'copied over the jump\n');
     fs.rmSync(uploaded);
+  });
+
+  describe('the cached certificate (the one ssh-cert keeps for APP.neetodeploy)', function () {
+    async function issuedCount(): Promise<number> {
+      const text = await env.ks.scrapeMetrics();
+      return Number(/^neetodeploy_keys_certificates_issued_total (\d+)/m.exec(text)?.[1]);
+    }
+    function files(config: CliConfig) {
+      const key = path.join(config.keysDir, 'demo.neetodeploy');
+      return { key, cert: `${key}-cert.pub`, bastion: `${key}-bastion.json` };
+    }
+    async function execOk(config: CliConfig): Promise<void> {
+      const io = fakeIo();
+      const { code } = await env.run(config, ['exec', '-a', 'demo', '--', 'echo ok'], io);
+      assert.equal(code, 0, io.err());
+      assert.equal(io.out(), 'ok\n');
+    }
+
+    it('is issued once and used by the next runs, until another login', async function () {
+      const config = env.config('exec-cache');
+      await env.loginAs(config, ALICE);
+      const start = await issuedCount();
+      await execOk(config);
+      assert.equal(await issuedCount(), start + 1);
+      const cert = fs.readFileSync(files(config).cert, 'utf8');
+      await execOk(config);
+      await execOk(config);
+      assert.equal(await issuedCount(), start + 1, 'no certificate issued by later runs');
+      assert.equal(fs.readFileSync(files(config).cert, 'utf8'), cert);
+
+      await env.loginAs(config, ALICE);
+      await execOk(config);
+      assert.equal(await issuedCount(), start + 2, 'a new login issues a new certificate');
+      // --process is checked by the keys-service, so it always asks.
+      const io = fakeIo();
+      await env.run(config, ['exec', '-a', 'demo', '--process', 'web', '--', 'true'], io);
+      assert.equal(await issuedCount(), start + 3);
+    });
+
+    it('one the bastion refuses (another CA: as if revoked) is replaced, and the command runs', async function () {
+      const config = env.config('exec-cache-refused');
+      const token = await env.loginAs(config, ALICE);
+      await execOk(config);
+      const { key: keyFile, cert: certFile } = files(config);
+      const key = parsePrivateKey(fs.readFileSync(keyFile));
+      const forged = signCertificate(
+        {
+          publicKey: key.publicKey,
+          certType: 'user',
+          keyId: 'not from our CA',
+          principals: ['demo'],
+          ttlSeconds: 3600,
+        },
+        generatePrivateKey('ssh-ed25519'),
+      );
+      const tag = credentialTag(env.apiUrl, token);
+      fs.writeFileSync(
+        certFile,
+        `${encodeCertificateText(forged)} neetodeploy-credentials:${tag}\n`,
+      );
+      const start = await issuedCount();
+      await execOk(config);
+      assert.equal(await issuedCount(), start + 1);
+      assert.doesNotMatch(
+        fs.readFileSync(certFile, 'utf8'),
+        new RegExp(forged.blob.toString('base64')),
+      );
+    });
+
+    it('a bastion that moved or changed its identity makes exec ask again', async function () {
+      const config = env.config('exec-cache-moved');
+      await env.loginAs(config, ALICE);
+      await execOk(config);
+      const recordFile = files(config).bastion;
+      const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as Record<string, unknown>;
+      assert.equal(record.port, env.bastion?.port);
+
+      // Nothing listens at the recorded address any more.
+      fs.writeFileSync(recordFile, JSON.stringify({ ...record, port: 1 }));
+      let start = await issuedCount();
+      await execOk(config);
+      assert.equal(await issuedCount(), start + 1);
+      assert.equal(
+        (JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { port: number }).port,
+        env.bastion?.port,
+      );
+
+      // The recorded identity is another key: the bastion is not trusted with it.
+      const other = encodePublicKeyText(generatePrivateKey('ssh-ed25519').publicKey);
+      const pinned = `[127.0.0.1]:${env.bastion?.port} ${other.split(' ').slice(0, 2).join(' ')}`;
+      fs.writeFileSync(recordFile, JSON.stringify({ ...record, known_hosts: pinned }));
+      start = await issuedCount();
+      await execOk(config);
+      assert.equal(await issuedCount(), start + 1);
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * `neetodeploy exec -a APP [--process web | --pod NAME] [-- CMD ARGS...]`: a fresh ed25519 key
- * pair in memory, a certificate for it from the keys-service, and an ssh2 connection to the
- * bastion presenting that certificate (ssh2 needs patches/ssh2 for that: see cli/src/ssh).
+ * `neetodeploy exec -a APP [--process web | --pod NAME] [-- CMD ARGS...]`: an ssh2 connection
+ * to the bastion presenting the app's certificate (cached, or issued now: exec/connect-app.ts;
+ * ssh2 needs patches/ssh2 for certificates: see cli/src/ssh).
  * A shell on a pty when stdin is a terminal (a command: when stdout is one too; `-t`/`-T`
  * force it), else pipes (stdin streamed then closed, stdout and stderr apart). Resolves with the
  * remote exit code, 128+N for a signal, 255 when the connection was lost (as `ssh`).
@@ -9,13 +9,12 @@
 // The contract's modules one by one: its index also loads the API schemas, hence zod (~150 ms).
 import { ContractError } from '@neetodeploy/contract/errors';
 import { encodeSshUser } from '@neetodeploy/contract/user-name';
-import { encodePublicKeyText, generatePrivateKey } from '@neetodeploy/sshcert';
 import type ssh2 from 'ssh2';
 import type { PseudoTtyOptions } from 'ssh2';
-import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { UsageError } from '../errors.js';
 import { remoteCommand } from '../exec/command-line.js';
+import { connectToApp } from '../exec/connect-app.js';
 import { openSession } from '../exec/open-channel.js';
 import { pumpSession } from '../exec/pump.js';
 import { startSpinner } from '../terminal.js';
@@ -82,30 +81,15 @@ export async function runExec(options: ExecOptions, deps: Deps): CommandResult {
   const spinner = startSpinner(io, `starting a console on ${options.app}...`);
   let conn: ssh2.Client | undefined;
   try {
-    const { client } = await deps.api.session();
-    const key = generatePrivateKey('ssh-ed25519');
-    // The request goes out first, and ssh2 (the heaviest module exec needs) loads while the
-    // keys-service signs: the two overlap instead of adding up.
-    const [issued, { connectToBastion }] = await Promise.all([
-      withAppHint(client, options.app, () =>
-        client.issueCertificate({
-          app: options.app,
-          publicKey: encodePublicKeyText(key.publicKey, 'neetodeploy-exec'),
-          ...(options.process !== undefined ? { process: options.process } : {}),
-        }),
-      ),
-      import('../ssh/connect.js'),
-    ]);
-    conn = await connectToBastion({
-      host: issued.bastion.host,
-      port: issued.bastion.port,
-      knownHosts: issued.bastion.known_hosts,
-      username,
-      app: options.app,
-      key,
-      certificate: issued.certificate,
-      ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
-    });
+    conn = await connectToApp(
+      {
+        app: options.app,
+        username,
+        ...(options.process !== undefined ? { process: options.process } : {}),
+        ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+      },
+      deps,
+    );
     // From here a broken connection shows as the channel closing without an exit status.
     let connectionError: Error | undefined;
     conn.on('error', (err: Error) => (connectionError ??= err));

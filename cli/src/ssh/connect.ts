@@ -57,6 +57,7 @@ export async function connectToBastion(target: BastionTarget): Promise<ssh2.Clie
       if (attempt >= ATTEMPTS) {
         throw new BastionConnectionError(
           `the bastion ${target.host}:${target.port} closed the connection before login ${ATTEMPTS} times (it may be overloaded): try again in a moment`,
+          { stage: 'overloaded' },
         );
       }
       await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
@@ -77,12 +78,15 @@ function connectOnce(target: BastionTarget): Promise<ssh2.Client> {
     conn.once('error', (err: Error & { level?: string; code?: string }) => {
       if (hostProblem !== undefined) {
         reject(
-          new BastionConnectionError(`cannot trust the bastion ${host}:${port}: ${hostProblem}`),
+          new BastionConnectionError(`cannot trust the bastion ${host}:${port}: ${hostProblem}`, {
+            stage: 'untrusted',
+          }),
         );
       } else if (err.level === 'client-authentication') {
         reject(
           new BastionConnectionError(
             `the bastion refused the certificate for ${app}: check \`neetodeploy apps\`, or run \`neetodeploy login\` again if you were revoked`,
+            { stage: 'refused' },
           ),
         );
       } else if (
@@ -94,6 +98,7 @@ function connectOnce(target: BastionTarget): Promise<ssh2.Client> {
         reject(
           new BastionConnectionError(
             `cannot connect to the bastion ${host}:${port}: ${err.message}`,
+            { stage: 'unreachable' },
           ),
         );
       }
