@@ -166,9 +166,12 @@ describe('cli: first run as written (issue 15), through the binary', function ()
       await runBin(['ssh-cert', 'demo.neetodeploy'], vars);
       const certFile = path.join(config.keysDir, 'demo.neetodeploy-cert.pub');
       assert.ok(fs.existsSync(certFile));
+      const bastionRecord = path.join(config.keysDir, 'demo.neetodeploy-bastion.json');
+      assert.ok(fs.existsSync(bastionRecord));
       const login = await loginThroughBinary(['login', '--no-browser'], vars);
       assert.equal(login.code, 0, login.stderr);
       assert.equal(fs.existsSync(certFile), false);
+      assert.equal(fs.existsSync(bastionRecord), false);
       assert.ok(fs.existsSync(path.join(config.keysDir, 'demo.neetodeploy')), 'the key is kept');
     });
   });

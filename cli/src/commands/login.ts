@@ -59,7 +59,8 @@ async function removeCachedCertificates(keysDir: string): Promise<void> {
   }
   await Promise.all(
     names
-      .filter((n) => n.endsWith('-cert.pub'))
+      // The certificates, and the bastion records `exec` keeps beside them.
+      .filter((n) => n.endsWith('-cert.pub') || n.endsWith('-bastion.json'))
       .map((n) => fsp.rm(path.join(keysDir, n), { force: true })),
   );
 }
