@@ -234,6 +234,26 @@ describe('cli: first run as written (issue 15), through the binary', function ()
       assert.doesNotMatch(res.stderr, /restarting/);
       assert.equal((await env.platform.getConfigVars('demo')).version, before.version);
     });
+
+    it('config:set of values already set says so, and neither changes nor restarts the app', async function () {
+      await env.platform.updateConfigVars('demo', { set: { SAME: 'x' } }, { restart: false });
+      const before = await env.platform.getConfigVars('demo');
+      const vars = await tokenEnv('set-same');
+      const res = await runBin(['config:set', '-a', 'demo', 'SAME=x', '--no-restart'], vars);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stderr, 'SAME already has that value on demo: nothing to do.\n');
+      assert.equal((await env.platform.getConfigVars('demo')).version, before.version);
+      const mixed = await runBin(
+        ['config:set', '-a', 'demo', 'SAME=x', 'OTHER=y', '--no-restart'],
+        vars,
+      );
+      assert.equal(mixed.code, 0, mixed.stderr);
+      assert.match(
+        mixed.stderr,
+        /^SAME already has that value on demo\.\nSetting OTHER on demo\.\.\. done/,
+      );
+      assert.equal((await env.platform.getConfigVars('demo')).vars.OTHER, 'y');
+    });
   });
 
   describe('config --shell | config:set --file (item 4)', function () {

@@ -1,6 +1,7 @@
 /**
  * `neetodeploy config:set -a APP KEY=VALUE... [--file .env]`: one atomic change on the server
  * (no If-Match: the server merges concurrent writers without losing either), then a restart.
+ * Every given pair is sent; the values read just before only decide what the messages name.
  */
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -8,7 +9,8 @@ import { isConfigVarName } from '@neetodeploy/contract';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { parseDotenv } from '../dotenv.js';
-import { CliError, UsageError } from '../errors.js';
+import type { ApiClient, ConfigVarsBody } from '../api.js';
+import { ApiError, CliError, UsageError } from '../errors.js';
 import { json, listWords, quoteShort } from '../format.js';
 import { write } from '../io.js';
 import { CONFIG_VAR_RULE, checkApp } from '../validate.js';
@@ -64,9 +66,26 @@ export async function runConfigSet(options: ConfigSetOptions, deps: Deps): Comma
     throw new UsageError('KEY=VALUE: nothing to set: give KEY=VALUE pairs or --file FILE');
   }
   const { client } = await deps.api.session();
+  // Values already set say so, and a change of nothing neither restarts the app nor says it
+  // does (the server changes nothing then either). Without config:read, the server decides.
+  const current = await currentVars(client, options.app);
+  const changed = keys.filter((k) => current === undefined || current.vars[k] !== vars[k]);
+  const same = keys.filter((k) => !changed.includes(k));
+  if (same.length > 0) {
+    await write(
+      deps.io.stderr,
+      `${listWords(same)} already ${same.length === 1 ? 'has' : 'have'} ${same.length === 1 ? 'that value' : 'those values'} on ${options.app}${changed.length === 0 ? ': nothing to do' : ''}.\n`,
+    );
+  }
+  if (changed.length === 0) {
+    if (options.json) {
+      await write(deps.io.stdout, json({ app: options.app, set: [], version: current?.version }));
+    }
+    return;
+  }
   await write(
     deps.io.stderr,
-    `Setting ${listWords(keys)}${options.restart ? ` and restarting ${options.app}` : ` on ${options.app}`}... `,
+    `Setting ${listWords(changed)}${options.restart ? ` and restarting ${options.app}` : ` on ${options.app}`}... `,
   );
   let result;
   try {
@@ -79,5 +98,17 @@ export async function runConfigSet(options: ConfigSetOptions, deps: Deps): Comma
   }
   await write(deps.io.stderr, `done (version ${result.version})\n`);
   if (options.json)
-    await write(deps.io.stdout, json({ app: options.app, set: keys, version: result.version }));
+    await write(deps.io.stdout, json({ app: options.app, set: changed, version: result.version }));
+}
+
+/** The app's config vars, or undefined without config:read (403). */
+async function currentVars(client: ApiClient, app: string): Promise<ConfigVarsBody | undefined> {
+  try {
+    return await client.getConfig(app);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return undefined;
+    return withAppHint(client, app, () => {
+      throw err;
+    });
+  }
 }
