@@ -9,8 +9,8 @@ import { isConfigVarName } from '@neetodeploy/contract';
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
 import { parseDotenv } from '../dotenv.js';
-import type { ApiClient, ConfigVarsBody } from '../api.js';
-import { ApiError, CliError, UsageError } from '../errors.js';
+import { currentConfigVars } from '../current-config.js';
+import { CliError, UsageError } from '../errors.js';
 import { json, listWords, quoteShort } from '../format.js';
 import { write } from '../io.js';
 import { CONFIG_VAR_RULE, checkApp } from '../validate.js';
@@ -68,7 +68,7 @@ export async function runConfigSet(options: ConfigSetOptions, deps: Deps): Comma
   const { client } = await deps.api.session();
   // Values already set say so, and a change of nothing neither restarts the app nor says it
   // does (the server changes nothing then either). Without config:read, the server decides.
-  const current = await currentVars(client, options.app);
+  const current = await currentConfigVars(client, options.app);
   const changed = keys.filter((k) => current === undefined || current.vars[k] !== vars[k]);
   const same = keys.filter((k) => !changed.includes(k));
   if (same.length > 0) {
@@ -99,16 +99,4 @@ export async function runConfigSet(options: ConfigSetOptions, deps: Deps): Comma
   await write(deps.io.stderr, `done (version ${result.version})\n`);
   if (options.json)
     await write(deps.io.stdout, json({ app: options.app, set: changed, version: result.version }));
-}
-
-/** The app's config vars, or undefined without config:read (403). */
-async function currentVars(client: ApiClient, app: string): Promise<ConfigVarsBody | undefined> {
-  try {
-    return await client.getConfig(app);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 403) return undefined;
-    return withAppHint(client, app, () => {
-      throw err;
-    });
-  }
 }

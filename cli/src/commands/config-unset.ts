@@ -1,8 +1,8 @@
 /** `neetodeploy config:unset -a APP KEY...`: removes keys in one change, then restarts. */
 import { withAppHint } from '../app-errors.js';
 import type { Deps, CommandResult } from '../deps.js';
-import type { ConfigVarsBody } from '../api.js';
-import { ApiError, UsageError } from '../errors.js';
+import { currentConfigVars } from '../current-config.js';
+import { UsageError } from '../errors.js';
 import { json, listWords } from '../format.js';
 import { write } from '../io.js';
 import { checkApp, checkConfigVarName } from '../validate.js';
@@ -22,16 +22,7 @@ export async function runConfigUnset(options: ConfigUnsetOptions, deps: Deps): C
   const { client } = await deps.api.session();
   // Only what is set is removed: unsetting nothing must neither restart the app nor say so.
   // (Without config:read, all are sent and the server decides.)
-  let current: ConfigVarsBody | undefined;
-  try {
-    current = await client.getConfig(options.app);
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 403)) {
-      await withAppHint(client, options.app, () => {
-        throw err;
-      });
-    }
-  }
+  const current = await currentConfigVars(client, options.app);
   const isSet = (k: string): boolean => current === undefined || Object.hasOwn(current.vars, k);
   const keys = asked.filter(isSet);
   const missing = asked.filter((k) => !isSet(k));
