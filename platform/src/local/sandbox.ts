@@ -47,6 +47,9 @@ function q(value: string | number): string {
   return `'${String(value).replaceAll("'", `'\\''`)}'`;
 }
 
+/** The fd that holds the `i`th of {@link userBinds}'s folders open (after stdin/out/err). */
+const bindFd = (i: number): number => i + 3;
+
 /** The folders bound back under the tmpfs, as [source, target]: fds 3, 4, ... in this order. */
 function userBinds(layout: Omit<UserLayout, 'fstab'>): [string, string][] {
   return [
@@ -72,7 +75,7 @@ function fstabField(value: string): string {
 export function userFstab(layout: Omit<UserLayout, 'fstab'>): string {
   const lines = [`nd-isolation ${fstabField(layout.hide)} tmpfs mode=0755,size=1m 0 0`];
   userBinds(layout).forEach(([, dst], i) => {
-    lines.push(`/proc/self/fd/${i + 3} ${fstabField(dst)} none bind,X-mount.mkdir 0 0`);
+    lines.push(`/proc/self/fd/${bindFd(i)} ${fstabField(dst)} none bind,X-mount.mkdir 0 0`);
   });
   return `${lines.join('\n')}\n`;
 }
@@ -92,13 +95,12 @@ export function userArgv(
   argv: readonly [string, ...string[]],
 ): Argv {
   const binds = userBinds(layout);
-  const fd = (i: number) => i + 3;
   const script = [
     'set -e',
-    `exec ${binds.map(([src], i) => `${fd(i)}<${q(src)}`).join(' ')}`,
+    `exec ${binds.map(([src], i) => `${bindFd(i)}<${q(src)}`).join(' ')}`,
     // --no-canonicalize: /proc/self/fd/N must be resolved by mount(2), in this process.
     `mount --no-canonicalize --all --fstab ${q(layout.fstab)}`,
-    `exec ${binds.map((_, i) => `${fd(i)}<&-`).join(' ')}`,
+    `exec ${binds.map((_, i) => `${bindFd(i)}<&-`).join(' ')}`,
     `cd ${q(layout.appDir)}`,
     `exec ${q(tools.setpriv)} --reuid=${uid} --regid=${uid} --clear-groups --no-new-privs -- "$@"`,
   ].join('\n');
