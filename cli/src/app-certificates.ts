@@ -18,7 +18,12 @@ import type { PrivateKey } from '@neetodeploy/sshcert';
 import { VIRTUAL_HOST_SUFFIX, parseVirtualHost } from '@neetodeploy/contract/user-name';
 import type { ApiClient, IssuedCertificate } from './api.js';
 import type { CliConfig } from './config.js';
-import { cachedCertificateIsFresh, certificateFileText, credentialTag } from './cert-cache.js';
+import {
+  cachedCertificateIsFresh,
+  certificateFileText,
+  certificateIsFresh,
+  credentialTag,
+} from './cert-cache.js';
 import { ensurePrivateDir, writeFileAtomic } from './config.js';
 import { ApiError, UsageError } from './errors.js';
 import { knownHostsFileText } from './known-hosts.js';
@@ -86,16 +91,16 @@ export async function cachedAppCredentials(
   now: Date,
 ): Promise<AppCredentials | undefined> {
   try {
-    if (!cachedCertificateIsFresh({ keysDir: config.keysDir, host, tag, now })) return undefined;
     const paths = appKeyPaths(config, host);
-    const [key, certificate, bastion] = await Promise.all([
-      fsp.readFile(paths.key),
+    const [keyText, certText, bastion] = await Promise.all([
+      fsp.readFile(paths.key, 'utf8'),
       fsp.readFile(paths.certificate, 'utf8'),
       fsp.readFile(paths.bastion, 'utf8'),
     ]);
+    if (!certificateIsFresh({ keyText, certText, tag, now })) return undefined;
     const record = parseBastionRecord(bastion, tag);
     if (!record) return undefined;
-    return { key: parsePrivateKey(key), certificate: certificate.trim(), bastion: record };
+    return { key: parsePrivateKey(keyText), certificate: certText.trim(), bastion: record };
   } catch {
     return undefined;
   }

@@ -116,6 +116,29 @@ export function readCertificateLine(text: string): CachedCertificate | undefined
 }
 
 /**
+ * True when a certificate line (`certText`) certifies the private key in `keyText`, stays valid
+ * for more than {@link RENEW_MARGIN_SECONDS} after `now` and carries `tag` (see the module
+ * comment). Never throws.
+ */
+export function certificateIsFresh(input: {
+  readonly keyText: string;
+  readonly certText: string;
+  readonly tag: string;
+  readonly now: Date;
+}): boolean {
+  try {
+    const cert = readCertificateLine(input.certText);
+    if (!cert || cert.tag !== input.tag) return false;
+    const left = Number(cert.validBefore) - Math.floor(input.now.getTime() / 1000);
+    if (!(left > RENEW_MARGIN_SECONDS)) return false;
+    const pub = privateKeyPublicBytes(input.keyText);
+    return pub !== undefined && pub.equals(cert.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * True when `host`'s cached certificate can be used as it is (see the module comment). Never
  * throws: anything unexpected answers false and the caller takes the full path.
  */
@@ -128,12 +151,12 @@ export function cachedCertificateIsFresh(input: {
   if (!isPlainFileName(input.host)) return false;
   try {
     const keyFile = path.join(input.keysDir, input.host);
-    const cert = readCertificateLine(fs.readFileSync(`${keyFile}-cert.pub`, 'utf8'));
-    if (!cert || cert.tag !== input.tag) return false;
-    const left = Number(cert.validBefore) - Math.floor(input.now.getTime() / 1000);
-    if (!(left > RENEW_MARGIN_SECONDS)) return false;
-    const pub = privateKeyPublicBytes(fs.readFileSync(keyFile, 'utf8'));
-    return pub !== undefined && pub.equals(cert.publicKey);
+    return certificateIsFresh({
+      keyText: fs.readFileSync(keyFile, 'utf8'),
+      certText: fs.readFileSync(`${keyFile}-cert.pub`, 'utf8'),
+      tag: input.tag,
+      now: input.now,
+    });
   } catch {
     return false;
   }
