@@ -5,7 +5,8 @@
  * `recording@neetodeploy.com`), interleaved in one run (A/B/C, B/C/A, C/A/B, ...) so that load
  * from elsewhere hits every mode alike.
  *
- * Run: `node --import tsx bench/recording.ts [--quick] [--limit BYTES]`. The bastion is the real
+ * Run: `node --import tsx bench/recording.ts [--quick] [--limit BYTES] [--only MODE] [--chunk-bytes N]` (`--only`:
+ * run one mode; `--profile DIR`: the bastion writes V8 CPU profiles of its threads into DIR). The bastion is the real
  * binary from source (`neetodeploy-bastion --config`), local platform, file store on the
  * machine's temp dir; stock `ssh` is the client, its stdout to /dev/null. By default the
  * per-session limit is above the output size, so every byte is recorded (the worst case);
@@ -18,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { FileRecordingStore } from '@neetodeploy/recording';
+import type { RecordingManifest } from '@neetodeploy/recording';
 import { sourceBinArgs } from '../test/support/paths.js';
 import { makeKey, signCert, tempDir, writeSshConfig } from '../test/support/ssh-client.js';
 
@@ -28,9 +30,15 @@ const GIB = 1024 * MIB;
 const SIZE = QUICK ? 128 * MIB : 512 * MIB;
 const REPS = QUICK ? 2 : 3;
 const LIMIT = limitAt >= 0 ? Number(process.argv[limitAt + 1]) : 2 * SIZE;
+const chunkAt = process.argv.indexOf('--chunk-bytes');
+const CHUNK_BYTES = chunkAt >= 0 ? Number(process.argv[chunkAt + 1]) : undefined;
 const NAME = 'bastion.bench';
-const MODES = ['full', 'output-only', 'off'] as const;
-type Mode = (typeof MODES)[number];
+const ALL_MODES = ['full', 'output-only', 'off'] as const;
+type Mode = (typeof ALL_MODES)[number];
+const onlyAt = process.argv.indexOf('--only');
+const MODES: readonly Mode[] =
+  onlyAt >= 0 ? ALL_MODES.filter((m) => m === process.argv[onlyAt + 1]) : ALL_MODES;
+if (MODES.length === 0) throw new Error(`--only takes one of ${ALL_MODES.join(', ')}`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -43,9 +51,16 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startBastion(config: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...sourceBinArgs('bastion'), '--config', config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const profileAt = process.argv.indexOf('--profile');
+  const profile =
+    profileAt >= 0 ? ['--cpu-prof', '--cpu-prof-dir', process.argv[profileAt + 1]!] : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, ...sourceBinArgs('bastion'), '--config', config],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const onData = (c: Buffer) => {
@@ -61,6 +76,20 @@ async function startBastion(config: string): Promise<{ child: ChildProcess; port
     child.once('exit', (code) => reject(new Error(`bastion exited ${code}`)));
   });
   return { child, port };
+}
+
+/** The manifests in the store once there are `count` of them (30 s at most). */
+async function finishedRecordings(
+  store: FileRecordingStore,
+  count: number,
+): Promise<RecordingManifest[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const manifests = await store.listManifests({});
+    if (manifests.length >= count) return manifests;
+    if (Date.now() > deadline) throw new Error('the recording did not finish within 30 s');
+    await sleep(100);
+  }
 }
 
 function sshTimed(args: string[]): Promise<{ ms: number; code: number | null; stderr: string }> {
@@ -114,11 +143,15 @@ async function main(): Promise<void> {
         `  keyFile: ${recordingKey}`,
         `  store: { kind: file, dir: ${recordings} }`,
         `  maxSessionBytes: ${LIMIT}`,
+        ...(CHUNK_BYTES ? [`  chunkBytes: ${CHUNK_BYTES}`] : []),
         'log: { level: warn }',
       ].join('\n'),
     );
     const started = await startBastion(config);
     bastion = started.child;
+    // The recording worker thread starts with the bastion but loads after it listens: let it,
+    // so that the first run is not measured against a recorder still loading.
+    await sleep(3000);
     const known = path.join(dir, 'known_hosts');
     await writeFile(known, `@cert-authority ${NAME},*.neetodeploy ${hostCa.publicKey}\n`);
     const configs = {} as Record<Mode, string>;
@@ -172,17 +205,20 @@ async function main(): Promise<void> {
       const c0 = cpuSeconds(bastion.pid!);
       const r = await sshTimed(['-F', configs[mode], 'bastion', command]);
       if (r.code !== 0) throw new Error(`${mode}: exit ${r.code}: ${r.stderr}`);
-      await sleep(1500); // the recording finishes just after the session
+      // The recording finishes after the session: wait for its manifest, so that the work still
+      // queued for the store is counted here and not in the next mode's run.
+      const manifests = await finishedRecordings(store, mode === 'off' ? 0 : 1);
+      await sleep(500);
       results[mode].cpu.push((cpuSeconds(bastion.pid!) - c0) / (bytes / GIB));
       results[mode].rate.push(bytes / MIB / (r.ms / 1000));
       // Honest numbers: say when a slow disk made the recorder keep hashes instead of data.
-      for (const m of await store.listManifests({})) {
+      for (const m of manifests) {
         results[mode].dropped += m.droppedBytes.i + m.droppedBytes.o + m.droppedBytes.e;
       }
       rmSync(recordings, { recursive: true, force: true });
       console.log(`  ${mode}: ${(bytes / MIB / (r.ms / 1000)).toFixed(1)} MiB/s`);
     }
-    const off = median(results.off.rate);
+    const off = results.off.rate.length > 0 ? median(results.off.rate) : NaN;
     console.log(
       `\n${(SIZE / MIB).toFixed(0)} MiB of text per session, ${REPS} runs each, limit ${LIMIT} bytes (median):`,
     );
@@ -191,7 +227,9 @@ async function main(): Promise<void> {
       const cpu = median(results[mode].cpu);
       const pct = (1 - rate / off) * 100;
       const cost =
-        mode === 'off' ? '' : `, ${Math.abs(pct).toFixed(1)}% ${pct >= 0 ? 'below' : 'above'} off`;
+        mode === 'off' || Number.isNaN(off)
+          ? ''
+          : `, ${Math.abs(pct).toFixed(1)}% ${pct >= 0 ? 'below' : 'above'} off`;
       const dropped =
         results[mode].dropped > 0 ? `, ${results[mode].dropped} bytes kept as hashes` : '';
       console.log(

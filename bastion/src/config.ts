@@ -208,12 +208,15 @@ const recordingSchema = z.strictObject({
     .int()
     .positive()
     .default(64 * MiB),
-  /** A chunk is cut at this size ... */
+  /**
+   * A chunk is cut at this size (1 MiB: a busy session's store writes cost less CPU per byte in
+   * fewer, larger files; `bench/recorder.ts`) ...
+   */
   chunkBytes: z
     .number()
     .int()
     .min(1024)
-    .default(256 * 1024),
+    .default(1024 * 1024),
   /** ... or this long after its first event, so a live session lands in the store. */
   flushIntervalMs: ms.default(2_000),
   /** Chunks held in memory per session while the store catches up; past it, data is hashed. */

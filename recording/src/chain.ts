@@ -15,12 +15,16 @@ export function sha256Hex(data: Buffer | string): string {
 
 /** The first line of a chunk, newline included. */
 export function chunkMetaLine(meta: ChunkMeta): string {
-  return `${JSON.stringify({ recording: meta.recording, seq: meta.seq, prev: meta.prev })}\n`;
+  const { recording, seq, prev, format } = meta;
+  return `${JSON.stringify(format ? { recording, seq, prev, format } : { recording, seq, prev })}\n`;
 }
 
-/** A whole chunk: its metadata line, then `body` (whole asciicast lines). */
-export function encodeChunk(meta: ChunkMeta, body: string): Buffer {
-  return Buffer.from(chunkMetaLine(meta) + body, 'utf8');
+/** A whole chunk: its metadata line, then `body` (frames, or whole asciicast lines). */
+export function encodeChunk(meta: ChunkMeta, body: string | Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from(chunkMetaLine(meta), 'utf8'),
+    typeof body === 'string' ? Buffer.from(body, 'utf8') : body,
+  ]);
 }
 
 /** Splits a chunk into its metadata and body; undefined when the first line is not metadata. */
@@ -41,12 +45,14 @@ export function decodeChunk(data: Buffer): { meta: ChunkMeta; body: Buffer } | u
     !Number.isSafeInteger(m.seq) ||
     m.seq < 0 ||
     typeof m.prev !== 'string' ||
-    !/^[0-9a-f]{64}$/.test(m.prev)
+    !/^[0-9a-f]{64}$/.test(m.prev) ||
+    (m.format !== undefined && m.format !== 'frames')
   ) {
     return undefined;
   }
+  const format = m.format === 'frames' ? { format: 'frames' as const } : {};
   return {
-    meta: { recording: m.recording, seq: m.seq, prev: m.prev },
+    meta: { recording: m.recording, seq: m.seq, prev: m.prev, ...format },
     body: data.subarray(nl + 1),
   };
 }

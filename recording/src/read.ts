@@ -1,10 +1,11 @@
-/** Reading a recording back as asciicast v3 text. */
+/** Reading a recording back as asciicast v3 text, rendered from its frames. */
 import { decodeChunk } from './chain.js';
 import { assertRecordingId } from './layout.js';
+import { AsciicastRenderer } from './render.js';
 import { RecordingError } from './types.js';
 import type { ReadOptions, RecordingStore } from './types.js';
 
-/** Rewrites `e` event lines as `o` (see {@link ReadOptions.mergeStderr}). */
+/** Rewrites `e` event lines as `o` in chunks written as text (see {@link ReadOptions.mergeStderr}). */
 function mergeStderrLines(text: string): string {
   return text.replace(/^\[([0-9.e+-]+),"e",/gm, '[$1,"o",');
 }
@@ -27,14 +28,22 @@ export async function* readRecording(
       `there is no recording of session ${id}: run \`neetodeploy sessions -a APP\` to list recorded sessions`,
     );
   }
+  const merge = options.mergeStderr === true;
+  const renderer = new AsciicastRenderer(merge);
   for (const seq of seqs) {
     const data = await store.getChunk(id, seq);
     if (!data) continue;
     const decoded = decodeChunk(data);
     if (!decoded) continue;
+    if (decoded.meta.format === 'frames') {
+      yield renderer.chunk(decoded.body);
+      continue;
+    }
     const text = decoded.body.toString('utf8');
-    yield options.mergeStderr === true ? mergeStderrLines(text) : text;
+    yield merge ? mergeStderrLines(text) : text;
   }
+  const rest = renderer.end();
+  if (rest.length > 0) yield rest;
 }
 
 /** The whole asciicast v3 text of recording `id` (see {@link readRecording}). */

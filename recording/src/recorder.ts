@@ -1,13 +1,14 @@
 /**
- * Recording one session: events become asciicast v3 lines, lines become hash-chained chunks
+ * Recording one session: events become frames (./frames.ts), frames become hash-chained chunks
  * handed to a bounded {@link Spool}, and the end becomes a signed manifest. Every data method
  * copies, hashes and returns: nothing here waits for the store while the session runs.
  */
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { StringDecoder } from 'node:string_decoder';
 import { ZERO_HASH, chunkMetaLine, sha256Hex } from './chain.js';
+import { ChunkBuilder, HEADER_CODE, chunkBufferPool } from './frames.js';
+import type { ChunkBufferPool } from './frames.js';
 import type { RecordingKey } from './keys.js';
 import { signManifest } from './manifest.js';
 import { Spool } from './spool.js';
@@ -70,8 +71,9 @@ class Recorder implements ThreadRecorder {
   private finished = false;
   private seq = 0;
   private prev = ZERO_HASH;
-  // Lines as bytes: concatenating strings and encoding them at the cut cost ten times more.
-  private body: Buffer[] = [];
+  private readonly chunk: ChunkBuilder;
+  private readonly pool: ChunkBufferPool;
+  /** Bytes of frames in the chunk being written (its metadata line not counted). */
   private bodyBytes = 0;
   private storedBytes = 0;
   private lastEventMs: number;
@@ -83,11 +85,6 @@ class Recorder implements ThreadRecorder {
   private readonly recorded = zero();
   private readonly dropped = zero();
   private readonly pendingDrops = new Map<Stream, { hash: Hash; bytes: number }>();
-  private readonly decoders = {
-    i: new StringDecoder('utf8'),
-    o: new StringDecoder('utf8'),
-    e: new StringDecoder('utf8'),
-  };
 
   constructor(
     start: RecordingStart,
@@ -98,7 +95,15 @@ class Recorder implements ThreadRecorder {
     this.lastEventMs = start.at ?? wallMs();
     this.startedAt = start.at === undefined ? deps.now() : new Date(start.at);
     this.failed = new Promise((resolve) => (this.failedResolve = resolve));
-    this.spool = new Spool(deps.store, this.id, deps.config.spoolBytes, (err) => this.fail(err));
+    this.pool = chunkBufferPool(deps.config.chunkBytes);
+    this.chunk = new ChunkBuilder(this.pool);
+    this.spool = new Spool(
+      deps.store,
+      this.id,
+      deps.config.spoolBytes,
+      (err) => this.fail(err),
+      (chunk) => this.pool.release(chunk),
+    );
     const header: RecordingHeader = {
       version: 3,
       term: start.term,
@@ -107,7 +112,7 @@ class Recorder implements ThreadRecorder {
       title: `${start.info.user} on ${start.info.app}`,
       neetodeploy: start.info,
     };
-    this.append(`${JSON.stringify(header)}\n`);
+    this.put(() => this.chunk.text(HEADER_CODE, 0, JSON.stringify(header)));
     this.cut();
   }
 
@@ -169,7 +174,6 @@ class Recorder implements ThreadRecorder {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.failure) return undefined;
-    for (const s of ['i', 'o', 'e'] as const) this.flushDecoder(s);
     this.flushDrops();
     const status =
       exit?.signal !== undefined
@@ -221,6 +225,7 @@ class Recorder implements ThreadRecorder {
     this.bytes[stream] += data.length;
     if (this.failure || this.finished || data.length === 0) return;
     if (stream === 'i' && this.info.policy === 'output-only') return;
+    this.resumeIfCaughtUp();
     if (this.dropping === undefined && !this.spool.hasRoom(this.bodyBytes + data.length)) {
       if (this.deps.config.mode === 'required') {
         this.fail(
@@ -243,20 +248,16 @@ class Recorder implements ThreadRecorder {
     this.drop(stream, data.subarray(room));
   }
 
+  /** Keeps the bytes as they passed: decoding and JSON wait until someone reads the recording. */
   private record(stream: Stream, data: Buffer, at: number | undefined): void {
     this.recorded[stream] += data.length;
-    const text = this.decoders[stream].write(data);
-    if (text.length > 0) this.event(stream, text, at);
-  }
-
-  private flushDecoder(stream: Stream): void {
-    const rest = this.decoders[stream].end();
-    if (rest.length > 0) this.event(stream, rest);
+    const interval = this.interval(at);
+    this.put(() => this.chunk.frame(stream, interval, data));
+    this.afterEvent();
   }
 
   private startDropping(why: 'limit' | 'spool'): void {
     this.dropping = why;
-    for (const s of ['i', 'o', 'e'] as const) this.flushDecoder(s);
     this.event(
       EVENT_CODES.marker,
       why === 'limit'
@@ -286,22 +287,34 @@ class Recorder implements ThreadRecorder {
   }
 
   private event(code: string, data: string, at?: number): void {
-    // Never backwards: an event timed by the caller may follow one timed here.
+    const interval = this.interval(at);
+    this.put(() => this.chunk.text(code, interval, data));
+    this.afterEvent();
+  }
+
+  /** Seconds since the last event, to the microsecond; never backwards (callers time some events). */
+  private interval(at: number | undefined): number {
     const now = Math.max(at ?? wallMs(), this.lastEventMs);
     const interval = Math.max(0, Math.round((now - this.lastEventMs) * 1000) / 1e6);
     this.lastEventMs = now;
-    this.append(`${JSON.stringify([interval, code, data])}\n`);
-    if (this.bodyBytes >= this.deps.config.chunkBytes) this.cut();
-    else this.armTimer();
+    return interval;
   }
 
-  private append(line: string): void {
-    // An all-ASCII line (its UTF-8 length equals its length) encodes as latin1, several times
-    // faster than the UTF-8 encoder, with the same bytes.
-    const ascii = Buffer.byteLength(line, 'utf8') === line.length;
-    const bytes = Buffer.from(line, ascii ? 'latin1' : 'utf8');
-    this.body.push(bytes);
-    this.bodyBytes += bytes.length;
+  /** Runs `write` on the open chunk (opening the next one, with its metadata line, if none is). */
+  private put(write: () => void): void {
+    if (this.chunk.length === 0) {
+      this.chunk.raw(
+        chunkMetaLine({ recording: this.id, seq: this.seq, prev: this.prev, format: 'frames' }),
+      );
+    }
+    const before = this.chunk.length;
+    write();
+    this.bodyBytes += this.chunk.length - before;
+  }
+
+  private afterEvent(): void {
+    if (this.bodyBytes >= this.deps.config.chunkBytes) this.cut();
+    else this.armTimer();
   }
 
   private armTimer(): void {
@@ -314,17 +327,23 @@ class Recorder implements ThreadRecorder {
     this.timer = undefined;
     if (this.failure || this.finished) return;
     this.flushDrops();
-    if (this.dropping === 'spool' && this.spool.hasRoom(this.spool.capacity / 2 + this.bodyBytes)) {
-      this.dropping = undefined;
-      this.event(
-        EVENT_CODES.marker,
-        'neetodeploy: the recording store caught up; recording resumed',
-      );
-    }
+    this.resumeIfCaughtUp();
     this.cut();
   }
 
-  /** Turns the pending lines into the next chunk; waits (keeps them) while the spool is full. */
+  /**
+   * Records again once the store has half the spool free: checked at every read and every tick,
+   * so a short stall of the store costs a short gap.
+   */
+  private resumeIfCaughtUp(): void {
+    if (this.dropping !== 'spool') return;
+    if (!this.spool.hasRoom(this.spool.capacity / 2 + this.bodyBytes)) return;
+    this.flushDrops();
+    this.dropping = undefined;
+    this.event(EVENT_CODES.marker, 'neetodeploy: the recording store caught up; recording resumed');
+  }
+
+  /** Turns the pending frames into the next chunk; waits (keeps them) while the spool is full. */
   private cut(force = false): void {
     if (this.bodyBytes === 0) return;
     if (!force && this.seq > 0 && !this.spool.hasRoom(this.bodyBytes)) {
@@ -335,9 +354,7 @@ class Recorder implements ThreadRecorder {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const meta = Buffer.from(chunkMetaLine({ recording: this.id, seq: this.seq, prev: this.prev }));
-    const chunk = Buffer.concat([meta, ...this.body]);
-    this.body = [];
+    const chunk = this.chunk.take();
     this.bodyBytes = 0;
     this.prev = sha256Hex(chunk);
     this.storedBytes += chunk.length;

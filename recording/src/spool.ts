@@ -22,6 +22,8 @@ export class Spool {
     private readonly id: string,
     readonly capacity: number,
     private readonly onFailed: (err: RecordingError) => void,
+    /** Told each chunk once it is stored: its memory may be written into again. */
+    private readonly onStored: (data: Buffer) => void = () => undefined,
     private readonly sleep: (ms: number) => Promise<void> = (ms) =>
       new Promise((r) => setTimeout(r, ms).unref()),
   ) {}
@@ -59,7 +61,10 @@ export class Spool {
       const next = this.queue.shift()!;
       this.inFlight++;
       void this.writeWithRetry(next.seq, next.data).then(
-        () => this.settled(next.data.length),
+        () => {
+          this.settled(next.data.length);
+          this.onStored(next.data);
+        },
         (err: unknown) => {
           if (!this.error) {
             this.error = err as RecordingError;

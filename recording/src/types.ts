@@ -20,14 +20,18 @@
  * chunks can be read, but {@link verifyRecording} reports `manifest-missing`.
  *
  * ## Chunk format
- * A chunk is UTF-8 text. Its first line is a JSON object {@link ChunkMeta} (`{"recording":id,
- * "seq":n,"prev":"<hex SHA-256 of chunk n-1's bytes>"}`; chunk 0's `prev` is 64 zeros). The rest
- * is a run of whole asciicast v3 lines, each ending in `\n`; chunk 0 starts with the asciicast
- * header line. The asciicast text of a recording is the concatenation of every chunk minus its
- * first line. The manifest's `finalHash` is the SHA-256 of the last chunk's bytes, so the chain
- * pins every byte of every chunk, and the signature over the manifest pins the chain.
+ * A chunk's first line is a JSON object {@link ChunkMeta} (`{"recording":id,"seq":n,"prev":"<hex
+ * SHA-256 of chunk n-1's bytes>","format":"frames"}`; chunk 0's `prev` is 64 zeros). The rest is
+ * a run of whole binary frames (`frames.ts`: an event code, the interval, the length, then the
+ * bytes as they passed), chunk 0's first frame holding the asciicast header line. Asciicast v3
+ * text is rendered from the frames when a recording is read ({@link readRecording}): encoding
+ * every byte as JSON while the session ran cost more CPU than the session. Chunks written before
+ * frames (no `format`) hold asciicast lines and are read as they are. The manifest's `finalHash`
+ * is the SHA-256 of the last chunk's bytes, so the chain pins every byte of every chunk, and the
+ * signature over the manifest pins the chain.
  *
- * ## Event codes (asciicast v3 `[interval, code, data]`, interval in seconds since the last event)
+ * ## Event codes (asciicast v3 `[interval, code, data]`, interval in seconds since the last event,
+ * as rendered; a frame's code is the same letter)
  * - `i` input the client sent (absent under the `output-only` policy)
  * - `o` the console's stdout
  * - `e` the console's stderr (our code; players ignore codes they don't know, asciinema-player
@@ -125,6 +129,8 @@ export interface ChunkMeta {
   readonly seq: number;
   /** Hex SHA-256 of the previous chunk's whole bytes; 64 zeros for chunk 0. */
   readonly prev: string;
+  /** `frames`: the body is binary frames. Absent: asciicast lines (recordings made before frames). */
+  readonly format?: 'frames';
 }
 
 /** Bytes per stream: `i` input, `o` stdout, `e` stderr. */
@@ -188,7 +194,10 @@ export interface ManifestQuery {
  * the backend fails; reading something absent resolves `undefined`, never rejects.
  */
 export interface RecordingStore {
-  /** Writes (or overwrites: a retry) chunk `seq` of recording `id`. */
+  /**
+   * Writes (or overwrites: a retry) chunk `seq` of recording `id`. The store must not hold on to
+   * `data` once the promise settles: the recorder writes its next chunk into the same memory.
+   */
   putChunk(id: string, seq: number, data: Buffer): Promise<void>;
   /** Writes the manifest and its index entry. Called once per recording, after its last chunk. */
   putManifest(manifest: RecordingManifest): Promise<void>;

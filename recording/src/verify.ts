@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { ZERO_HASH, decodeChunk, sha256Hex } from './chain.js';
+import { framesComplete } from './frames.js';
 import { recordingKeyId, toPublicKey } from './keys.js';
 import { isRecordingId } from './layout.js';
 import { signatureValid } from './manifest.js';
@@ -89,6 +90,48 @@ function checkPresence(seqs: number[], m: RecordingManifest): Failure | undefine
   );
 }
 
+/** Whether a chunk's body ends on an event boundary (a chunk cut short does not). */
+function isWhole(data: Buffer, body: Buffer, format: 'frames' | undefined): boolean {
+  if (format === 'frames') return framesComplete(body);
+  return data.length === 0 || data[data.length - 1] === 0x0a;
+}
+
+/** Bytes of all the chunks the manifest counts, as stored now. */
+async function storedTotal(
+  store: RecordingStore,
+  id: string,
+  m: RecordingManifest,
+): Promise<number> {
+  let total = 0;
+  for (let seq = 0; seq < m.chunkCount; seq++)
+    total += (await store.getChunk(id, seq))?.length ?? 0;
+  return total;
+}
+
+/**
+ * Chunk `chunk` no longer hashes to what the chain says. It was cut short when its last event is
+ * incomplete and the chunks now hold fewer bytes than the manifest counts; otherwise it was
+ * altered (an edited length can also leave an event incomplete, but not fewer bytes).
+ */
+async function mismatch(
+  store: RecordingStore,
+  id: string,
+  m: RecordingManifest,
+  chunk: number,
+  whole: boolean,
+): Promise<Failure> {
+  if (!whole && (await storedTotal(store, id, m)) < m.storedBytes) {
+    return fail('truncated', `chunk ${chunk} is cut short (its last event is incomplete)`, {
+      chunk,
+      manifest: m,
+    });
+  }
+  return fail('chunk-altered', `chunk ${chunk} was altered: its hash no longer matches the chain`, {
+    chunk,
+    manifest: m,
+  });
+}
+
 /** Walks the chain; undefined when every chunk is where and what the chain says. */
 async function checkChain(
   store: RecordingStore,
@@ -96,6 +139,7 @@ async function checkChain(
   m: RecordingManifest,
 ): Promise<Failure | undefined> {
   let prev = ZERO_HASH;
+  let prevWhole = true;
   let stored = 0;
   for (let seq = 0; seq < m.chunkCount; seq++) {
     const data = await store.getChunk(id, seq);
@@ -110,10 +154,7 @@ async function checkChain(
       return fail(
         'chunk-malformed',
         `chunk ${seq} does not start with this recording's chunk header`,
-        {
-          chunk: seq,
-          manifest: m,
-        },
+        { chunk: seq, manifest: m },
       );
     }
     if (decoded.meta.seq !== seq) {
@@ -123,36 +164,11 @@ async function checkChain(
         { chunk: seq, manifest: m },
       );
     }
-    if (decoded.meta.prev !== prev) {
-      const altered = seq - 1;
-      return fail(
-        'chunk-altered',
-        `chunk ${altered} was altered: its hash no longer matches the chain`,
-        {
-          chunk: altered,
-          manifest: m,
-        },
-      );
-    }
-    if (data.length > 0 && data[data.length - 1] !== 0x0a) {
-      return fail('truncated', `chunk ${seq} is cut short (its last line is incomplete)`, {
-        chunk: seq,
-        manifest: m,
-      });
-    }
+    if (decoded.meta.prev !== prev) return mismatch(store, id, m, seq - 1, prevWhole);
     prev = sha256Hex(data);
+    prevWhole = isWhole(data, decoded.body, decoded.meta.format);
   }
-  if (prev !== m.finalHash) {
-    const last = m.chunkCount - 1;
-    return fail(
-      'chunk-altered',
-      `chunk ${last} was altered: its hash differs from the manifest's`,
-      {
-        chunk: last,
-        manifest: m,
-      },
-    );
-  }
+  if (prev !== m.finalHash) return mismatch(store, id, m, m.chunkCount - 1, prevWhole);
   if (stored !== m.storedBytes) {
     return fail(
       'chunk-altered',

@@ -263,6 +263,18 @@ describe('recording: format, chain and verify', () => {
     assert.equal((await store.listManifests({ limit: 1 })).length, 1);
   });
 
+  it('goes on recording after its folders were removed (old recordings pruned by hand)', async () => {
+    await record();
+    rmSync(join(dir, 'index'), { recursive: true, force: true });
+    rmSync(join(dir, 'sessions'), { recursive: true, force: true });
+    const id = await record();
+    assert.deepEqual(
+      (await store.listManifests({ app: 'demo' })).map((m) => m.id),
+      [id],
+    );
+    assert.equal((await verifyRecording(store, id, key.publicKey)).ok, true);
+  });
+
   it('keeps a window-change flood bounded: repeated sizes once, at most 10,000 resizes, none past the limit', async () => {
     const id = randomUUID();
     const rec = await startRecording(

@@ -43,17 +43,33 @@ export class FileRecordingStore implements RecordingStore {
   private async write(key: string, data: Buffer | string): Promise<void> {
     const file = this.path(key);
     try {
-      const folder = dirname(file);
+      await this.writeIn(dirname(file), file, data);
+    } catch (err) {
+      throw storeError(`write ${key}`, err);
+    }
+  }
+
+  /**
+   * Writes `file` by way of a temporary name. A folder made earlier may have been removed since
+   * (an operator pruning old recordings): then it is made again, once, instead of failing every
+   * later write into it.
+   */
+  private async writeIn(folder: string, file: string, data: Buffer | string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
       if (!this.made.has(folder)) {
         await mkdir(folder, { recursive: true, mode: 0o700 });
         if (this.made.size > 10_000) this.made.clear();
         this.made.add(folder);
       }
       const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      await writeFile(tmp, data, { mode: 0o600 });
-      await rename(tmp, file);
-    } catch (err) {
-      throw storeError(`write ${key}`, err);
+      try {
+        await writeFile(tmp, data, { mode: 0o600 });
+        await rename(tmp, file);
+        return;
+      } catch (err) {
+        if (!isMissing(err) || attempt > 0) throw err;
+        this.made.delete(folder);
+      }
     }
   }
 
