@@ -209,8 +209,8 @@ const recordingSchema = z.strictObject({
     .positive()
     .default(64 * MiB),
   /**
-   * A chunk is cut at this size (1 MiB: a busy session's store writes cost less CPU per byte in
-   * fewer, larger files; `bench/recorder.ts`) ...
+   * A chunk is cut at this size, or at a quarter of `spoolBytes` if that is smaller (1 MiB: a busy
+   * session's store writes cost less CPU per byte in fewer, larger files; `bench/recorder.ts`) ...
    */
   chunkBytes: z
     .number()

@@ -56,7 +56,7 @@ export class ChunkBufferPool {
   constructor(
     /** Bytes of each pooled buffer. */
     readonly bufferBytes: number,
-    /** Kept at most: 8 MiB of them. */
+    /** Kept at most: 8 MiB of them, and never fewer than two. */
     private readonly maxBuffers = Math.max(2, Math.floor((8 << 20) / bufferBytes)),
   ) {}
 
@@ -116,11 +116,22 @@ export class ChunkBuilder {
     this.used += this.buf!.write(text, this.used, 'utf8');
   }
 
-  /** The chunk's bytes; the builder starts empty again. Give them to the pool once stored. */
+  /**
+   * The chunk's bytes; the builder starts empty again. Give them to the pool once stored. A
+   * chunk that fills little of a pooled buffer (one cut by the flush timer) is copied out and the
+   * buffer given back at once: a queued chunk then holds at most four times its own size, so the
+   * spool's byte bound also bounds memory.
+   */
   take(): Buffer {
-    const out = this.buf ? this.buf.subarray(0, this.used) : Buffer.alloc(0);
+    const buf = this.buf;
+    const used = this.used;
     this.buf = undefined;
     this.used = 0;
+    if (!buf) return Buffer.alloc(0);
+    if (used >= buf.length / 4) return buf.subarray(0, used);
+    const out = Buffer.allocUnsafeSlow(used);
+    buf.copy(out, 0, 0, used);
+    this.pool.release(buf);
     return out;
   }
 

@@ -72,6 +72,7 @@ class Recorder implements ThreadRecorder {
   private seq = 0;
   private prev = ZERO_HASH;
   private readonly chunk: ChunkBuilder;
+  private readonly chunkBytes: number;
   private readonly pool: ChunkBufferPool;
   /** Bytes of frames in the chunk being written (its metadata line not counted). */
   private bodyBytes = 0;
@@ -90,12 +91,18 @@ class Recorder implements ThreadRecorder {
     start: RecordingStart,
     private readonly deps: RecorderDeps,
   ) {
+    // The open chunk counts against the spool: a chunk as large as the spool would drop data
+    // with an instant store, so a chunk is at most a quarter of the spool.
+    this.chunkBytes = Math.min(
+      deps.config.chunkBytes,
+      Math.max(1, Math.floor(deps.config.spoolBytes / 4)),
+    );
     this.id = start.info.sessionId;
     this.info = start.info;
     this.lastEventMs = start.at ?? wallMs();
     this.startedAt = start.at === undefined ? deps.now() : new Date(start.at);
     this.failed = new Promise((resolve) => (this.failedResolve = resolve));
-    this.pool = chunkBufferPool(deps.config.chunkBytes);
+    this.pool = chunkBufferPool(this.chunkBytes);
     this.chunk = new ChunkBuilder(this.pool);
     this.spool = new Spool(
       deps.store,
@@ -313,7 +320,7 @@ class Recorder implements ThreadRecorder {
   }
 
   private afterEvent(): void {
-    if (this.bodyBytes >= this.deps.config.chunkBytes) this.cut();
+    if (this.bodyBytes >= this.chunkBytes) this.cut();
     else this.armTimer();
   }
 

@@ -10,7 +10,7 @@ import { EVENT_CODES } from './types.js';
 
 type Stream = 'i' | 'o' | 'e';
 const isStream = (code: string): code is Stream => code === 'i' || code === 'o' || code === 'e';
-/** Events before which partial characters are written out, as the writer did. */
+/** Events before which partial characters are written out (a gap or the end follows). */
 const FLUSH_BEFORE = new Set<string>([EVENT_CODES.marker, EVENT_CODES.dropped, EVENT_CODES.exit]);
 const round = (seconds: number): number => Math.round(seconds * 1e6) / 1e6;
 

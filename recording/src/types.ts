@@ -1,6 +1,6 @@
 /**
- * The contract of `@neetodeploy/recording`: what a session recording is (asciicast v3 text in
- * hash-chained chunks plus a signed manifest), where it is kept ({@link RecordingStore}), how it
+ * The contract of `@neetodeploy/recording`: what a session recording is (binary frames in
+ * hash-chained chunks plus a signed manifest, read back as asciicast v3 text), where it is kept ({@link RecordingStore}), how it
  * is written ({@link SessionRecorder}) and read back ({@link readRecording},
  * {@link verifyRecording}).
  *
@@ -253,7 +253,7 @@ export type VerifyFailureReason =
   | 'chunk-missing'
   /** Chunks the manifest does not count are present (appended). */
   | 'chunk-extra'
-  /** Chunks at the end are absent, or the last line of a chunk is cut short. */
+  /** Chunks at the end are absent, or a chunk is cut short (its last event incomplete). */
   | 'truncated'
   /** A chunk sits at another position than the one it was written at (reordered). */
   | 'chunk-out-of-order'
@@ -313,7 +313,7 @@ export interface RecorderConfig {
   readonly mode: RecordingMode;
   /** Bytes of `i`/`o`/`e` data recorded per session; past it only hashes are kept. */
   readonly maxSessionBytes: number;
-  /** A chunk is cut when its text reaches this many bytes ... */
+  /** A chunk is cut when its frames reach this many bytes (at most a quarter of `spoolBytes`) ... */
   readonly chunkBytes: number;
   /** ... or this long after its first event, so a live session lands in the store. */
   readonly flushIntervalMs: number;

@@ -153,6 +153,70 @@ describe('recording: stored as frames, rendered when read', () => {
     assert.equal((await verifyRecording(store, id, key.publicKey)).ok, true);
   });
 
+  it('stores a small chunk in memory of its own size, not in a whole pooled buffer', async () => {
+    const held: number[] = [];
+    const measuring = Object.assign(Object.create(store) as FileRecordingStore, {
+      putChunk(id: string, seq: number, data: Buffer): Promise<void> {
+        held.push(data.buffer.byteLength / data.length);
+        return store.putChunk(id, seq, data);
+      },
+    });
+    const id = randomUUID();
+    const rec = await startRecording(
+      { info: info(id), term: { cols: 80, rows: 24 } },
+      {
+        store: measuring,
+        key,
+        config: { ...config, chunkBytes: 1 << 20, spoolBytes: 8 << 20, flushIntervalMs: 20 },
+        now: () => new Date(),
+      },
+    );
+    for (let n = 0; n < 3; n++) {
+      rec.output(Buffer.alloc(5000, 'x')); // past the first small buffer: a pooled one is used
+      await new Promise((r) => setTimeout(r, 60)); // the flush timer cuts the chunk
+    }
+    await rec.finish({ code: 0 });
+    assert.ok(held.length >= 4, `chunks stored: ${held.length}`);
+    assert.ok(
+      held.every((ratio) => ratio <= 4),
+      `memory held per stored byte: ${held.map((r) => r.toFixed(1)).join(', ')}`,
+    );
+    assert.equal((await verifyRecording(store, id, key.publicKey)).ok, true);
+  });
+
+  it('keeps a chunk to a quarter of a small spool, so an instant store drops nothing', async () => {
+    const chunks = new Map<number, Buffer>();
+    const instant = Object.assign(Object.create(store) as FileRecordingStore, {
+      putChunk(_id: string, seq: number, data: Buffer): Promise<void> {
+        chunks.set(seq, Buffer.from(data));
+        return Promise.resolve();
+      },
+    });
+    const id = randomUUID();
+    const rec = await startRecording(
+      { info: info(id), term: { cols: 80, rows: 24 } },
+      {
+        store: instant,
+        key,
+        config: {
+          ...config,
+          chunkBytes: 1 << 20,
+          spoolBytes: 512 * 1024,
+          maxSessionBytes: 8 << 20,
+        },
+        now: () => new Date(),
+      },
+    );
+    for (let n = 0; n < 64; n++) {
+      rec.output(Buffer.alloc(32 * 1024, 'y'));
+      await new Promise((r) => setImmediate(r));
+    }
+    const m = (await rec.finish({ code: 0 }))!;
+    assert.equal(m.droppedBytes.o, 0);
+    assert.equal(m.recordedBytes.o, 64 * 32 * 1024);
+    assert.ok(chunks.size >= 16, `${chunks.size} chunks of at most a quarter of the spool`);
+  });
+
   it('reads and verifies a recording stored as asciicast lines, as before frames', async () => {
     const id = randomUUID();
     const header = JSON.stringify({ version: 3, term: { cols: 80, rows: 24 }, timestamp: 1 });

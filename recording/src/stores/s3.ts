@@ -56,7 +56,11 @@ export class S3RecordingStore implements RecordingStore {
       // Copied: the SDK writes into the object it is given.
       credentials: config.credentials && { ...config.credentials },
       maxAttempts: 2,
-      requestHandler: { requestTimeout: config.requestTimeoutMs ?? 10_000 },
+      // Without throwOnRequestTimeout the SDK only logs a timed-out request and waits on.
+      requestHandler: {
+        requestTimeout: config.requestTimeoutMs ?? 10_000,
+        throwOnRequestTimeout: true,
+      },
     });
   }
 
@@ -116,7 +120,7 @@ export class S3RecordingStore implements RecordingStore {
 
   async putChunk(id: string, seq: number, data: Buffer): Promise<void> {
     assertRecordingId(id);
-    await this.put(chunkKey(id, seq), data, 'text/plain; charset=utf-8');
+    await this.put(chunkKey(id, seq), data, 'application/octet-stream');
   }
 
   async putManifest(manifest: RecordingManifest): Promise<void> {

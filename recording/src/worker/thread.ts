@@ -80,7 +80,7 @@ async function handle(message: ToWorker): Promise<void> {
   const r = await recorders.get(message.id);
   switch (message.t) {
     case 'data': {
-      // The recorder copied what it keeps (decoded text, hashes): the memory can go back.
+      // The recorder copied what it keeps (frames, hashes): the memory can go back.
       const bytes = feed(r, message);
       const spare = message.bytes.byteLength === FULL_BATCH_BYTES ? message.bytes : undefined;
       post(
