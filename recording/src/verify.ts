@@ -164,7 +164,15 @@ async function checkChain(
         { chunk: seq, manifest: m },
       );
     }
-    if (decoded.meta.prev !== prev) return mismatch(store, id, m, seq - 1, prevWhole);
+    if (decoded.meta.prev !== prev) {
+      if (seq === 0) {
+        return fail('chunk-altered', 'chunk 0 was altered: it does not start the chain', {
+          chunk: 0,
+          manifest: m,
+        });
+      }
+      return mismatch(store, id, m, seq - 1, prevWhole);
+    }
     prev = sha256Hex(data);
     prevWhole = isWhole(data, decoded.body, decoded.meta.format);
   }

@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -253,6 +261,16 @@ describe('recording: stored as frames, rendered when read', () => {
       /\[0\.1,"o","oops\\n"\]/,
     );
     assert.equal((await verifyRecording(store, id, key.publicKey)).ok, true);
+    const firstFile = chunkFiles(id)[0]!;
+    const original = readFileSync(firstFile);
+    writeFileSync(
+      firstFile,
+      original.toString('latin1').replace('"prev":"0', '"prev":"1'),
+      'latin1',
+    );
+    const moved = await verifyRecording(store, id, key.publicKey);
+    assert.equal(moved.ok === false && `${moved.reason} ${moved.chunk}`, 'chunk-altered 0');
+    writeFileSync(firstFile, original);
     const last = chunkFiles(id)[1]!;
     truncateSync(last, statSync(last).size - 2);
     const cut = await verifyRecording(store, id, key.publicKey);
