@@ -10,12 +10,13 @@
  * about what one `exec` streams through the bastion here: fed faster, the store falls behind and
  * the recorder keeps hashes instead of data (counted), which would flatter its CPU.
  */
-import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileRecordingStore, parseRecordingKey, startRecording } from '@neetodeploy/recording';
+import { FileRecordingStore, startRecording } from '@neetodeploy/recording';
 import type { RecorderConfig, RecordingStore } from '@neetodeploy/recording';
+import { newRecordingKey, sessionInfo } from '../test/recording/support.js';
 
 const MIB = 1024 * 1024;
 const TOTAL = 256 * MIB;
@@ -25,9 +26,7 @@ const FEED_MIB_S = 300;
 const runsAt = process.argv.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(process.argv[runsAt + 1]) : 3;
 
-const key = parseRecordingKey(
-  generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-);
+const key = newRecordingKey();
 const read = Buffer.from(randomBytes(18 * 1024).toString('base64'));
 const chunk = Buffer.alloc(CHUNK, read.toString('latin1'));
 const config: RecorderConfig = {
@@ -83,18 +82,7 @@ async function recorder(store: RecordingStore, paced = false): Promise<number> {
   const id = randomUUID();
   const rec = await startRecording(
     {
-      info: {
-        sessionId: id,
-        app: 'demo',
-        user: 'bench@example.com',
-        keyId: 'bench',
-        certSerial: '1',
-        clientAddress: '127.0.0.1:1',
-        via: 'direct',
-        command: 'cat',
-        pty: false,
-        policy: 'output-only',
-      },
+      info: sessionInfo(id, { command: 'cat', policy: 'output-only' }),
       term: { cols: 80, rows: 24 },
     },
     { store, key, config, now: () => new Date() },

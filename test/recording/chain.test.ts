@@ -3,7 +3,7 @@
  * accepts it, and each kind of tampering fails verify with its own reason.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   mkdtempSync,
   readFileSync,
@@ -19,23 +19,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   FileRecordingStore,
-  parseRecordingKey,
   readRecordingText,
   signManifest,
   startRecording,
   verifyRecording,
 } from '@neetodeploy/recording';
-import type {
-  DroppedSpan,
-  RecorderConfig,
-  RecordingKey,
-  SessionInfo,
-} from '@neetodeploy/recording';
-
-const newKey = (): RecordingKey =>
-  parseRecordingKey(
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  );
+import type { DroppedSpan, RecorderConfig, SessionInfo } from '@neetodeploy/recording';
+import { newRecordingKey, sessionInfo } from './support.js';
 
 const config: RecorderConfig = {
   mode: 'best-effort',
@@ -45,25 +35,13 @@ const config: RecorderConfig = {
   spoolBytes: 1 << 20,
 };
 
-function info(id: string, policy: SessionInfo['policy'] = 'full'): SessionInfo {
-  return {
-    sessionId: id,
-    app: 'demo',
-    user: 'alice@example.com',
-    keyId: 'alice@example.com/req-1',
-    certSerial: '42',
-    clientAddress: '127.0.0.1:50000',
-    via: 'direct',
-    command: 'printf hi',
-    pty: false,
-    policy,
-  };
-}
+const info = (id: string, policy: SessionInfo['policy'] = 'full'): SessionInfo =>
+  sessionInfo(id, { policy });
 
 describe('recording: format, chain and verify', () => {
   let dir: string;
   let store: FileRecordingStore;
-  const key = newKey();
+  const key = newRecordingKey();
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'rec-'));
@@ -228,7 +206,7 @@ describe('recording: format, chain and verify', () => {
     const id = await record();
     const m = (await store.getManifest(id))!;
     const { keyId: _k, signature: _s, ...unsigned } = m;
-    await store.putManifest(signManifest({ ...unsigned, exitCode: 0 }, newKey()));
+    await store.putManifest(signManifest({ ...unsigned, exitCode: 0 }, newRecordingKey()));
     const r = await verifyRecording(store, id, key.publicKey);
     assert.equal(r.ok === false && r.reason, 'wrong-key');
   });

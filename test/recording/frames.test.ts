@@ -3,7 +3,7 @@
  * it is read; recordings stored as asciicast lines (before frames) still read and verify.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   mkdtempSync,
   readFileSync,
@@ -19,19 +19,14 @@ import {
   FileRecordingStore,
   ZERO_HASH,
   encodeChunk,
-  parseRecordingKey,
   readRecordingText,
   sha256Hex,
   signManifest,
   startRecording,
   verifyRecording,
 } from '@neetodeploy/recording';
-import type { RecorderConfig, RecordingKey, SessionInfo } from '@neetodeploy/recording';
-
-const newKey = (): RecordingKey =>
-  parseRecordingKey(
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  );
+import type { RecorderConfig, SessionInfo } from '@neetodeploy/recording';
+import { newRecordingKey, sessionInfo } from './support.js';
 
 const config: RecorderConfig = {
   mode: 'best-effort',
@@ -41,18 +36,13 @@ const config: RecorderConfig = {
   spoolBytes: 1 << 20,
 };
 
-const info = (id: string): SessionInfo => ({
-  sessionId: id,
-  app: 'demo',
-  user: 'alice@example.com',
-  keyId: 'alice@example.com/req-1',
-  certSerial: '42',
-  clientAddress: '127.0.0.1:50000',
-  via: 'direct',
-  command: 'cat',
-  pty: false,
-  policy: 'full',
-});
+const info = (id: string): SessionInfo => sessionInfo(id, { command: 'cat' });
+
+/** `store`, but with its own `putChunk` (everything else read through to `store`). */
+const withPutChunk = (
+  store: FileRecordingStore,
+  putChunk: (id: string, seq: number, data: Buffer) => Promise<void>,
+): FileRecordingStore => Object.assign(Object.create(store) as FileRecordingStore, { putChunk });
 
 type Event = [number, string, string];
 const eventsOf = (text: string): Event[] =>
@@ -65,7 +55,7 @@ const eventsOf = (text: string): Event[] =>
 describe('recording: stored as frames, rendered when read', () => {
   let dir: string;
   let store: FileRecordingStore;
-  const key = newKey();
+  const key = newRecordingKey();
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'rec-frames-'));
@@ -130,11 +120,9 @@ describe('recording: stored as frames, rendered when read', () => {
     let release = (): void => undefined;
     let gate = Promise.resolve();
     const files = new FileRecordingStore(dir);
-    const stalling = Object.assign(Object.create(files) as FileRecordingStore, {
-      async putChunk(id: string, seq: number, data: Buffer): Promise<void> {
-        await gate;
-        return files.putChunk(id, seq, data);
-      },
+    const stalling = withPutChunk(files, async (id, seq, data) => {
+      await gate;
+      return files.putChunk(id, seq, data);
     });
     const id = randomUUID();
     const rec = await startRecording(
@@ -163,11 +151,9 @@ describe('recording: stored as frames, rendered when read', () => {
 
   it('stores a small chunk in memory of its own size, not in a whole pooled buffer', async () => {
     const held: number[] = [];
-    const measuring = Object.assign(Object.create(store) as FileRecordingStore, {
-      putChunk(id: string, seq: number, data: Buffer): Promise<void> {
-        held.push(data.buffer.byteLength / data.length);
-        return store.putChunk(id, seq, data);
-      },
+    const measuring = withPutChunk(store, (id, seq, data) => {
+      held.push(data.buffer.byteLength / data.length);
+      return store.putChunk(id, seq, data);
     });
     const id = randomUUID();
     const rec = await startRecording(
@@ -194,11 +180,9 @@ describe('recording: stored as frames, rendered when read', () => {
 
   it('keeps a chunk to a quarter of a small spool, so an instant store drops nothing', async () => {
     const chunks = new Map<number, Buffer>();
-    const instant = Object.assign(Object.create(store) as FileRecordingStore, {
-      putChunk(_id: string, seq: number, data: Buffer): Promise<void> {
-        chunks.set(seq, Buffer.from(data));
-        return Promise.resolve();
-      },
+    const instant = withPutChunk(store, (_id, seq, data) => {
+      chunks.set(seq, Buffer.from(data));
+      return Promise.resolve();
     });
     const id = randomUUID();
     const rec = await startRecording(

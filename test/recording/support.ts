@@ -1,9 +1,39 @@
-/** Helpers of the recording suites: a recording key on disk, and waiting for a recording. */
+/**
+ * Helpers of the recording suites: a recording key (in memory or on disk), a session's info,
+ * and waiting for a recording.
+ */
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readRecordingText } from '@neetodeploy/recording';
-import type { RecordingHeader, RecordingManifest, RecordingStore } from '@neetodeploy/recording';
+import { parseRecordingKey, readRecordingText } from '@neetodeploy/recording';
+import type {
+  RecordingHeader,
+  RecordingKey,
+  RecordingManifest,
+  RecordingStore,
+  SessionInfo,
+} from '@neetodeploy/recording';
+
+/** A fresh Ed25519 recording key, in memory. */
+export const newRecordingKey = (): RecordingKey =>
+  parseRecordingKey(
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  );
+
+/** Alice's direct `printf hi` on demo, recorded in full; `over` changes any field. */
+export const sessionInfo = (id: string, over: Partial<SessionInfo> = {}): SessionInfo => ({
+  sessionId: id,
+  app: 'demo',
+  user: 'alice@example.com',
+  keyId: 'alice@example.com/req-1',
+  certSerial: '42',
+  clientAddress: '127.0.0.1:50000',
+  via: 'direct',
+  command: 'printf hi',
+  pty: false,
+  policy: 'full',
+  ...over,
+});
 
 /** Writes a fresh Ed25519 recording key (PEM) into `dir`; returns its path. */
 export function writeRecordingKey(dir: string, name = 'recording-key.pem'): string {
