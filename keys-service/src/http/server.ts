@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Express } from 'express';
 import type { TlsMaterial } from '../tls/index.js';
+import { appMessageClasses } from './app-messages.js';
 
 export type HttpServer = http.Server | https.Server;
 
@@ -14,9 +15,10 @@ export interface BoundAddress {
 }
 
 export function createHttpServer(app: Express, tls: TlsMaterial | undefined): HttpServer {
+  const classes = appMessageClasses(app);
   const srv = tls
-    ? https.createServer({ key: tls.key, cert: tls.cert }, app)
-    : http.createServer(app);
+    ? https.createServer({ key: tls.key, cert: tls.cert, ...classes }, app)
+    : http.createServer(classes, app);
   srv.headersTimeout = 15_000;
   srv.requestTimeout = 30_000;
   // Answers are small and written at once: Nagle would only hold them back.
