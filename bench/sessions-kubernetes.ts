@@ -1,11 +1,13 @@
 /**
- * 200 concurrent `exec` sessions through one bastion on the kubernetes platform, over the fake
- * API server (issue 6). Run: `node --import tsx bench/sessions-kubernetes.ts [--sessions N]`.
+ * N (default 200) concurrent `exec` sessions through one bastion on the kubernetes platform, over the fake
+ * API server (issue 6). Run: `node --import tsx bench/sessions-kubernetes.ts [--sessions N] [--clients K]
+ * [--in-flight M] [--mode console|running-pod] [--bastion-log FILE]`.
  *
- * The fake API server (with the chart's rendered RBAC) and the ssh2 clients run in this
- * process; the bastion runs alone in a child process (same `createBastion` + kubernetes
- * platform as its `main.ts`, authenticating as the chart's bastion ServiceAccount) so that its
- * RSS is its own, measured after `gc()`.
+ * The fake API server (with the chart's rendered RBAC) runs in this process, alone: the ssh2
+ * clients run in `--clients K` child processes (default 4), because 1,000 clients' key exchanges
+ * in the same process kept the fake API server from answering in time. The bastion runs alone in
+ * a child process (same `createBastion` + kubernetes platform as its `main.ts`, authenticating
+ * as the chart's bastion ServiceAccount) so that its RSS is its own, measured after `gc()`.
  *
  * Two rounds, each opening N sessions at once (ssh2 client, certificate via the CLI's wrapper,
  * ProxyJump-style: direct-tcpip to APP.neetodeploy then an inner SSH session):
@@ -45,7 +47,10 @@ function argValue(name: string, fallback: number): number {
 }
 
 type ChildMsg =
-  { type: 'listening'; port: number } | { type: 'rss'; rss: number; heapUsed: number };
+  | { type: 'listening'; port: number }
+  | { type: 'rss'; rss: number; heapUsed: number }
+  | { type: 'opened'; ms: number[]; failures: string[] }
+  | { type: 'closed'; codes: (number | null)[] };
 
 /** The bastion's process: builds it like main.ts does, answers `gc` with its memory. */
 async function bastionChild(): Promise<void> {
@@ -56,8 +61,12 @@ async function bastionChild(): Promise<void> {
     hostKey: string;
     userCa: string;
     sessions: number;
+    log?: string;
   };
-  const logger = pino({ level: 'warn' });
+  // --bastion-log FILE: everything the bastion logs at info, as in production, in FILE.
+  const logger = args.log
+    ? pino({ level: 'info' }, pino.destination({ dest: args.log, sync: false }))
+    : pino({ level: 'warn' });
   const platform = await createKubernetesPlatform(
     {
       kubeconfigPath: args.kubeconfig,
@@ -83,7 +92,7 @@ async function bastionChild(): Promise<void> {
         kexTimeoutMs: 300_000,
         authTimeoutMs: 360_000,
       },
-      log: { level: 'warn' },
+      log: { level: args.log ? 'info' : 'warn' },
     }),
     { platform, logger },
   );
@@ -171,9 +180,15 @@ async function openSession(key: ParsedKey, port: number, username: string): Prom
         resolve();
       }
     };
+    let err = '';
     channel.on('data', onData);
-    channel.stderr.resume();
-    channel.once('close', () => reject(new Error(`session closed before ready: ${out}`)));
+    channel.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    channel.once('exit', (code: number | null, signal?: string) => {
+      err += ` [exit ${code ?? signal}]`;
+    });
+    channel.once('close', () =>
+      reject(new Error(`session closed before ready: ${out}${err.trim().slice(0, 300)}`)),
+    );
   });
   return { ms: performance.now() - t0, clients: [inner, outer], channel };
 }
@@ -186,6 +201,101 @@ async function closeSession(o: Open): Promise<number | null> {
   const c = await Promise.race([code, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
   for (const cl of o.clients) cl.end();
   return c;
+}
+
+interface ClientChildArgs {
+  readonly port: number;
+  readonly keyFile: string;
+  readonly certFile: string;
+  readonly username: string;
+  readonly sessions: number;
+  /** Sessions being set up at once by this process; 0 opens them all at once. */
+  readonly inFlight: number;
+}
+
+/** Opens n sessions, at most inFlight at a time (all at once when inFlight is 0). */
+async function openAll(
+  n: number,
+  inFlight: number,
+  open: () => Promise<Open>,
+): Promise<PromiseSettledResult<Open>[]> {
+  if (inFlight <= 0) return Promise.allSettled(Array.from({ length: n }, open));
+  const settled: PromiseSettledResult<Open>[] = [];
+  let started = 0;
+  const lane = async (): Promise<void> => {
+    while (started < n) {
+      started++;
+      settled.push(
+        await open().then(
+          (value) => ({ status: 'fulfilled', value }) as const,
+          (reason: unknown) => ({ status: 'rejected', reason }) as const,
+        ),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, lane));
+  return settled;
+}
+
+/**
+ * A client process: on `open` it opens its share of the sessions at once and reports each one's
+ * setup time; on `close` it ends them and reports each `cat`'s exit status.
+ */
+async function clientChild(): Promise<void> {
+  const args = JSON.parse(
+    process.argv[process.argv.indexOf('--client-child') + 1] ?? '{}',
+  ) as ClientChildArgs;
+  const key = certificateKey(
+    await readFile(args.keyFile, 'utf8'),
+    await readFile(args.certFile, 'utf8'),
+  );
+  let opened: Open[] = [];
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'open') {
+      void openAll(args.sessions, args.inFlight, () =>
+        openSession(key, args.port, args.username),
+      ).then((settled) => {
+        opened = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        const failures = settled.flatMap((r) =>
+          r.status === 'rejected' ? [String((r.reason as Error).message)] : [],
+        );
+        process.send?.({
+          type: 'opened',
+          ms: opened.map((o) => o.ms),
+          failures,
+        } satisfies ChildMsg);
+      });
+    } else if (m.type === 'close') {
+      void Promise.all(opened.map((o) => closeSession(o))).then((codes) => {
+        process.send?.({ type: 'closed', codes } satisfies ChildMsg, () => process.exit(0));
+      });
+    }
+  });
+}
+
+function forkClients(
+  args: Omit<ClientChildArgs, 'sessions'>,
+  n: number,
+  k: number,
+): ChildProcess[] {
+  return Array.from({ length: Math.min(k, n) }, (_, i) => {
+    const sessions = Math.floor(n / k) + (i < n % k ? 1 : 0);
+    return fork(SELF, ['--client-child', JSON.stringify({ ...args, sessions })], {
+      execArgv: ['--conditions=neetodeploy-source', '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+  });
+}
+
+/** The distinct failure messages, most frequent first, with their counts. */
+function failureSummary(failures: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const f of failures) counts.set(f, (counts.get(f) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([f, c]) => `${c}x "${f}"`)
+    .join(', ');
 }
 
 function pct(sorted: number[], p: number): number {
@@ -214,49 +324,74 @@ async function measure(child: ChildProcess): Promise<{ rss: number; heapUsed: nu
   return { rss: m.rss, heapUsed: m.heapUsed };
 }
 
+interface RoundSetup {
+  readonly key: ParsedKey;
+  readonly keyFile: string;
+  readonly certFile: string;
+  readonly port: number;
+  readonly bastion: ChildProcess;
+  readonly fake: FakeApiServer;
+  readonly clients: number;
+  readonly inFlight: number;
+}
+
 async function round(
   label: string,
   username: string,
   n: number,
-  key: ParsedKey,
-  port: number,
-  child: ChildProcess,
-  fake: FakeApiServer,
+  setup: RoundSetup,
 ): Promise<string> {
+  const { bastion, fake } = setup;
   // One session first so lazily loaded code and pools are not counted per session.
-  const warm = await openSession(key, port, username);
+  const warm = await openSession(setup.key, setup.port, username);
   await closeSession(warm);
   await new Promise((r) => setTimeout(r, 500));
-  const before = await measure(child);
+  const clients = forkClients(
+    {
+      port: setup.port,
+      keyFile: setup.keyFile,
+      certFile: setup.certFile,
+      username,
+      inFlight: setup.inFlight,
+    },
+    n,
+    setup.clients,
+  );
+  // Let the client processes load before the clock starts.
+  await new Promise((r) => setTimeout(r, 3000));
+  const before = await measure(bastion);
   const t0 = performance.now();
-  const cpuChild0 = cpuSeconds(child.pid ?? 0);
+  const cpuOf = (ps: ChildProcess[]): number =>
+    ps.reduce((sum, p) => sum + cpuSeconds(p.pid ?? 0), 0);
+  const cpuBastion0 = cpuSeconds(bastion.pid ?? 0);
+  const cpuClients0 = cpuOf(clients);
   const cpuSelf0 = process.cpuUsage();
-  const settled = await Promise.allSettled(
-    Array.from({ length: n }, () => openSession(key, port, username)),
-  );
+  const replies = clients.map((c) => nextMessage(c, 'opened'));
+  for (const c of clients) c.send({ type: 'open' });
+  const opened = await Promise.all(replies);
   const wall = performance.now() - t0;
-  const cpuChild = cpuSeconds(child.pid ?? 0) - cpuChild0;
+  const cpuBastion = cpuSeconds(bastion.pid ?? 0) - cpuBastion0;
+  const cpuClients = cpuOf(clients) - cpuClients0;
   const selfUsage = process.cpuUsage(cpuSelf0);
-  const cpuSelf = (selfUsage.user + selfUsage.system) / 1e6;
-  const opened = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failures = settled.flatMap((s) =>
-    s.status === 'rejected' ? [String((s.reason as Error).message)] : [],
-  );
+  const cpuFake = (selfUsage.user + selfUsage.system) / 1e6;
+  const lat = opened.flatMap((o) => o.ms).sort((a, b) => a - b);
+  const failures = opened.flatMap((o) => o.failures);
   const execs = fake.activeExecs();
   const consoles = consoleCount(fake);
-  const after = await measure(child);
-  const lat = opened.map((o) => o.ms).sort((a, b) => a - b);
-  const codes = await Promise.all(opened.map((o) => closeSession(o)));
+  const after = await measure(bastion);
+  const closedReplies = clients.map((c) => nextMessage(c, 'closed'));
+  for (const c of clients) c.send({ type: 'close' });
+  const codes = (await Promise.all(closedReplies)).flatMap((r) => r.codes);
   const clean = codes.filter((c) => c === 0).length;
   const t1 = Date.now();
   while ((consoleCount(fake) > 0 || fake.activeExecs() > 0) && Date.now() - t1 < 60_000) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  const perSession = (after.rss - before.rss) / Math.max(1, opened.length);
-  const heapPerSession = (after.heapUsed - before.heapUsed) / Math.max(1, opened.length);
+  const perSession = (after.rss - before.rss) / Math.max(1, lat.length);
+  const heapPerSession = (after.heapUsed - before.heapUsed) / Math.max(1, lat.length);
   const line =
-    `${label}: ${opened.length}/${n} sessions open (${failures.length} failed${failures[0] ? `: ${failures[0]}` : ''}), ` +
-    `all open in ${(wall / 1000).toFixed(1)} s (CPU meanwhile: bastion ${cpuChild.toFixed(1)} s, clients + fake API server ${cpuSelf.toFixed(1)} s); setup p50 ${pct(lat, 50).toFixed(0)} ms, ` +
+    `${label}: ${lat.length}/${n} sessions open (${failures.length} failed${failures.length ? `: ${failureSummary(failures)}` : ''}), ` +
+    `all open in ${(wall / 1000).toFixed(1)} s (CPU meanwhile: bastion ${cpuBastion.toFixed(1)} s, ${clients.length} client processes ${cpuClients.toFixed(1)} s, fake API server ${cpuFake.toFixed(1)} s); setup p50 ${pct(lat, 50).toFixed(0)} ms, ` +
     `p99 ${pct(lat, 99).toFixed(0)} ms, max ${(lat.at(-1) ?? NaN).toFixed(0)} ms; ` +
     `fake saw ${execs} execs, ${consoles} console pods; bastion RSS ${(before.rss / 1048576).toFixed(1)} → ` +
     `${(after.rss / 1048576).toFixed(1)} MiB = ${(perSession / 1024).toFixed(0)} KiB/session (JS heap ${(heapPerSession / 1024).toFixed(0)} KiB/session); ` +
@@ -323,6 +458,12 @@ async function main(): Promise<void> {
       validity: '-1m:+2h',
     });
     const key = certificateKey(await readFile(user.file, 'utf8'), await readFile(cert, 'utf8'));
+    const clients = argValue('--clients', 4);
+    const logArg = process.argv.indexOf('--bastion-log');
+    const logFile = logArg >= 0 ? process.argv[logArg + 1] : undefined;
+    // 0 (`--in-flight 0`): every session at once, where setup latency is mostly queueing.
+    const inFlightArg = process.argv.indexOf('--in-flight');
+    const inFlight = inFlightArg >= 0 ? Number(process.argv[inFlightArg + 1]) : 4;
 
     child = fork(
       SELF,
@@ -333,6 +474,7 @@ async function main(): Promise<void> {
           hostKey: hostKey.file,
           userCa: `${userCa.file}.pub`,
           sessions: n,
+          ...(logFile ? { log: logFile } : {}),
         }),
       ],
       {
@@ -341,9 +483,19 @@ async function main(): Promise<void> {
       },
     );
     const { port } = await nextMessage(child, 'listening');
+    const setup: RoundSetup = {
+      key,
+      keyFile: user.file,
+      certFile: cert,
+      port,
+      bastion: child,
+      fake,
+      clients,
+      inFlight,
+    };
 
     console.log(
-      `# ${n} concurrent exec sessions, one bastion (child pid ${child.pid}) → fake API server; ` +
+      `# ${n} concurrent exec sessions (${clients} client processes, ${inFlight || 'all'} set up at once in each), one bastion (child pid ${child.pid}) → fake API server; ` +
         `node ${process.version}, ${os.cpus().length} CPUs; load before: ${os
           .loadavg()
           .map((l) => l.toFixed(2))
@@ -352,10 +504,10 @@ async function main(): Promise<void> {
     // Each mode in a fresh run gives clean RSS deltas: RSS seldom shrinks after a round.
     const mode = process.argv[process.argv.indexOf('--mode') + 1];
     if (mode !== 'running-pod') {
-      await round('console (one-off pod per session)', APP, n, key, port, child, fake);
+      await round('console (one-off pod per session)', APP, n, setup);
     }
     if (mode !== 'console') {
-      await round('running-pod (exec into web pod)', `${APP}:web`, n, key, port, child, fake);
+      await round('running-pod (exec into web pod)', `${APP}:web`, n, setup);
     }
     console.log(
       `# load after: ${os
@@ -377,6 +529,8 @@ async function main(): Promise<void> {
 
 if (process.argv.includes('--bastion-child')) {
   await bastionChild();
+} else if (process.argv.includes('--client-child')) {
+  await clientChild();
 } else {
   await main();
 }

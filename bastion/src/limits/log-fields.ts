@@ -16,7 +16,12 @@ function bound(value: unknown, depth: number): unknown {
     return `${value.slice(0, MAX_LOG_FIELD_CHARS)}…[${value.length - MAX_LOG_FIELD_CHARS} more chars]`;
   }
   if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return bound({ type: value.name, message: value.message }, depth);
+  if (value instanceof Error) {
+    // A system error's code (ECONNRESET, ETIMEDOUT) is often all an operator needs.
+    const code = (value as NodeJS.ErrnoException).code;
+    const fields = { type: value.name, message: value.message };
+    return bound(typeof code === 'string' ? { ...fields, code } : fields, depth);
+  }
   if (depth >= MAX_DEPTH) return '[nested too deep]';
   if (Array.isArray(value)) {
     const items = value.slice(0, MAX_ARRAY_ITEMS).map((v) => bound(v, depth + 1));

@@ -14,6 +14,8 @@ import type { SessionDeps, SessionRun } from './types.js';
  */
 export function failureOf(run: SessionRun, err: unknown): string {
   if (err instanceof AppError) {
+    // The user sees the message; what lay under it (a reset, a timeout) is for the operator.
+    if (err.cause !== undefined) run.log.warn({ err: err.cause, code: err.code }, err.message);
     if (!run.channelClosed) run.say(`neetodeploy: ${err.userMessage}`);
     return `${err.code}: ${err.message}`;
   }
