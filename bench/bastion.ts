@@ -4,7 +4,9 @@
  *
  * 1. 1 GiB through ProxyJump: bastion (-J to its virtual host) vs sshd -J sshd, for
  *    chacha20-poly1305 and aes128-gcm (stock `ssh` client, same cipher on both hops); a second
- *    pass with a CPU-bound neighbour process running. `--only throughput` runs section 1 alone.
+ *    pass with a CPU-bound neighbour process running. `--only throughput` runs section 1 alone,
+ *    `--cipher aes128-gcm` (or `chacha20`) one cipher; `--profile DIR` writes a CPU profile of
+ *    the bastion there when it stops.
  * 2. connect + certificate auth + `exec true`, sequential and 16 in parallel, with
  *    curve25519-sha256 and with the post-quantum sntrup761x25519-sha512 (both sides).
  *
@@ -28,8 +30,11 @@ import { sourceBinArgs } from '../test/support/paths.js';
 import { makeKey, signCert, tempDir, writeSshConfig } from '../test/support/ssh-client.js';
 
 const QUICK = process.argv.includes('--quick');
-const onlyAt = process.argv.indexOf('--only');
-const ONLY = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+function flagValue(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+const ONLY = flagValue('--only');
 const runs = (section: 'throughput' | 'rate' | 'echo' | 'memory') =>
   ONLY === undefined || ONLY === section;
 const BASTION_NAME = 'bastion.bench';
@@ -75,9 +80,16 @@ async function startBastion(
       'log: { level: info }',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [...sourceBinArgs('bastion'), '--config', file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // --profile DIR: a V8 CPU profile of the bastion, written when it stops.
+  const profile = flagValue('--profile');
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...sourceBinArgs('bastion'), '--config', file],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const onData = (c: Buffer) => {
@@ -384,9 +396,10 @@ async function main(): Promise<void> {
     // 1. Throughput through the jump.
     const size = QUICK ? GIB / 4 : GIB;
     const reps = QUICK ? 1 : 3;
-    for (const cipher of runs('throughput')
-      ? ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']
-      : []) {
+    const ciphers = ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com'].filter((c) =>
+      c.startsWith(flagValue('--cipher') ?? ''),
+    );
+    for (const cipher of runs('throughput') ? ciphers : []) {
       const cfg = await configs(cipher.split('@')[0]!, [
         `Ciphers ${cipher}`,
         'KexAlgorithms curve25519-sha256',
