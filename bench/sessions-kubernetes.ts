@@ -1,7 +1,8 @@
 /**
- * N (default 200) concurrent `exec` sessions through one bastion on the kubernetes platform, over the fake
- * API server (issue 6). Run: `node --import tsx bench/sessions-kubernetes.ts [--sessions N] [--clients K]
- * [--in-flight M] [--mode console|running-pod] [--bastion-log FILE]`.
+ * N (default 200) concurrent `exec` sessions through one bastion on the kubernetes platform,
+ * over the fake API server (issues 6 and 18). Run:
+ * `node --import tsx bench/sessions-kubernetes.ts [--sessions N] [--clients K] [--in-flight M]
+ * [--mode console|running-pod] [--bastion-log FILE]`.
  *
  * The fake API server (with the chart's rendered RBAC) runs in this process, alone: the ssh2
  * clients run in `--clients K` child processes (default 4), because 1,000 clients' key exchanges
@@ -9,7 +10,8 @@
  * a child process (same `createBastion` + kubernetes platform as its `main.ts`, authenticating
  * as the chart's bastion ServiceAccount) so that its RSS is its own, measured after `gc()`.
  *
- * Two rounds, each opening N sessions at once (ssh2 client, certificate via the CLI's wrapper,
+ * Two rounds, each holding N sessions open at once, set up M at a time per client process
+ * (`--in-flight 0`: all at once) (ssh2 client, certificate via the CLI's wrapper,
  * ProxyJump-style: direct-tcpip to APP.neetodeploy then an inner SSH session):
  *  - `console`: user `shop`, a one-off console pod per session (pod create, wait Running, exec);
  *  - `running-pod`: user `shop:web`, exec into the app's running web pod.
