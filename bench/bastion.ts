@@ -38,12 +38,12 @@ const ONLY = flagValue('--only');
 const runs = (section: 'throughput' | 'rate' | 'echo' | 'memory') =>
   ONLY === undefined || ONLY === section;
 const BASTION_NAME = 'bastion.bench';
+const GIB = 1024 * 1024 * 1024;
 
 /** A process that keeps one core busy until killed: the neighbour of the second pass. */
 function spawnNeighbour(): ChildProcess {
   return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
 }
-const GIB = 1024 * 1024 * 1024;
 
 interface Bastion {
   child: ChildProcess;
@@ -396,8 +396,9 @@ async function main(): Promise<void> {
     // 1. Throughput through the jump.
     const size = QUICK ? GIB / 4 : GIB;
     const reps = QUICK ? 1 : 3;
+    const only = flagValue('--cipher') ?? '';
     const ciphers = ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com'].filter((c) =>
-      c.startsWith(flagValue('--cipher') ?? ''),
+      c.startsWith(only),
     );
     for (const cipher of runs('throughput') ? ciphers : []) {
       const cfg = await configs(cipher.split('@')[0]!, [

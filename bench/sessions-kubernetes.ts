@@ -42,9 +42,14 @@ const PROCESS_LABEL = 'neetodeploy.com/process';
 const CONSOLE_LABEL = 'neetodeploy.com/console';
 const SELF = fileURLToPath(import.meta.url);
 
-function argValue(name: string, fallback: number): number {
+function flagValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function argValue(name: string, fallback: number): number {
+  const raw = flagValue(name);
+  const v = raw !== undefined ? Number(raw) : fallback;
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
@@ -58,7 +63,7 @@ type ChildMsg =
 async function bastionChild(): Promise<void> {
   const { createBastion, parseBastionConfig } = await import('@neetodeploy/bastion');
   const { createKubernetesPlatform } = await import('@neetodeploy/platform');
-  const args = JSON.parse(process.argv[process.argv.indexOf('--bastion-child') + 1] ?? '{}') as {
+  const args = JSON.parse(flagValue('--bastion-child') ?? '{}') as {
     kubeconfig: string;
     hostKey: string;
     userCa: string;
@@ -221,7 +226,6 @@ async function openAll(
   inFlight: number,
   open: () => Promise<Open>,
 ): Promise<PromiseSettledResult<Open>[]> {
-  if (inFlight <= 0) return Promise.allSettled(Array.from({ length: n }, open));
   const settled: PromiseSettledResult<Open>[] = [];
   let started = 0;
   const lane = async (): Promise<void> => {
@@ -235,18 +239,16 @@ async function openAll(
       );
     }
   };
-  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, lane));
+  await Promise.all(Array.from({ length: inFlight > 0 ? Math.min(inFlight, n) : n }, lane));
   return settled;
 }
 
 /**
- * A client process: on `open` it opens its share of the sessions at once and reports each one's
- * setup time; on `close` it ends them and reports each `cat`'s exit status.
+ * A client process: on `open` it opens its share of the sessions, `inFlight` at a time, and
+ * reports each one's setup time; on `close` it ends them and reports each `cat`'s exit status.
  */
 async function clientChild(): Promise<void> {
-  const args = JSON.parse(
-    process.argv[process.argv.indexOf('--client-child') + 1] ?? '{}',
-  ) as ClientChildArgs;
+  const args = JSON.parse(flagValue('--client-child') ?? '{}') as ClientChildArgs;
   const key = certificateKey(
     await readFile(args.keyFile, 'utf8'),
     await readFile(args.certFile, 'utf8'),
@@ -461,11 +463,9 @@ async function main(): Promise<void> {
     });
     const key = certificateKey(await readFile(user.file, 'utf8'), await readFile(cert, 'utf8'));
     const clients = argValue('--clients', 4);
-    const logArg = process.argv.indexOf('--bastion-log');
-    const logFile = logArg >= 0 ? process.argv[logArg + 1] : undefined;
+    const logFile = flagValue('--bastion-log');
     // 0 (`--in-flight 0`): every session at once, where setup latency is mostly queueing.
-    const inFlightArg = process.argv.indexOf('--in-flight');
-    const inFlight = inFlightArg >= 0 ? Number(process.argv[inFlightArg + 1]) : 4;
+    const inFlight = Number(flagValue('--in-flight') ?? 4);
 
     child = fork(
       SELF,
@@ -504,7 +504,7 @@ async function main(): Promise<void> {
           .join(' ')}`,
     );
     // Each mode in a fresh run gives clean RSS deltas: RSS seldom shrinks after a round.
-    const mode = process.argv[process.argv.indexOf('--mode') + 1];
+    const mode = flagValue('--mode');
     if (mode !== 'running-pod') {
       await round('console (one-off pod per session)', APP, n, setup);
     }
