@@ -128,8 +128,10 @@ export class SshPublicKey implements PublicKey {
   }
 
   get blob(): Buffer {
-    if (!this.blobCache)
-      this.blobCache = encodeKeyFields(new WireWriter().string(this.type), this.fields).toBuffer();
+    this.blobCache ??= encodeKeyFields(
+      new WireWriter().string(this.type),
+      this.fields,
+    ).toStandaloneBuffer();
     return this.blobCache;
   }
 

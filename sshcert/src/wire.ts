@@ -167,6 +167,18 @@ export class WireWriter {
   toBuffer(): Buffer {
     return Buffer.concat(this.parts, this.len);
   }
+
+  /**
+   * The same bytes in memory of their own. A small `toBuffer()` result is a slice of Buffer's
+   * shared 8 KiB pool, and a value cached for as long as a connection lives would keep the
+   * whole slab alive: one slab per session held by the bastion.
+   */
+  toStandaloneBuffer(): Buffer {
+    const out = Buffer.allocUnsafeSlow(this.len);
+    let at = 0;
+    for (const part of this.parts) at += part.copy(out, at);
+    return out;
+  }
 }
 
 export function bigintToBytes(v: bigint): Buffer {

@@ -50,7 +50,7 @@ const ONLY_PUBLICKEY = ['publickey'] as const;
 export function createAuthenticationStep(deps: AuthDeps): AuthenticationStep {
   return {
     attach: (client, pending, logger, onAuthenticated) =>
-      attachAuthenticator(client, pending, { ...deps, logger }, onAuthenticated),
+      attachAuthenticator(client, pending, deps, logger, onAuthenticated),
   };
 }
 
@@ -84,14 +84,14 @@ function targetOf(
 export function attachAuthenticator(
   client: Connection,
   pending: PendingConnection,
-  deps: AuthDeps & { readonly logger: Logger },
+  deps: AuthDeps,
+  log: Logger,
   onAuthenticated: (conn: AuthenticatedConnection) => void,
 ): void {
   const { info } = pending;
   const tries = createAuthTries(deps.limits.maxAuthTries);
   let refusal: Refusal | undefined;
   let explained = false;
-  const log = deps.logger;
 
   const methodsLeft = (): ('publickey' | 'keyboard-interactive')[] => [
     ...(explained ? ONLY_PUBLICKEY : WITH_INFO),

@@ -9,7 +9,7 @@ import type { Connection, NegotiatedAlgorithms } from 'ssh2';
 import { EVENTS } from '../events.js';
 import { armDeadline, createChannelBudget, startSessionClocks } from '../limits/index.js';
 import type { Deadline, SessionClocks } from '../limits/index.js';
-import type { AuthenticatedConnection } from '../types.js';
+import type { AuthenticatedConnection, OwnedBy } from '../types.js';
 import { routeChannels } from './channels.js';
 import { closeGracefully, endSessionsThen } from './closing.js';
 import { createScope } from './scope.js';
@@ -19,7 +19,6 @@ import type {
   ConnectionDeps,
   ConnectionRegistry,
   ConnectionScope,
-  ConnectionState,
   LiveConnection,
   Transport,
 } from './types.js';
@@ -43,6 +42,11 @@ const PROTOCOL_ERROR_GRACE_MS = 500;
 /** Longest delay a Node timer takes; a certificate valid longer is not timed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+interface PreAuthDeadlines {
+  keyExchanged(): void;
+  clear(): void;
+}
+
 /**
  * The clocks of a pending connection: LoginGraceTime (`authTimeoutMs`), and a much shorter one
  * for key exchange (`kexTimeoutMs`), so that a client that sends a banner (or nothing) and waits
@@ -54,7 +58,7 @@ function armPreAuthDeadlines(
   deps: ConnectionDeps,
   log: Logger,
   authenticated: () => boolean,
-): { keyExchanged(): void; clear(): void } {
+): PreAuthDeadlines {
   const { info } = transport;
   const missed = (limit: 'auth-timeout' | 'kex-timeout', message: string): void => {
     if (authenticated()) return;
@@ -72,8 +76,9 @@ function armPreAuthDeadlines(
   const clear = (): void => {
     auth.clear();
     kex.clear();
+    transport.stream.off('close', clear);
   };
-  transport.stream.once('close', clear);
+  transport.stream.on('close', clear);
   return { keyExchanged: () => kex.clear(), clear };
 }
 
@@ -103,13 +108,18 @@ export function createLiveConnection(
   const own = new Set<ActiveSession>();
   const children = new Set<LiveConnection>();
   const budget = createChannelBudget(deps.limits.maxChannelsPerConnection);
-  let state: ConnectionState = 'pending';
   let client: Connection | undefined;
   let scope: ConnectionScope | undefined;
   let clocks: SessionClocks | undefined;
   let expiry: Deadline | undefined;
 
-  const deadlines = armPreAuthDeadlines(transport, deps, log, () => scope !== undefined);
+  // Dropped once authenticated: a held connection keeps no spent timers.
+  let deadlines: PreAuthDeadlines | undefined = armPreAuthDeadlines(
+    transport,
+    deps,
+    log,
+    () => scope !== undefined,
+  );
 
   const touch = (): void => {
     clocks?.touch();
@@ -125,9 +135,11 @@ export function createLiveConnection(
   };
 
   function onAuthenticated(conn: AuthenticatedConnection): void {
-    if (state === 'pending') state = 'authenticated';
+    if (self.state === 'pending') self.state = 'authenticated';
+    self.authenticated = conn;
     transport.admitted?.authenticated();
-    deadlines.clear();
+    deadlines?.clear();
+    deadlines = undefined;
     clocks = startSessionClocks(deps.limits, (limit) => {
       deps.metrics.limitRejections.inc({ limit });
       log.info({ event: EVENTS.limit, limit }, CLOCK_MESSAGES[limit].log);
@@ -156,7 +168,7 @@ export function createLiveConnection(
       armDeadline(PROTOCOL_ERROR_GRACE_MS, () => transport.kill());
     });
     c.once('handshake', (negotiated: NegotiatedAlgorithms) => {
-      deadlines.keyExchanged();
+      deadlines?.keyExchanged();
       transport.admitted?.keyExchanged();
       deps.metrics.handshakes.inc({ result: 'ok' });
       deps.metrics.keyExchanges.inc({ kex: negotiated.kex });
@@ -166,7 +178,7 @@ export function createLiveConnection(
         'key exchange done',
       );
     });
-    c.once('close', () => {
+    c.on('close', () => {
       clocks?.clear();
       expiry?.clear();
       deps.metrics.activeConnections.dec({ kind: info.kind });
@@ -184,19 +196,15 @@ export function createLiveConnection(
     });
   }
 
-  const self: LiveConnection = {
+  const self: OwnedBy<LiveConnection, 'state' | 'authenticated'> = {
     info,
-    get state() {
-      return state;
-    },
-    get authenticated() {
-      return scope?.conn;
-    },
+    state: 'pending',
+    authenticated: undefined,
     sessions: () => [...own],
     attach,
     end(reason) {
-      if (state === 'closing') return;
-      state = 'closing';
+      if (self.state === 'closing') return;
+      self.state = 'closing';
       const all = [...own, ...[...children].flatMap((c) => c.sessions())];
       // A disconnect that overtakes a console's client makes OpenSSH exit before it prints the
       // reason it was sent: let such a client hang up first (it does, once its channel closes).
@@ -206,11 +214,11 @@ export function createLiveConnection(
       endSessionsThen(all, reason, afterSessions);
     },
     hangUp() {
-      state = 'closing';
+      self.state = 'closing';
       disconnect();
     },
     close() {
-      state = 'closing';
+      self.state = 'closing';
       return closeGracefully(transport.stream, disconnect);
     },
   };

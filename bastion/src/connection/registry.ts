@@ -13,10 +13,10 @@ export function createConnectionRegistry(deps: ConnectionDeps): ConnectionRegist
 
   const registry: ConnectionRegistry = {
     open(transport, carrier) {
-      const connection = createLiveConnection(transport, { ...deps, registry }, carrier);
+      const connection = createLiveConnection(transport, connectionDeps, carrier);
       live.add(connection);
       byStream.set(transport.stream, connection);
-      transport.stream.once('close', () => live.delete(connection));
+      transport.stream.on('close', () => live.delete(connection));
       deps.metrics.connections.inc({ kind: transport.info.kind });
       return connection;
     },
@@ -36,5 +36,7 @@ export function createConnectionRegistry(deps: ConnectionDeps): ConnectionRegist
     all: () => [...live],
     sessions: () => [...sessions],
   };
+  // Built once: a spread per connection gave each connection's deps a map of its own in V8.
+  const connectionDeps = { ...deps, registry };
   return registry;
 }

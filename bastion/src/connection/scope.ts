@@ -44,7 +44,7 @@ export function createScope(
       const hop = virtualHostTransport(channel, app, conn.info, deps.now());
       const child = deps.registry.open(hop, { touch: owner.touch });
       owner.children.add(child);
-      channel.once('close', () => owner.children.delete(child));
+      channel.on('close', () => owner.children.delete(child));
       deps.serve(hop);
     },
   };

@@ -58,7 +58,7 @@ export function virtualHostTransport(
     startedAt,
   };
   // A killed client ends the outer channel; end ours too or the inner session lingers.
-  channel.once('end', () => channel.end());
+  channel.on('end', () => channel.end());
   channel.setMaxListeners(TRANSPORT_LISTENERS);
   // Closing the channel (not destroying the stream) tells the client's jump hop it is over.
   return { info, stream: channel, kill: () => channel.close() };

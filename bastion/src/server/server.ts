@@ -112,7 +112,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
         'evicted unauthenticated connections',
       );
     }
-    socket.once('close', () => admission.release());
+    socket.on('close', () => admission.release());
     const transport = directTransport(socket, client, admission, deps.now());
     if (proxiedBy !== undefined) {
       logger.debug(

@@ -25,7 +25,7 @@ export async function bindStreams(run: SessionRun, c: Console): Promise<ExitStat
         c.stdin.once('drain', () => channel.resume());
       }
     });
-    channel.once('end', () => c.stdin.end());
+    channel.on('end', () => c.stdin.end());
     c.stdin.on('error', () => channel.resume()); // the process closed its stdin: drop input
   }
   const onOut = (n: number): void => {

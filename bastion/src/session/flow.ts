@@ -20,6 +20,9 @@ export function pump(
       if (done) return;
       done = true;
       src.off('data', onData);
+      src.off('end', finish);
+      src.off('error', finish);
+      src.off('close', finish);
       resolve();
     };
 
@@ -50,9 +53,11 @@ export function pump(
     }
 
     src.on('data', onData);
-    src.once('end', finish);
-    src.once('error', finish);
-    src.once('close', finish);
+    // `on`, not `once`: finish is idempotent and removes them, and each `once` costs a wrapper
+    // and a bound function for as long as the session is held.
+    src.on('end', finish);
+    src.on('error', finish);
+    src.on('close', finish);
     void closed.then(finish);
   });
 }

@@ -10,7 +10,7 @@ import { parseUsername } from '../auth/username.js';
 import type { ActiveSession, ConnectionScope } from '../connection/index.js';
 import { EVENTS } from '../events.js';
 import { alignPacketSize } from '../ssh2-internals.js';
-import type { AuthenticatedConnection } from '../types.js';
+import type { AuthenticatedConnection, OwnedBy } from '../types.js';
 import type { SessionDeps, SessionRequest, SessionRun } from './types.js';
 
 /** `demo`, `demo:web` or `demo:pod=web-1`, as the audit log names a target. */
@@ -103,9 +103,8 @@ function createRun(
   const closed = new Promise<void>((resolve) => (closedResolve = resolve));
   let endedResolve!: () => void;
   const ended = new Promise<void>((resolve) => (endedResolve = resolve));
-  let channelClosed = false;
   const abort = new AbortController();
-  const run: SessionRun = {
+  const run: OwnedBy<SessionRun, 'channelClosed'> = {
     ...parts,
     scope,
     channel,
@@ -113,9 +112,7 @@ function createRun(
     startedAt,
     abort,
     closed,
-    get channelClosed() {
-      return channelClosed;
-    },
+    channelClosed: false,
     console: undefined,
     recorder: undefined,
     bytesIn: 0,
@@ -141,7 +138,7 @@ function createRun(
   };
   const untrack = scope.track(active);
   channel.once('close', () => {
-    channelClosed = true;
+    run.channelClosed = true;
     closedResolve();
     abort.abort();
     run.console?.kill();

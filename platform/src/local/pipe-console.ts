@@ -38,7 +38,7 @@ export async function spawnPipeConsole(request: SpawnConsoleRequest): Promise<Lo
 
   // 'close' comes after exit AND after stdout/stderr have ended (or were destroyed).
   const done = new Promise<ExitStatus>((resolve) => {
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
       resolve(signal ? { signal: signalNameOf(signal) } : { code: code ?? 0 });
     });
   });
@@ -48,7 +48,7 @@ export async function spawnPipeConsole(request: SpawnConsoleRequest): Promise<Lo
     finished = true;
   });
   let exited = false;
-  child.once('exit', () => {
+  child.on('exit', () => {
     exited = true;
   });
 
