@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { tuneV8ForBulkTransfer } from '@neetodeploy/bastion';
 import type { Logger } from 'pino';
 import type { AllInOne } from './app.js';
 import { AllInOneConfigError, parseAllInOneConfig } from './config.js';
@@ -94,6 +95,7 @@ function describeStartError(err: unknown, config: AllInOneConfig): string {
 }
 
 async function main(): Promise<void> {
+  tuneV8ForBulkTransfer();
   let config: AllInOneConfig;
   try {
     config = readConfig();

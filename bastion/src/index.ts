@@ -1,4 +1,5 @@
 export { createBastion, type Bastion, type BastionAddresses } from './app.js';
+export { tuneV8ForBulkTransfer } from './server/v8-tuning.js';
 export {
   bastionConfigSchema,
   parseBastionConfig,

@@ -10,10 +10,12 @@ import { createPlatformFromConfig } from '@neetodeploy/platform';
 import { createBastion } from './app.js';
 import { ConfigError, loadConfigFile } from './config.js';
 import { EVENTS } from './events.js';
+import { tuneV8ForBulkTransfer } from './server/v8-tuning.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 async function main(): Promise<void> {
+  tuneV8ForBulkTransfer();
   // `-V` as well as `-v`/`--version`, as the other binaries accept.
   const argv = process.argv.map((a, i) => (i >= 2 && a === '-V' ? '--version' : a));
   const program = new Command('neetodeploy-bastion')
