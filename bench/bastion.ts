@@ -5,8 +5,10 @@
  * 1. 1 GiB through ProxyJump: bastion (-J to its virtual host) vs sshd -J sshd, for
  *    chacha20-poly1305 and aes128-gcm (stock `ssh` client, same cipher on both hops); a second
  *    pass with a CPU-bound neighbour process running. `--only throughput` runs section 1 alone,
- *    `--cipher aes128-gcm` (or `chacha20`) one cipher; `--profile DIR` writes a CPU profile of
- *    the bastion there when it stops.
+ *    `--cipher aes128-gcm` (or `chacha20`) one cipher; `--reps N` transfers per side and pass
+ *    (default 3; bastion and sshd alternate, medians are reported); `--profile DIR` writes a
+ *    CPU profile of the bastion there when it stops; `--syscalls` counts each server's reads,
+ *    writes and context switches per MiB (`perf stat`, Debian's linux-perf).
  * 2. connect + certificate auth + `exec true`, sequential and 16 in parallel, with
  *    curve25519-sha256 and with the post-quantum sntrup761x25519-sha512 (both sides).
  *
@@ -30,6 +32,7 @@ import { sourceBinArgs } from '../test/support/paths.js';
 import { makeKey, signCert, tempDir, writeSshConfig } from '../test/support/ssh-client.js';
 
 const QUICK = process.argv.includes('--quick');
+const SYSCALLS = process.argv.includes('--syscalls');
 function flagValue(name: string): string | undefined {
   const at = process.argv.indexOf(name);
   return at >= 0 ? process.argv[at + 1] : undefined;
@@ -39,6 +42,50 @@ const runs = (section: 'throughput' | 'rate' | 'echo' | 'memory') =>
   ONLY === undefined || ONLY === section;
 const BASTION_NAME = 'bastion.bench';
 const GIB = 1024 * 1024 * 1024;
+
+const SYSCALL_EVENTS = [
+  'syscalls:sys_enter_read',
+  'syscalls:sys_enter_write',
+  'syscalls:sys_enter_writev',
+  'context-switches',
+];
+
+/**
+ * `--syscalls`: counts the server's reads, writes and context switches during one transfer with
+ * `perf stat -p` (children forked meanwhile included, so sshd's per-connection processes count).
+ * Returns a function that stops counting and resolves to the counts by event.
+ */
+function countSyscalls(pid: number): () => Promise<Map<string, number>> {
+  const perf = spawn(
+    'perf',
+    ['stat', '-x', ',', '-e', SYSCALL_EVENTS.join(','), '-p', String(pid)],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let out = '';
+  let failed: Error | undefined;
+  perf.on('error', (err) => (failed = err));
+  perf.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  return () =>
+    new Promise((resolve, reject) => {
+      if (failed) {
+        reject(
+          new Error(`--syscalls needs perf (apt-get install -y linux-perf): ${failed.message}`),
+        );
+        return;
+      }
+      perf.on('close', () => {
+        const counts = new Map<string, number>();
+        for (const line of out.split('\n')) {
+          const [value, , event] = line.split(',');
+          if (event && value && /^\d+$/.test(value)) counts.set(event, Number(value));
+        }
+        resolve(counts);
+      });
+      perf.kill('SIGINT');
+    });
+}
 
 /** A process that keeps one core busy until killed: the neighbour of the second pass. */
 function spawnNeighbour(): ChildProcess {
@@ -265,12 +312,13 @@ function statusKb(pid: number, field: 'VmRSS'): number {
   }
 }
 
-/** user+system CPU seconds of a process and its reaped children (/proc/PID/stat, 100 Hz ticks). */
-function cpuSeconds(pid: number): number {
+/** User and system CPU seconds of a process and its reaped children (/proc/PID/stat, 100 Hz). */
+function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state is field 3, so utime..cstime (14..17) are at 11..14 here.
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
+  // After "pid (comm) ": state is field 3, so utime, stime, cutime, cstime (14..17) are at 11..14.
+  const at = (i: number) => Number(fields[i]) / 100;
+  return { user: at(11) + at(13), system: at(12) + at(14) };
 }
 
 /** Sum of PSS of every process named `sshd` (kB): shared pages counted once. */
@@ -395,7 +443,7 @@ async function main(): Promise<void> {
 
     // 1. Throughput through the jump.
     const size = QUICK ? GIB / 4 : GIB;
-    const reps = QUICK ? 1 : 3;
+    const reps = Number(flagValue('--reps') ?? (QUICK ? 1 : 3));
     const only = flagValue('--cipher') ?? '';
     const ciphers = ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com'].filter((c) =>
       c.startsWith(only),
@@ -405,30 +453,50 @@ async function main(): Promise<void> {
         `Ciphers ${cipher}`,
         'KexAlgorithms curve25519-sha256',
       ]);
-      /** Median MiB/s and CPU seconds per GiB spent server-side (incl. reaped children). */
-      const rate = async (config: string, host: string, serverPid: () => number) => {
-        const xs: number[] = [];
-        const cpu: number[] = [];
-        for (let i = 0; i < reps; i++) {
-          const c0 = cpuSeconds(serverPid());
-          const r = await sshTimed(['-F', config, host, `head -c ${size} /dev/zero`]);
-          if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
-          await sleep(300); // let sshd reap its per-connection processes
-          cpu.push((cpuSeconds(serverPid()) - c0) / (size / GIB));
-          xs.push(size / 1024 / 1024 / (r.ms / 1000));
+      /** One transfer: MiB/s and CPU seconds per GiB spent server-side (incl. reaped children). */
+      const transfer = async (config: string, host: string, serverPid: () => number) => {
+        const before = cpuSplit(serverPid());
+        const stopCounting = SYSCALLS ? countSyscalls(serverPid()) : undefined;
+        if (stopCounting) await sleep(200); // perf attaches
+        const r = await sshTimed(['-F', config, host, `head -c ${size} /dev/zero`]);
+        if (r.code !== 0) throw new Error(`${host}: ${r.stderr}`);
+        await sleep(300); // let sshd reap its per-connection processes
+        const after = cpuSplit(serverPid());
+        const gib = size / GIB;
+        const userS = (after.user - before.user) / gib;
+        const systemS = (after.system - before.system) / gib;
+        const counts = await stopCounting?.();
+        if (counts) {
+          const perMiB = (e: string) => fmt((counts.get(e) ?? 0) / (size / 1024 / 1024), 1);
+          const syscalls = SYSCALL_EVENTS.map(
+            (e) => `${e.replace(/^syscalls:sys_enter_/, '')} ${perMiB(e)}/MiB`,
+          ).join(', ');
+          say(
+            `  ${host}: user ${fmt(userS, 2)} s/GiB, system ${fmt(systemS, 2)} s/GiB, ${syscalls}`,
+          );
         }
-        return { rate: median(xs), cpu: median(cpu) };
+        return { rate: size / 1024 / 1024 / (r.ms / 1000), cpu: userS + systemS };
       };
       const sshdPid = () => Number(readFileSync(path.join(sshd!.dir, 'sshd.pid'), 'utf8').trim());
       // Second pass: one CPU-bound neighbour process, as on a shared node.
       for (const neighbour of [false, true]) {
         const busy = neighbour ? spawnNeighbour() : undefined;
         try {
-          const b = await rate(cfg.bastion, 'demo.neetodeploy', () => bastion!.child.pid!);
-          const s = await rate(cfg.sshd, 'sshd-target', sshdPid);
+          // Bastion and sshd alternate, so a change in the machine's load between runs lands on
+          // both sides rather than on one.
+          const b: { rate: number; cpu: number }[] = [];
+          const s: { rate: number; cpu: number }[] = [];
+          for (let i = 0; i < reps; i++) {
+            b.push(await transfer(cfg.bastion, 'demo.neetodeploy', () => bastion!.child.pid!));
+            s.push(await transfer(cfg.sshd, 'sshd-target', sshdPid));
+          }
+          const ratios = b.map((x, i) => x.rate / s[i]!.rate);
+          const rateB = median(b.map((x) => x.rate));
+          const rateS = median(s.map((x) => x.rate));
           say(
-            `throughput ${size / GIB} GiB via jump, ${cipher}${neighbour ? ', with a CPU-bound neighbour' : ''}: bastion ${fmt(b.rate)} MiB/s, sshd -J ${fmt(s.rate)} MiB/s, ratio ${fmt(b.rate / s.rate, 2)}x; ` +
-              `server CPU per GiB (console included): bastion ${fmt(b.cpu, 2)} s, sshd ${fmt(s.cpu, 2)} s`,
+            `throughput ${size / GIB} GiB via jump, ${cipher}${neighbour ? ', with a CPU-bound neighbour' : ''}: bastion ${fmt(rateB)} MiB/s, sshd -J ${fmt(rateS)} MiB/s, ratio ${fmt(rateB / rateS, 2)}x ` +
+              `(pairs ${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}x); ` +
+              `server CPU per GiB (console included): bastion ${fmt(median(b.map((x) => x.cpu)), 2)} s, sshd ${fmt(median(s.map((x) => x.cpu)), 2)} s`,
           );
         } finally {
           busy?.kill('SIGKILL');
