@@ -18,7 +18,7 @@ import {
   verifyCertificate,
   verifySignature,
 } from '@neetodeploy/sshcert';
-import { KEY_TYPES, sshString, testKey, assertCode, NOW } from './helpers.js';
+import { KEY_TYPES, sshString, testKey, assertCode, NOW, baseRequest } from './helpers.js';
 
 describe('sshcert: public keys', () => {
   for (const type of KEY_TYPES) {
@@ -234,5 +234,21 @@ describe('sshcert: public keys', () => {
     );
     assertCode(() => parsed.publicKey.keyObject, 'malformed', /invalid ecdsa public key/);
     assertCode(() => parsePublicKey(blob), 'malformed', /not on the curve/);
+  });
+  // A bastion keeps each connection's parsed certificate for the connection's life. A cached blob
+  // that is a slice of Buffer's shared 8 KiB pool keeps the whole slab alive: one per session.
+  it("a parsed certificate's keys keep no memory beyond the certificate's own bytes", () => {
+    for (const type of KEY_TYPES) {
+      const wire = signCertificate(baseRequest(), testKey(type)).blob;
+      const own = Buffer.alloc(wire.length);
+      wire.copy(own);
+      const cert = parseCertificate(own);
+      const subject = cert.publicKey.blob;
+      assert.equal(subject.byteOffset, 0, `${type}: subject key blob is not a slice`);
+      assert.equal(subject.buffer.byteLength, subject.length, `${type}: in memory of its own`);
+      assert.ok(parsePublicKey(subject).blob.equals(subject));
+      assert.equal(cert.publicKey.blob, subject, 'built once');
+      assert.equal(cert.signatureKey.blob.buffer, own.buffer, `${type}: CA key is a view of it`);
+    }
   });
 });
