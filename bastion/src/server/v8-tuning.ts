@@ -14,8 +14,6 @@
  */
 import v8 from 'node:v8';
 
-export const BULK_TRANSFER_V8_FLAGS = ['--no-concurrent-array-buffer-sweeping'] as const;
-
 export function tuneV8ForBulkTransfer(): void {
-  for (const flag of BULK_TRANSFER_V8_FLAGS) v8.setFlagsFromString(flag);
+  v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 }
