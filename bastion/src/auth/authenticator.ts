@@ -187,11 +187,14 @@ export function attachAuthenticator(
       kind: info.kind,
       reason: target ? undefined : 'jump-only',
     });
+    // ssh2 disconnects a client that asks again once authenticated: this connection's
+    // authentication state (these closures, its tries, its refusal) is garbage from here on.
+    client.off('authentication', onAuthentication);
     onAuthenticated({ state: 'authenticated', info, identity, target, username: ctx.username });
     ctx.accept();
   }
 
-  client.on('authentication', (ctx) => {
+  function onAuthentication(ctx: AuthContext): void {
     // Requests pipelined behind the one that closed the connection are never answered.
     if (closed) return;
     // Before anything looks at the user name: a huge one is an attack on whatever would.
@@ -207,5 +210,6 @@ export function attachAuthenticator(
     if (ctx.method === 'keyboard-interactive') return explain(ctx, now);
     if (ctx.method !== 'publickey') return fail(ctx, ctx.method);
     publicKey(ctx, now);
-  });
+  }
+  client.on('authentication', onAuthentication);
 }

@@ -8,17 +8,18 @@ import type { Logger } from 'pino';
 import type { Connection, NegotiatedAlgorithms } from 'ssh2';
 import { EVENTS } from '../events.js';
 import { armDeadline, createChannelBudget, startSessionClocks } from '../limits/index.js';
-import type { Deadline, SessionClocks } from '../limits/index.js';
-import type { AuthenticatedConnection, OwnedBy } from '../types.js';
-import { routeChannels } from './channels.js';
+import type { ChannelBudget, Deadline, SessionClocks } from '../limits/index.js';
+import type { AuthenticatedConnection, ConnectionInfo } from '../types.js';
+import { routeChannels, type ChannelRouting } from './channels.js';
 import { closeGracefully, endSessionsThen } from './closing.js';
-import { createScope } from './scope.js';
+import { createScope, type ScopeOwner } from './scope.js';
 import type {
   ActiveSession,
   Carrier,
   ConnectionDeps,
   ConnectionRegistry,
   ConnectionScope,
+  ConnectionState,
   LiveConnection,
   Transport,
 } from './types.js';
@@ -98,129 +99,190 @@ function armCertificateExpiry(
   });
 }
 
-export function createLiveConnection(
-  transport: Transport,
-  deps: ConnectionDeps & { readonly registry: ConnectionRegistry },
-  carrier?: Carrier,
-): LiveConnection {
-  const { info } = transport;
-  const log = deps.logger.child({ connectionId: info.id, ip: info.ip, kind: info.kind });
-  const own = new Set<ActiveSession>();
-  const children = new Set<LiveConnection>();
-  const budget = createChannelBudget(deps.limits.maxChannelsPerConnection);
-  let client: Connection | undefined;
-  let scope: ConnectionScope | undefined;
-  let clocks: SessionClocks | undefined;
-  let expiry: Deadline | undefined;
+/** The ssh2 client's way back to its connection, so that one listener serves every connection. */
+const OWNER = Symbol('neetodeploy.connection');
+type OwnedClient = Connection & { [OWNER]?: Live };
 
-  // Dropped once authenticated: a held connection keeps no spent timers.
-  let deadlines: PreAuthDeadlines | undefined = armPreAuthDeadlines(
-    transport,
-    deps,
-    log,
-    () => scope !== undefined,
-  );
+function onClientError(this: OwnedClient, err: Error & { level?: string }): void {
+  this[OWNER]?.onError(err);
+}
+function onClientHandshake(this: OwnedClient, negotiated: NegotiatedAlgorithms): void {
+  this[OWNER]?.onHandshake(negotiated);
+}
+function onClientClose(this: OwnedClient): void {
+  this[OWNER]?.onClose();
+}
 
-  const touch = (): void => {
-    clocks?.touch();
-    carrier?.touch();
-  };
-  const disconnect = (): void => {
-    if (!client) return transport.kill();
+/**
+ * A class, not a closure over locals: thousands are held at once, and methods on a prototype
+ * cost a held connection nothing, where each closure cost it a function and a share of a context.
+ */
+class Live implements LiveConnection, ScopeOwner, ChannelRouting {
+  state: ConnectionState = 'pending';
+  authenticated: AuthenticatedConnection | undefined = undefined;
+  scope: ConnectionScope | undefined = undefined;
+  readonly logger: Logger;
+  readonly budget: ChannelBudget;
+  /** Created on first use: a hop's carrier has no sessions of its own, a virtual host no children. */
+  private own: Set<ActiveSession> | undefined = undefined;
+  private children: Set<LiveConnection> | undefined = undefined;
+  private client: Connection | undefined = undefined;
+  private clocks: SessionClocks | undefined = undefined;
+  private expiry: Deadline | undefined = undefined;
+  /** Dropped once authenticated: a held connection keeps no spent timers. */
+  private deadlines: PreAuthDeadlines | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    readonly deps: LiveDeps,
+    private readonly carrier: Carrier | undefined,
+  ) {
+    const { info } = transport;
+    this.logger = deps.logger.child({ connectionId: info.id, ip: info.ip, kind: info.kind });
+    this.budget = createChannelBudget(deps.limits.maxChannelsPerConnection);
+    this.deadlines = armPreAuthDeadlines(
+      transport,
+      deps,
+      this.logger,
+      () => this.scope !== undefined,
+    );
+  }
+
+  get info(): ConnectionInfo {
+    return this.transport.info;
+  }
+
+  touch(): void {
+    this.clocks?.touch();
+    this.carrier?.touch();
+  }
+
+  sessionStarted(session: ActiveSession): void {
+    (this.own ??= new Set()).add(session);
+  }
+
+  sessionEnded(session: ActiveSession): void {
+    this.own?.delete(session);
+  }
+
+  childOpened(child: LiveConnection): void {
+    (this.children ??= new Set()).add(child);
+  }
+
+  childClosed(child: LiveConnection): void {
+    this.children?.delete(child);
+  }
+
+  sessions(): ActiveSession[] {
+    return this.own ? [...this.own] : [];
+  }
+
+  attach(c: Connection): void {
+    this.client = c;
+    (c as OwnedClient)[OWNER] = this;
+    this.deps.metrics.activeConnections.inc({ kind: this.info.kind });
+    c.on('error', onClientError);
+    c.once('handshake', onClientHandshake);
+    c.on('close', onClientClose);
+    this.deps.authentication.attach(c, { state: 'pending', info: this.info }, this.logger, (conn) =>
+      this.onAuthenticated(conn),
+    );
+    routeChannels(c, this);
+  }
+
+  onError(err: Error & { level?: string }): void {
+    this.logger.debug(
+      { event: EVENTS.connectionError, err: err.message, level: err.level },
+      'connection error',
+    );
+    if (this.scope) return;
+    // Before authentication ssh2 answers a protocol error (an oversized packet, say) with a
+    // half-close and goes on reading and discarding whatever the client still sends: 32 MiB
+    // for a compression-bomb user name. Stop reading now; drop the socket after a short grace
+    // that lets the disconnect message out.
+    this.transport.stream.pause();
+    armDeadline(PROTOCOL_ERROR_GRACE_MS, () => this.transport.kill());
+  }
+
+  onHandshake(negotiated: NegotiatedAlgorithms): void {
+    this.deadlines?.keyExchanged();
+    this.transport.admitted?.keyExchanged();
+    this.deps.metrics.handshakes.inc({ result: 'ok' });
+    this.deps.metrics.keyExchanges.inc({ kex: negotiated.kex });
+    // Which key exchange a client got (post-quantum or not) is what an audit asks first.
+    this.logger.debug(
+      { event: EVENTS.handshake, kex: negotiated.kex, cipher: negotiated.cs.cipher },
+      'key exchange done',
+    );
+  }
+
+  onClose(): void {
+    this.clocks?.clear();
+    this.expiry?.clear();
+    this.deps.metrics.activeConnections.dec({ kind: this.info.kind });
+    if (!this.scope) this.deps.metrics.handshakes.inc({ result: 'closed-before-auth' });
+    this.logger.debug({ event: EVENTS.connectionClosed }, 'connection closed');
+  }
+
+  private onAuthenticated(conn: AuthenticatedConnection): void {
+    const { deps } = this;
+    if (this.state === 'pending') this.state = 'authenticated';
+    this.authenticated = conn;
+    this.transport.admitted?.authenticated();
+    this.deadlines?.clear();
+    this.deadlines = undefined;
+    this.clocks = startSessionClocks(deps.limits, (limit) => {
+      deps.metrics.limitRejections.inc({ limit });
+      this.logger.info({ event: EVENTS.limit, limit }, CLOCK_MESSAGES[limit].log);
+      this.end(CLOCK_MESSAGES[limit].user);
+    });
+    this.scope = createScope(conn, this, deps);
+    if (deps.limits.disconnectExpiredCertificates) {
+      this.expiry = armCertificateExpiry(conn, deps, this.logger, () =>
+        this.end(CERTIFICATE_EXPIRED),
+      );
+    }
+  }
+
+  private disconnect(): void {
+    if (!this.client) return this.transport.kill();
     try {
-      client.end();
+      this.client.end();
     } catch {
       // already gone
     }
-  };
-
-  function onAuthenticated(conn: AuthenticatedConnection): void {
-    if (self.state === 'pending') self.state = 'authenticated';
-    self.authenticated = conn;
-    transport.admitted?.authenticated();
-    deadlines?.clear();
-    deadlines = undefined;
-    clocks = startSessionClocks(deps.limits, (limit) => {
-      deps.metrics.limitRejections.inc({ limit });
-      log.info({ event: EVENTS.limit, limit }, CLOCK_MESSAGES[limit].log);
-      self.end(CLOCK_MESSAGES[limit].user);
-    });
-    scope = createScope(conn, { logger: log, touch, sessions: own, children }, deps);
-    if (deps.limits.disconnectExpiredCertificates) {
-      expiry = armCertificateExpiry(conn, deps, log, () => self.end(CERTIFICATE_EXPIRED));
-    }
   }
 
-  function attach(c: Connection): void {
-    client = c;
-    deps.metrics.activeConnections.inc({ kind: info.kind });
-    c.on('error', (err: Error & { level?: string }) => {
-      log.debug(
-        { event: EVENTS.connectionError, err: err.message, level: err.level },
-        'connection error',
-      );
-      if (scope) return;
-      // Before authentication ssh2 answers a protocol error (an oversized packet, say) with a
-      // half-close and goes on reading and discarding whatever the client still sends: 32 MiB
-      // for a compression-bomb user name. Stop reading now; drop the socket after a short grace
-      // that lets the disconnect message out.
-      transport.stream.pause();
-      armDeadline(PROTOCOL_ERROR_GRACE_MS, () => transport.kill());
-    });
-    c.once('handshake', (negotiated: NegotiatedAlgorithms) => {
-      deadlines?.keyExchanged();
-      transport.admitted?.keyExchanged();
-      deps.metrics.handshakes.inc({ result: 'ok' });
-      deps.metrics.keyExchanges.inc({ kex: negotiated.kex });
-      // Which key exchange a client got (post-quantum or not) is what an audit asks first.
-      log.debug(
-        { event: EVENTS.handshake, kex: negotiated.kex, cipher: negotiated.cs.cipher },
-        'key exchange done',
-      );
-    });
-    c.on('close', () => {
-      clocks?.clear();
-      expiry?.clear();
-      deps.metrics.activeConnections.dec({ kind: info.kind });
-      if (!scope) deps.metrics.handshakes.inc({ result: 'closed-before-auth' });
-      log.debug({ event: EVENTS.connectionClosed }, 'connection closed');
-    });
-    deps.authentication.attach(c, { state: 'pending', info }, log, onAuthenticated);
-    routeChannels(c, {
-      scope: () => scope,
-      budget,
-      steps: deps.channels,
-      draining: deps.draining,
-      metrics: deps.metrics,
-      logger: log,
-    });
+  end(reason: string): void {
+    if (this.state === 'closing') return;
+    this.state = 'closing';
+    const all = [...this.sessions(), ...[...(this.children ?? [])].flatMap((c) => c.sessions())];
+    const disconnect = (): void => this.disconnect();
+    // A disconnect that overtakes a console's client makes OpenSSH exit before it prints the
+    // reason it was sent: let such a client hang up first (it does, once its channel closes).
+    const afterSessions = all.some((s) => s.kind === 'console')
+      ? () => void closeGracefully(this.transport.stream, disconnect)
+      : disconnect;
+    endSessionsThen(all, reason, afterSessions);
   }
 
-  const self: OwnedBy<LiveConnection, 'state' | 'authenticated'> = {
-    info,
-    state: 'pending',
-    authenticated: undefined,
-    sessions: () => [...own],
-    attach,
-    end(reason) {
-      if (self.state === 'closing') return;
-      self.state = 'closing';
-      const all = [...own, ...[...children].flatMap((c) => c.sessions())];
-      // A disconnect that overtakes a console's client makes OpenSSH exit before it prints the
-      // reason it was sent: let such a client hang up first (it does, once its channel closes).
-      const afterSessions = all.some((s) => s.kind === 'console')
-        ? () => void closeGracefully(transport.stream, disconnect)
-        : disconnect;
-      endSessionsThen(all, reason, afterSessions);
-    },
-    hangUp() {
-      self.state = 'closing';
-      disconnect();
-    },
-    close() {
-      self.state = 'closing';
-      return closeGracefully(transport.stream, disconnect);
-    },
-  };
-  return self;
+  hangUp(): void {
+    this.state = 'closing';
+    this.disconnect();
+  }
+
+  close(): Promise<void> {
+    this.state = 'closing';
+    return closeGracefully(this.transport.stream, () => this.disconnect());
+  }
+}
+
+type LiveDeps = ConnectionDeps & { readonly registry: ConnectionRegistry };
+
+export function createLiveConnection(
+  transport: Transport,
+  deps: LiveDeps,
+  carrier?: Carrier,
+): LiveConnection {
+  return new Live(transport, deps, carrier);
 }
