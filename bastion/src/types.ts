@@ -37,6 +37,8 @@ export interface SessionTarget extends ConsoleTarget {
 export interface PendingConnection {
   readonly state: 'pending';
   readonly info: ConnectionInfo;
+  /** For a virtual host: the certificate its carrying connection authenticated with. */
+  readonly carrierCertificate?: Certificate;
 }
 
 /** The verified identity of a certificate holder. */

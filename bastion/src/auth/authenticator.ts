@@ -145,7 +145,7 @@ export function attachAuthenticator(
     const principal = info.kind === 'jump' ? info.virtualHostApp : undefined;
     const result = checkPublicKey(
       { algo: ctx.key.algo, keyData: ctx.key.data, signature: ctx.signature, signedData: ctx.blob },
-      { trust: deps.trust(), now, ip: info.ip, principal },
+      { trust: deps.trust(), now, ip: info.ip, principal, known: pending.carrierCertificate },
     );
     if (!result.ok) {
       const app = appOf(info, ctx.username);

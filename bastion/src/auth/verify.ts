@@ -37,6 +37,11 @@ export interface CheckOptions {
   readonly ip: string;
   /** When set, the certificate must list it (the virtual host's app). */
   readonly principal?: string;
+  /**
+   * A certificate this connection's carrier already parsed: a ProxyJump client offers the same
+   * one again, which is then checked in full but not parsed (nor held) a second time.
+   */
+  readonly known?: Certificate;
 }
 
 export type CheckResult =
@@ -99,7 +104,9 @@ export function checkPublicKey(attempt: PublicKeyAttempt, options: CheckOptions)
   if (!sigAlgo)
     return refuse('unsupported-key', `certificate algorithm ${attempt.algo} not accepted`);
 
-  const verified = verifyUserCertificate(attempt.keyData, {
+  const { known } = options;
+  const offered = known?.blob.equals(attempt.keyData) ? known : attempt.keyData;
+  const verified = verifyUserCertificate(offered, {
     trustedCAs: options.trust.userCAs,
     now: options.now,
     certType: 'user',

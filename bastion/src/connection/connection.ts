@@ -184,9 +184,12 @@ class Live implements LiveConnection, ScopeOwner, ChannelRouting {
     c.on('error', onClientError);
     c.once('handshake', onClientHandshake);
     c.on('close', onClientClose);
-    this.deps.authentication.attach(c, { state: 'pending', info: this.info }, this.logger, (conn) =>
-      this.onAuthenticated(conn),
-    );
+    const pending = {
+      state: 'pending',
+      info: this.info,
+      carrierCertificate: this.transport.carrierCertificate,
+    } as const;
+    this.deps.authentication.attach(c, pending, this.logger, (conn) => this.onAuthenticated(conn));
     routeChannels(c, this);
   }
 

@@ -55,7 +55,7 @@ class Scope implements ConnectionScope {
 
   serveVirtualHost(channel: ServerChannel, app: string): void {
     const { owner, deps } = this;
-    const hop = virtualHostTransport(channel, app, this.conn.info, deps.now());
+    const hop = virtualHostTransport(channel, app, this.conn, deps.now());
     const child = deps.registry.open(hop, owner);
     owner.childOpened(child);
     channel.on('close', () => owner.childClosed(child));

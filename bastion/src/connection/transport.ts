@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ServerChannel } from 'ssh2';
 import type { Admitted } from '../limits/index.js';
-import type { ConnectionInfo } from '../types.js';
+import type { AuthenticatedConnection, ConnectionInfo } from '../types.js';
 import type { Transport } from './types.js';
 
 /** ssh2 and the limits attach several listeners per transport; more is not a leak. */
@@ -40,13 +40,14 @@ export function directTransport(
   return { info, stream: socket, admitted, kill: () => socket.destroy() };
 }
 
-/** The jump channel `channel` of `parent`, to be served as the virtual host of `app`. */
+/** The jump channel `channel` of `carrier`, to be served as the virtual host of `app`. */
 export function virtualHostTransport(
   channel: ServerChannel,
   app: string,
-  parent: ConnectionInfo,
+  carrier: AuthenticatedConnection,
   startedAt: Date,
 ): Transport {
+  const parent = carrier.info;
   const info: ConnectionInfo = {
     id: randomUUID(),
     ip: parent.ip,
@@ -61,5 +62,10 @@ export function virtualHostTransport(
   channel.on('end', () => channel.end());
   channel.setMaxListeners(TRANSPORT_LISTENERS);
   // Closing the channel (not destroying the stream) tells the client's jump hop it is over.
-  return { info, stream: channel, kill: () => channel.close() };
+  return {
+    info,
+    stream: channel,
+    carrierCertificate: carrier.identity.certificate,
+    kill: () => channel.close(),
+  };
 }

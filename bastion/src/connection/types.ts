@@ -22,6 +22,7 @@ import type {
   Session,
   TcpipRequestInfo,
 } from 'ssh2';
+import type { Certificate } from '@neetodeploy/sshcert';
 import type { LimitsConfig } from '../config.js';
 import type { Admitted, SourcePenalties } from '../limits/index.js';
 import type { BastionMetrics } from '../metrics/index.js';
@@ -55,6 +56,8 @@ export interface Transport {
   readonly stream: Duplex;
   /** The TCP admission slot; absent for a virtual host (its parent holds the slot). */
   readonly admitted?: Admitted;
+  /** For a virtual host: the certificate its carrying connection authenticated with. */
+  readonly carrierCertificate?: Certificate;
   /** Ends the transport without SSH (authentication deadline, stop before SSH started). */
   kill(): void;
 }
