@@ -4,7 +4,19 @@
  * starts the session (`lifecycle.ts`). `window-change` and `signal` reach the console once it runs.
  */
 import { randomUUID } from 'node:crypto';
-import type { AcceptConnection, RejectConnection, Session } from 'ssh2';
+import type { Logger } from 'pino';
+import type {
+  AcceptConnection,
+  ExecInfo,
+  PseudoTtyInfo,
+  RejectConnection,
+  ServerChannel,
+  Session,
+  SetEnvInfo,
+  SignalInfo,
+  SubsystemInfo,
+  WindowChangeInfo,
+} from 'ssh2';
 import type { PtyRequest } from '@neetodeploy/platform';
 import type { ConnectionScope } from '../connection/index.js';
 import { EVENTS } from '../events.js';
@@ -15,86 +27,159 @@ import { runSession } from './lifecycle.js';
 import { SSH_SIGNALS } from './signals.js';
 import type { SessionDeps, SessionRun } from './types.js';
 
+/** The session's way back to its requests, so that one listener serves every session. */
+const REQUESTS = Symbol('neetodeploy.sessionRequests');
+type OwnedSession = Session & { [REQUESTS]: SessionRequests };
+type Answer = (() => void) | undefined;
+
+/**
+ * One session channel's requests until it starts, and its console's signals and window size
+ * after. A class with module-level listeners, not closures: thousands of sessions are held.
+ */
+class SessionRequests {
+  pty: PtyRequest | undefined = undefined;
+  size: { cols: number; rows: number } | undefined = undefined;
+  readonly env: Record<string, string> = {};
+  run: SessionRun | undefined = undefined;
+  started = false;
+
+  constructor(
+    readonly id: string,
+    readonly log: Logger,
+    readonly scope: ConnectionScope,
+    readonly deps: SessionDeps,
+  ) {}
+
+  refuse(kind: string, rej: Answer): void {
+    this.deps.metrics.refusedChannels.inc({ type: kind });
+    this.log.info({ event: EVENTS.requestRejected, request: kind }, `${kind} refused`);
+    rej?.();
+  }
+
+  start(
+    channel: ServerChannel,
+    command: string | undefined,
+    label: string | undefined = command,
+  ): void {
+    this.started = true;
+    const { pty, size, env } = this;
+    const request = { command, label, pty, size, env };
+    this.run = runSession(channel, request, this.scope, this.deps, this.id, this.log);
+  }
+}
+
+function onPty(this: OwnedSession, acc: Answer, rej: Answer, info: PseudoTtyInfo): void {
+  const r = this[REQUESTS];
+  if (r.started || r.scope.conn.identity.extensions['permit-pty'] === undefined) {
+    r.log.info(
+      { event: EVENTS.requestRejected, request: 'pty-req', reason: 'no permit-pty' },
+      'pty refused',
+    );
+    rej?.();
+    return;
+  }
+  r.pty = { term: info.term || 'xterm', cols: info.cols || 80, rows: info.rows || 24 };
+  acc?.();
+}
+
+function onEnv(this: OwnedSession, acc: Answer, rej: Answer, info: SetEnvInfo): void {
+  const r = this[REQUESTS];
+  const allowed =
+    !r.started &&
+    envRoomFor(Object.keys(r.env).length) &&
+    envAllowed(info.key, r.deps.config.session.envAllow);
+  if (!allowed) return rej?.();
+  r.env[info.key] = info.val;
+  acc?.();
+}
+
+function onWindowChange(
+  this: OwnedSession,
+  acc: Answer,
+  _rej: Answer,
+  info: WindowChangeInfo,
+): void {
+  const r = this[REQUESTS];
+  r.size = { cols: info.cols, rows: info.rows };
+  const { run } = r;
+  if (run?.console && run.request.pty) {
+    run.console.resize(info.cols, info.rows);
+    run.recorder?.resize(info.cols, info.rows);
+  }
+  acc?.();
+}
+
+function onSignal(this: OwnedSession, acc: Answer, _rej: Answer, info: SignalInfo): void {
+  const r = this[REQUESTS];
+  // As sshd: a name outside RFC 4254's list is ignored, never an error that ends the
+  // connection (the platform throws on names the OS does not know).
+  const name = info.name.replace(/^SIG/, '');
+  if (SSH_SIGNALS.has(name)) r.run?.console?.signal(name);
+  else r.log.info({ event: EVENTS.requestRejected, request: 'signal', name }, 'unknown signal');
+  acc?.();
+}
+
+function onX11(this: OwnedSession, _acc: unknown, rej: Answer): void {
+  this[REQUESTS].refuse('x11', rej);
+}
+
+function onAuthAgent(this: OwnedSession, _acc: unknown, rej: Answer): void {
+  this[REQUESTS].refuse('auth-agent', rej);
+}
+
+function onSubsystem(
+  this: OwnedSession,
+  acc: AcceptConnection<ServerChannel>,
+  rej: Answer,
+  info: SubsystemInfo,
+): void {
+  const r = this[REQUESTS];
+  const command = r.deps.config.session.subsystems[info.name];
+  if (r.started || command === undefined) return r.refuse(`subsystem:${info.name}`, rej);
+  r.pty = undefined; // a subsystem speaks a binary protocol: never through a terminal
+  r.start(acc(), command, `subsystem:${info.name}`);
+}
+
+function onShell(this: OwnedSession, acc: AcceptConnection<ServerChannel>): void {
+  const r = this[REQUESTS];
+  if (r.started) return;
+  r.start(acc(), undefined);
+}
+
+function onExec(
+  this: OwnedSession,
+  acc: AcceptConnection<ServerChannel>,
+  _rej: Answer,
+  info: ExecInfo,
+): void {
+  const r = this[REQUESTS];
+  if (r.started) return;
+  r.start(acc(), info.command);
+}
+
+function ignoreError(): void {
+  // The channel's own close ends the session; an error on it changes nothing.
+}
+
 export function handleSession(
   accept: AcceptConnection<Session>,
   _reject: RejectConnection,
   scope: ConnectionScope,
   deps: SessionDeps,
 ): void {
-  const session = accept();
-  session.on('error', () => undefined);
+  const session = accept() as OwnedSession;
+  session.on('error', ignoreError);
   keepRequestsAfterEof(session);
   const id = randomUUID();
-  const log = scope.logger.child({ sessionId: id });
-  const { conn } = scope;
-  let pty: PtyRequest | undefined;
-  let size: { cols: number; rows: number } | undefined;
-  const env: Record<string, string> = {};
-  let run: SessionRun | undefined;
-  let started = false;
-
-  const refuse = (kind: string) => (_acc: unknown, rej?: () => void) => {
-    deps.metrics.refusedChannels.inc({ type: kind });
-    log.info({ event: EVENTS.requestRejected, request: kind }, `${kind} refused`);
-    rej?.();
-  };
-  const start = (command: string | undefined, label: string | undefined = command) => {
-    started = true;
-    return { command, label, pty, size, env };
-  };
-
-  session.on('pty', (acc, rej, info) => {
-    if (started || conn.identity.extensions['permit-pty'] === undefined) {
-      log.info(
-        { event: EVENTS.requestRejected, request: 'pty-req', reason: 'no permit-pty' },
-        'pty refused',
-      );
-      rej?.();
-      return;
-    }
-    pty = { term: info.term || 'xterm', cols: info.cols || 80, rows: info.rows || 24 };
-    acc?.();
-  });
-  session.on('env', (acc, rej, info) => {
-    const allowed =
-      !started &&
-      envRoomFor(Object.keys(env).length) &&
-      envAllowed(info.key, deps.config.session.envAllow);
-    if (!allowed) return rej?.();
-    env[info.key] = info.val;
-    acc?.();
-  });
-  session.on('window-change', (acc, _rej, info) => {
-    size = { cols: info.cols, rows: info.rows };
-    if (run?.console && run.request.pty) {
-      run.console.resize(info.cols, info.rows);
-      run.recorder?.resize(info.cols, info.rows);
-    }
-    acc?.();
-  });
-  session.on('signal', (acc, _rej, info) => {
-    // As sshd: a name outside RFC 4254's list is ignored, never an error that ends the
-    // connection (the platform throws on names the OS does not know).
-    const name = info.name.replace(/^SIG/, '');
-    if (SSH_SIGNALS.has(name)) run?.console?.signal(name);
-    else log.info({ event: EVENTS.requestRejected, request: 'signal', name }, 'unknown signal');
-    acc?.();
-  });
-  session.on('x11', refuse('x11'));
-  session.on('auth-agent', refuse('auth-agent'));
+  session[REQUESTS] = new SessionRequests(id, scope.logger.child({ sessionId: id }), scope, deps);
+  session.on('pty', onPty);
+  session.on('env', onEnv);
+  session.on('window-change', onWindowChange);
+  session.on('signal', onSignal);
+  session.on('x11', onX11);
+  session.on('auth-agent', onAuthAgent);
   // No 'sftp' listener: ssh2 then hands `subsystem sftp` over as a raw channel, which we map.
-  session.on('subsystem', (acc, rej, info) => {
-    const command = deps.config.session.subsystems[info.name];
-    if (started || command === undefined) return refuse(`subsystem:${info.name}`)(acc, rej);
-    pty = undefined; // a subsystem speaks a binary protocol: never through a terminal
-    run = runSession(acc(), start(command, `subsystem:${info.name}`), scope, deps, id, log);
-  });
-  session.on('shell', (acc) => {
-    if (started) return;
-    run = runSession(acc(), start(undefined), scope, deps, id, log);
-  });
-  session.on('exec', (acc, _rej, info) => {
-    if (started) return;
-    run = runSession(acc(), start(info.command), scope, deps, id, log);
-  });
+  session.on('subsystem', onSubsystem);
+  session.on('shell', onShell);
+  session.on('exec', onExec);
 }

@@ -1,5 +1,6 @@
 /** A local console on pipes: stdin, stdout and stderr apart, no window size. */
 import { spawn as spawnChild } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { Unavailable } from '../errors.js';
 import type { ExitStatus } from '../types.js';
 import { groupKiller, killGroup, signalNameOf, toNodeSignal } from './signals.js';
@@ -31,9 +32,9 @@ export async function spawnPipeConsole(request: SpawnConsoleRequest): Promise<Lo
     throw new Unavailable('the console could not be started');
   }
   // Writes after the process is gone fail with EPIPE; that is the normal end of a session.
-  stdin.on('error', () => undefined);
-  stdout.on('error', () => undefined);
-  stderr.on('error', () => undefined);
+  stdin.on('error', ignore);
+  stdout.on('error', ignore);
+  stderr.on('error', ignore);
   child.on('error', (err) => request.logger.warn({ err, pid }, 'console process error'));
 
   // 'close' comes after exit AND after stdout/stderr have ended (or were destroyed).
@@ -42,36 +43,55 @@ export async function spawnPipeConsole(request: SpawnConsoleRequest): Promise<Lo
       resolve(signal ? { signal: signalNameOf(signal) } : { code: code ?? 0 });
     });
   });
-  const killer = groupKiller(pid, request.stopGraceMs, false, done);
-  let finished = false;
-  void done.then(() => {
-    finished = true;
-  });
-  let exited = false;
-  child.on('exit', () => {
-    exited = true;
-  });
+  const pipes = new PipeConsole(pid, stdin, stdout, stderr, done, request.stopGraceMs);
+  child.on('exit', () => pipes.exited());
+  return pipes;
+}
 
-  return {
-    pid,
-    where: `local:${pid}`,
-    stdin,
-    stdout,
-    stderr,
-    done,
-    resize() {
-      // Pipes have no window size.
-    },
-    signal(name: string) {
-      const sig = toNodeSignal(name);
-      if (!exited) killGroup(pid, sig);
-    },
-    kill() {
-      // Once done, the group is gone and its id may be recycled: signal nothing.
-      if (!finished) killer();
-      stdin.destroy();
-      stdout.destroy();
-      stderr.destroy();
-    },
-  };
+function ignore(): void {
+  // An EPIPE after the process is gone is the normal end of a session, not an error.
+}
+
+/** A class: thousands are held at once, and methods on a prototype cost each of them nothing. */
+class PipeConsole implements LocalConsole {
+  readonly where: string;
+  private exitedYet = false;
+  private finished = false;
+  private readonly killer: () => void;
+
+  constructor(
+    readonly pid: number,
+    readonly stdin: Writable,
+    readonly stdout: Readable,
+    readonly stderr: Readable,
+    readonly done: Promise<ExitStatus>,
+    stopGraceMs: number,
+  ) {
+    this.where = `local:${pid}`;
+    this.killer = groupKiller(pid, stopGraceMs, false, done);
+    void done.then(() => {
+      this.finished = true;
+    });
+  }
+
+  exited(): void {
+    this.exitedYet = true;
+  }
+
+  resize(): void {
+    // Pipes have no window size.
+  }
+
+  signal(name: string): void {
+    const sig = toNodeSignal(name);
+    if (!this.exitedYet) killGroup(this.pid, sig);
+  }
+
+  kill(): void {
+    // Once done, the group is gone and its id may be recycled: signal nothing.
+    if (!this.finished) this.killer();
+    this.stdin.destroy();
+    this.stdout.destroy();
+    this.stderr.destroy();
+  }
 }
