@@ -7,7 +7,7 @@
  * Run (root, from the repo root):
  *   node --import tsx bench/scale.ts [--steps 1000,2000,4000] [--clients 4] [--probes 5]
  *        [--cipher aes128-gcm@openssh.com] [--concurrency 8] [--from bundle|source]
- *        [--heap-snapshot DIR] [--ssh2 DIR]
+ *        [--heap-snapshot DIR] [--ssh2 DIR] [--without-console]
  *
  * Three kinds of process, all from this file:
  *  - the bastion (`--bastion-child`): `createBastion` + the local platform, as its `main.ts`
@@ -22,6 +22,9 @@
  * What caps N on a machine: each held session costs the bastion one TCP socket plus three pipe
  * ends to its `cat` (stdin, stdout, stderr), so `ulimit -n` of the bastion bounds N at about
  * (limit - 100) / 4. The benchmark prints the limits the bastion runs with (soft/hard).
+ * `--without-console` holds authenticated jump sessions (outer and inner SSH connection) that
+ * run nothing: one descriptor each, so a machine whose limit stops the curve at N/4 with
+ * consoles can still show how the bastion holds N connections. The probe still runs a command.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -70,6 +73,8 @@ interface ClientArgs {
   source: string;
   cipher: string;
   concurrency: number;
+  /** What each held session runs; undefined: nothing (`--without-console`). */
+  command: string | undefined;
 }
 interface Memory {
   rss: number;
@@ -269,16 +274,19 @@ function connect(
 
 interface Held {
   clients: ssh2.Client[];
-  channel: ClientChannel;
+  channel?: ClientChannel;
 }
 
-/** A jump session, like `ssh -J bastion demo.neetodeploy CMD`: resolves on `marker` in stdout. */
+/**
+ * A jump session, like `ssh -J bastion demo.neetodeploy CMD`: resolves on `marker` in stdout,
+ * or once both connections are authenticated when there is no command.
+ */
 async function openJumpSession(
   key: ParsedKey,
   port: number,
   cipher: string,
   source: string,
-  command: string,
+  command: string | undefined,
   marker: string,
 ): Promise<Held> {
   const outer = await connect(key, cipher, { port, source });
@@ -289,6 +297,7 @@ async function openJumpSession(
       ),
     );
     const inner = await connect(key, cipher, { sock: tunnel });
+    if (command === undefined) return { clients: [inner, outer] };
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
       inner.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))),
     );
@@ -338,9 +347,8 @@ async function clientChild(args: ClientArgs): Promise<void> {
       while (next < count) {
         next++;
         try {
-          // `echo` first so that "open" means the console runs, then `cat` holds it.
           held.push(
-            await openJumpSession(key, args.port, args.cipher, args.source, 'echo up; cat', 'up'),
+            await openJumpSession(key, args.port, args.cipher, args.source, args.command, 'up'),
           );
           ok++;
         } catch (err) {
@@ -402,6 +410,7 @@ async function main(): Promise<void> {
   const concurrency = Number(arg('--concurrency') ?? 8);
   const snapshotDir = arg('--heap-snapshot');
   const from = arg('--from') ?? 'bundle';
+  const withConsole = !process.argv.includes('--without-console');
   let module: string | undefined;
   const tmp = await tempDir('nd-bench-scale-');
   const dir = tmp.dir;
@@ -450,7 +459,7 @@ async function main(): Promise<void> {
     console.log(
       `# ${machine ?? '?'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ` +
         `bastion pid ${bastion.pid}, open files limit (soft/hard) ${listening.fdLimit}; cipher ${cipher}; bastion code: ${from === 'source' ? 'TypeScript sources via tsx' : 'sources bundled without keepNames'}; ` +
-        `${nClients} client processes x ${concurrency} in flight; load ${loadavg()}`,
+        `${nClients} client processes x ${concurrency} in flight; held sessions ${withConsole ? 'run `cat`' : 'run nothing (--without-console)'}; load ${loadavg()}`,
     );
 
     // Warm up (lazily loaded code, pools), then the baseline every delta is taken from.
@@ -480,6 +489,8 @@ async function main(): Promise<void> {
             source: `127.0.0.${10 + i}`,
             cipher,
             concurrency,
+            // `echo` first so that "open" means the console runs, then `cat` holds it.
+            command: withConsole ? 'echo up; cat' : undefined,
           } satisfies ClientArgs),
         ],
         {
