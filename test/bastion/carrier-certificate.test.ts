@@ -72,4 +72,21 @@ describe('bastion: the carrier certificate of a ProxyJump login', () => {
     });
     assert.equal(revoked.ok ? 'ok' : revoked.reason, 'revoked');
   });
+
+  it('still checks what the reused certificate is offered as, and where from', () => {
+    const bound = signCertificate(
+      baseRequest({ criticalOptions: { 'source-address': '10.0.0.0/8' } }),
+      ca,
+    );
+    const known = parseCertificate(Buffer.from(bound.blob));
+    const base = { trust: trust(), now: NOW, principal: 'demo', known };
+    const elsewhere = checkPublicKey(offer(bound), { ...base, ip: '127.0.0.1' });
+    assert.equal(elsewhere.ok ? 'ok' : elsewhere.reason, 'source-address-not-allowed');
+    assert.ok(checkPublicKey(offer(bound), { ...base, ip: '10.1.2.3' }).ok);
+    const renamed = checkPublicKey(
+      { ...offer(bound), algo: 'ecdsa-sha2-nistp256-cert-v01@openssh.com' },
+      { ...base, ip: '10.1.2.3' },
+    );
+    assert.equal(renamed.ok ? 'ok' : renamed.reason, 'malformed');
+  });
 });

@@ -209,3 +209,52 @@ describe('bastion session channels and limits', function () {
     }
   });
 });
+
+describe('bastion channel budget against a client that repeats CHANNEL_CLOSE', function () {
+  this.timeout(30_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await startHarness({
+      config: () => ({ limits: { maxChannelsPerConnection: 2, maxSessionsPerUser: 10 } }),
+    });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('a session a client closes again and again gives its channel slot back once', async () => {
+    const u = await h.user('reclose', {});
+    const c = await connect(h, u);
+    const opened: ClientChannel[] = [];
+    try {
+      // A session whose only request was refused never starts: ssh2 keeps it open and emits
+      // `close` on it for every CHANNEL_CLOSE the client sends.
+      const refused = await new Promise<Error | undefined>((resolve) =>
+        c.subsys('no-such-subsystem', (err) => resolve(err)),
+      );
+      assert.ok(refused instanceof Error, 'an unknown subsystem is refused');
+      const internals = c as unknown as {
+        _protocol: { channelClose(id: number): void };
+        _chanMgr: { _channels: Record<string, { type?: string; outgoing?: { id: number } }> };
+      };
+      const stuck = Object.values(internals._chanMgr._channels).find((ch) => ch.type === 'session');
+      assert.ok(stuck?.outgoing, 'the refused session is still open');
+      let refusedOpens = 0;
+      for (let i = 0; i < 6; i++) {
+        internals._protocol.channelClose(stuck.outgoing.id);
+        try {
+          opened.push(await exec(c, 'sleep 20'));
+        } catch {
+          refusedOpens++;
+        }
+      }
+      // The first close gives the stuck session's slot back; the repeats free nothing more.
+      assert.equal(opened.length, 2, `${opened.length} channels open with a budget of 2`);
+      assert.equal(refusedOpens, 4);
+    } finally {
+      for (const ch of opened) ch.close();
+      c.end();
+    }
+  });
+});

@@ -35,6 +35,28 @@ export interface ChannelRouting {
 const ROUTING = Symbol('neetodeploy.channelRouting');
 type RoutedClient = Connection & { [ROUTING]: ChannelRouting };
 
+/** The budget a channel holds a slot of, until it gives it back. */
+const BUDGET = Symbol('neetodeploy.channelBudget');
+type Budgeted = { [BUDGET]?: ChannelBudget | undefined };
+
+/**
+ * Gives a channel's slot back, once: ssh2 emits `close` on a session again for every
+ * CHANNEL_CLOSE a client repeats while the session never started, and each release would free
+ * another slot.
+ */
+function releaseSlot(this: Budgeted): void {
+  const budget = this[BUDGET];
+  if (!budget) return;
+  this[BUDGET] = undefined;
+  budget.release();
+}
+
+function holdSlot<T extends Session | ServerChannel>(channel: T, budget: ChannelBudget): T {
+  (channel as T & Budgeted)[BUDGET] = budget;
+  channel.on('close', releaseSlot);
+  return channel;
+}
+
 /** The connection's scope when a channel of `type` may open now, counted against its budget. */
 function admit(r: ChannelRouting, type: string): ConnectionScope | undefined {
   const { scope } = r;
@@ -56,11 +78,10 @@ function onSession(
   const r = this[ROUTING];
   const scope = admit(r, 'session');
   if (!scope) return reject();
-  const release = (): void => r.budget.release();
   r.deps.channels.onSession(
-    () => accept().on('close', release),
+    () => holdSlot(accept(), r.budget),
     () => {
-      release();
+      r.budget.release();
       reject();
     },
     scope,
@@ -84,11 +105,10 @@ function onTcpip(
   }
   const scope = admit(r, 'direct-tcpip');
   if (!scope) return reject();
-  const release = (): void => r.budget.release();
   steps.onDirectTcpip(
-    () => accept().on('close', release),
+    () => holdSlot(accept(), r.budget),
     (failure) => {
-      release();
+      r.budget.release();
       refuse(failure);
     },
     request,
