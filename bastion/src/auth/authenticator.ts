@@ -138,7 +138,12 @@ export function attachAuthenticator(
     const message =
       refusal?.userMessage ??
       refusalMessage('no-certificate', { now, ip: info.ip, app: appOf(info, ctx.username) });
-    ctx.prompt([], 'neetodeploy', `${message}\n`, () => fail(ctx, 'keyboard-interactive'));
+    ctx.prompt([], 'neetodeploy', `${message}\n`, (answers: unknown) => {
+      // ssh2 calls back with an Error when the client sent a new request instead of answering:
+      // that request is answered in its turn; a failure here would be one answer too many.
+      if (answers instanceof Error) return;
+      fail(ctx, 'keyboard-interactive');
+    });
   }
 
   function publicKey(ctx: PublicKeyAuthContext, now: Date): void {
