@@ -82,7 +82,10 @@ describe('recording: the worker thread', function () {
     try {
       const id = randomUUID();
       const r = await w.start(start(id));
-      const t0 = Date.now();
+      // Safely after the recording's start as the recorder's own clock (`performance`) has it:
+      // Date.now() can trail it by a fraction of a millisecond, and an event timed before the
+      // start is moved up to it, which made the first interval 0.249758 s in one CI run.
+      const t0 = Date.now() + 10;
       r.input(Buffer.from('ls\n'), t0);
       r.output(Buffer.from('a.txt\n'), t0 + 250);
       r.stderr(Buffer.from('warn\n'), t0 + 500);
