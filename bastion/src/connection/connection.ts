@@ -119,7 +119,6 @@ function onClientClose(this: OwnedClient): void {
  */
 class Live implements LiveConnection, ScopeOwner, ChannelRouting {
   state: ConnectionState = 'pending';
-  authenticated: AuthenticatedConnection | undefined = undefined;
   scope: ConnectionScope | undefined = undefined;
   readonly logger: Logger;
   readonly budget: ChannelBudget;
@@ -150,6 +149,10 @@ class Live implements LiveConnection, ScopeOwner, ChannelRouting {
 
   get info(): ConnectionInfo {
     return this.transport.info;
+  }
+
+  get authenticated(): AuthenticatedConnection | undefined {
+    return this.scope?.conn;
   }
 
   touch(): void {
@@ -230,7 +233,6 @@ class Live implements LiveConnection, ScopeOwner, ChannelRouting {
   private onAuthenticated(conn: AuthenticatedConnection): void {
     const { deps } = this;
     if (this.state === 'pending') this.state = 'authenticated';
-    this.authenticated = conn;
     this.transport.admitted?.authenticated();
     this.deadlines?.clear();
     this.deadlines = undefined;
