@@ -30,15 +30,17 @@ describe('bastion: the carrier certificate of a ProxyJump login', () => {
   const outer = signCertificate(baseRequest({ principals: ['demo', 'blog'] }), ca);
   // What the outer login parsed from the wire: its own copy, as the bastion holds it.
   const carrier = parseCertificate(Buffer.from(outer.blob));
+  /** A virtual host of `demo` behind that carrier, checking now from the carrier's address. */
+  const asVirtualHost = () => ({
+    trust: trust(),
+    now: NOW,
+    ip: '127.0.0.1',
+    principal: 'demo',
+    known: carrier,
+  });
 
   it('reuses the carrier’s parsed certificate when the same bytes are offered again', () => {
-    const r = checkPublicKey(offer(outer), {
-      trust: trust(),
-      now: NOW,
-      ip: '127.0.0.1',
-      principal: 'demo',
-      known: carrier,
-    });
+    const r = checkPublicKey(offer(outer), asVirtualHost());
     assert.ok(r.ok);
     assert.equal(r.identity.certificate, carrier);
     assert.equal(r.identity.user, 'alice@example.com');
@@ -46,30 +48,20 @@ describe('bastion: the carrier certificate of a ProxyJump login', () => {
 
   it('parses a different certificate on its own', () => {
     const other = signCertificate(baseRequest({ keyId: 'bob@example.com:req2', serial: 7n }), ca);
-    const r = checkPublicKey(offer(other), {
-      trust: trust(),
-      now: NOW,
-      ip: '127.0.0.1',
-      principal: 'demo',
-      known: carrier,
-    });
+    const r = checkPublicKey(offer(other), asVirtualHost());
     assert.ok(r.ok);
     assert.notEqual(r.identity.certificate, carrier);
     assert.equal(r.identity.user, 'bob@example.com');
   });
 
   it('still checks the reused certificate: principal, expiry and revocation', () => {
-    const base = { trust: trust(), now: NOW, ip: '127.0.0.1', known: carrier };
+    const base = asVirtualHost();
     const principal = checkPublicKey(offer(outer), { ...base, principal: 'shop' });
     assert.equal(principal.ok ? 'ok' : principal.reason, 'principal-not-listed');
     const later = new Date(NOW.getTime() + 3600_000);
-    const expired = checkPublicKey(offer(outer), { ...base, now: later, principal: 'demo' });
+    const expired = checkPublicKey(offer(outer), { ...base, now: later });
     assert.equal(expired.ok ? 'ok' : expired.reason, 'expired');
-    const revoked = checkPublicKey(offer(outer), {
-      ...base,
-      trust: trust([outer.serial]),
-      principal: 'demo',
-    });
+    const revoked = checkPublicKey(offer(outer), { ...base, trust: trust([outer.serial]) });
     assert.equal(revoked.ok ? 'ok' : revoked.reason, 'revoked');
   });
 
@@ -79,7 +71,7 @@ describe('bastion: the carrier certificate of a ProxyJump login', () => {
       ca,
     );
     const known = parseCertificate(Buffer.from(bound.blob));
-    const base = { trust: trust(), now: NOW, principal: 'demo', known };
+    const base = { ...asVirtualHost(), known };
     const elsewhere = checkPublicKey(offer(bound), { ...base, ip: '127.0.0.1' });
     assert.equal(elsewhere.ok ? 'ok' : elsewhere.reason, 'source-address-not-allowed');
     assert.ok(checkPublicKey(offer(bound), { ...base, ip: '10.1.2.3' }).ok);
