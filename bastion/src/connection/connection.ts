@@ -87,14 +87,14 @@ function armPreAuthDeadlines(
 function armCertificateExpiry(
   conn: AuthenticatedConnection,
   deps: ConnectionDeps,
-  log: Logger,
+  log: () => Logger,
   end: () => void,
 ): Deadline | undefined {
   const ms = Number(conn.identity.validBefore) * 1000 - deps.now().getTime();
   if (ms > MAX_TIMER_MS) return undefined;
   return armDeadline(Math.max(0, ms), () => {
     deps.metrics.limitRejections.inc({ limit: 'certificate-expired' });
-    log.info({ event: EVENTS.limit, limit: 'certificate-expired' }, 'certificate expired');
+    log().info({ event: EVENTS.limit, limit: 'certificate-expired' }, 'certificate expired');
     end();
   });
 }
@@ -120,7 +120,6 @@ function onClientClose(this: OwnedClient): void {
 class Live implements LiveConnection, ScopeOwner, ChannelRouting {
   state: ConnectionState = 'pending';
   scope: ConnectionScope | undefined = undefined;
-  readonly logger: Logger;
   readonly budget: ChannelBudget;
   /** Created on first use: a hop's carrier has no sessions of its own, a virtual host no children. */
   private own: Set<ActiveSession> | undefined = undefined;
@@ -136,8 +135,6 @@ class Live implements LiveConnection, ScopeOwner, ChannelRouting {
     readonly deps: LiveDeps,
     private readonly carrier: Carrier | undefined,
   ) {
-    const { info } = transport;
-    this.logger = deps.logger.child({ connectionId: info.id, ip: info.ip, kind: info.kind });
     this.budget = createChannelBudget(deps.limits.maxChannelsPerConnection);
     this.deadlines = armPreAuthDeadlines(
       transport,
@@ -149,6 +146,15 @@ class Live implements LiveConnection, ScopeOwner, ChannelRouting {
 
   get info(): ConnectionInfo {
     return this.transport.info;
+  }
+
+  /**
+   * Made when a line is logged (a few per connection), not kept: a held pino child costs a
+   * connection about half a kilobyte, two per jump session.
+   */
+  get logger(): Logger {
+    const { info } = this.transport;
+    return this.deps.logger.child({ connectionId: info.id, ip: info.ip, kind: info.kind });
   }
 
   get authenticated(): AuthenticatedConnection | undefined {
@@ -243,8 +249,11 @@ class Live implements LiveConnection, ScopeOwner, ChannelRouting {
     });
     this.scope = createScope(conn, this, deps);
     if (deps.limits.disconnectExpiredCertificates) {
-      this.expiry = armCertificateExpiry(conn, deps, this.logger, () =>
-        this.end(CERTIFICATE_EXPIRED),
+      this.expiry = armCertificateExpiry(
+        conn,
+        deps,
+        () => this.logger,
+        () => this.end(CERTIFICATE_EXPIRED),
       );
     }
   }

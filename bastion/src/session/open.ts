@@ -6,11 +6,12 @@
 import type { Logger } from 'pino';
 import type { ServerChannel } from 'ssh2';
 import type { Console } from '@neetodeploy/platform';
+import type { SessionRecorder } from '@neetodeploy/recording';
 import { parseUsername } from '../auth/username.js';
 import type { ActiveSession, ConnectionScope } from '../connection/index.js';
 import { EVENTS } from '../events.js';
 import { alignPacketSize } from '../ssh2-internals.js';
-import type { AuthenticatedConnection, OwnedBy } from '../types.js';
+import type { AuthenticatedConnection } from '../types.js';
 import type { SessionDeps, SessionRequest, SessionRun } from './types.js';
 
 /** `demo`, `demo:web` or `demo:pod=web-1`, as the audit log names a target. */
@@ -72,8 +73,7 @@ export function beginSession(
     return undefined;
   }
   const targetName = targetLabel(conn);
-  const parts = { id, log, target, targetName, user, say };
-  const run = createRun(channel, request, scope, parts, deps.now());
+  const run = new Run(channel, request, scope, { id, target, targetName, user, say }, deps.now());
   deps.metrics.activeSessions.inc();
   deps.metrics.sessions.inc({ kind: conn.info.kind });
   deps.audit.sessionStart({
@@ -91,59 +91,85 @@ export function beginSession(
   return run;
 }
 
-/** The session's shared state, tracked by its connection until `done`. */
-function createRun(
-  channel: ServerChannel,
-  request: SessionRequest,
-  scope: ConnectionScope,
-  parts: Pick<SessionRun, 'id' | 'log' | 'target' | 'targetName' | 'user' | 'say'>,
-  startedAt: Date,
-): SessionRun {
-  let closedResolve!: () => void;
-  const closed = new Promise<void>((resolve) => (closedResolve = resolve));
-  let endedResolve!: () => void;
-  const ended = new Promise<void>((resolve) => (endedResolve = resolve));
-  const abort = new AbortController();
-  const run: OwnedBy<SessionRun, 'channelClosed'> = {
-    ...parts,
-    scope,
-    channel,
-    request,
-    startedAt,
-    abort,
-    closed,
-    channelClosed: false,
-    console: undefined,
-    recorder: undefined,
-    bytesIn: 0,
-    bytesOut: 0,
-    done: () => {
-      untrack();
-      endedResolve();
-    },
-  };
-  const active: ActiveSession = {
-    id: parts.id,
-    kind: 'console',
-    notify: parts.say,
-    terminate: () => {
-      if (run.console) run.console.kill();
-      else abort.abort();
-    },
-    close: () => {
-      run.console?.kill();
-      channel.close();
-    },
-    ended,
-  };
-  const untrack = scope.track(active);
-  channel.once('close', () => {
-    run.channelClosed = true;
-    closedResolve();
-    abort.abort();
-    run.console?.kill();
-  });
-  return run;
+/** The channel's way back to its session, so that one close listener serves every session. */
+const RUN = Symbol('neetodeploy.sessionRun');
+type RunChannel = ServerChannel & { [RUN]?: Run };
+
+function onChannelClose(this: RunChannel): void {
+  this[RUN]?.channelGone();
+}
+
+type RunParts = Pick<SessionRun, 'id' | 'target' | 'targetName' | 'user' | 'say'>;
+
+/**
+ * The session's shared state, tracked by its connection until `done`. A class rather than an
+ * object literal of closures, as thousands are held; its logger is made when a line is logged
+ * (a few per session), not kept, as a held pino child costs about half a kilobyte.
+ */
+class Run implements SessionRun, ActiveSession {
+  readonly kind = 'console';
+  readonly id: string;
+  readonly target: SessionRun['target'];
+  readonly targetName: string;
+  readonly user: string;
+  readonly say: (message: string) => void;
+  readonly abort = new AbortController();
+  readonly closed: Promise<void>;
+  readonly ended: Promise<void>;
+  channelClosed = false;
+  console: Console | undefined = undefined;
+  recorder: SessionRecorder | undefined = undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  private closedResolve!: () => void;
+  private endedResolve!: () => void;
+  private readonly untrack: () => void;
+
+  constructor(
+    readonly channel: ServerChannel,
+    readonly request: SessionRequest,
+    readonly scope: ConnectionScope,
+    parts: RunParts,
+    readonly startedAt: Date,
+  ) {
+    ({ id: this.id, target: this.target, targetName: this.targetName, user: this.user } = parts);
+    this.say = parts.say;
+    this.closed = new Promise<void>((resolve) => (this.closedResolve = resolve));
+    this.ended = new Promise<void>((resolve) => (this.endedResolve = resolve));
+    this.untrack = scope.track(this);
+    (channel as RunChannel)[RUN] = this;
+    channel.once('close', onChannelClose);
+  }
+
+  get log(): Logger {
+    return this.scope.logger.child({ sessionId: this.id });
+  }
+
+  notify(message: string): void {
+    this.say(message);
+  }
+
+  terminate(): void {
+    if (this.console) this.console.kill();
+    else this.abort.abort();
+  }
+
+  close(): void {
+    this.console?.kill();
+    this.channel.close();
+  }
+
+  done(): void {
+    this.untrack();
+    this.endedResolve();
+  }
+
+  channelGone(): void {
+    this.channelClosed = true;
+    this.closedResolve();
+    this.abort.abort();
+    this.console?.kill();
+  }
 }
 
 /** Opens the console the request names; rejects as the platform does. */

@@ -45,10 +45,14 @@ class SessionRequests {
 
   constructor(
     readonly id: string,
-    readonly log: Logger,
     readonly scope: ConnectionScope,
     readonly deps: SessionDeps,
   ) {}
+
+  /** Made when a line is logged, not kept: see `Run` in `open.ts`. */
+  get log(): Logger {
+    return this.scope.logger.child({ sessionId: this.id });
+  }
 
   refuse(kind: string, rej: Answer): void {
     this.deps.metrics.refusedChannels.inc({ type: kind });
@@ -171,7 +175,7 @@ export function handleSession(
   session.on('error', ignoreError);
   keepRequestsAfterEof(session);
   const id = randomUUID();
-  session[REQUESTS] = new SessionRequests(id, scope.logger.child({ sessionId: id }), scope, deps);
+  session[REQUESTS] = new SessionRequests(id, scope, deps);
   session.on('pty', onPty);
   session.on('env', onEnv);
   session.on('window-change', onWindowChange);
