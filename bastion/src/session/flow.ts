@@ -1,5 +1,74 @@
 import type { Readable, Writable } from 'node:stream';
 
+/** The source's way back to its pump, so that one set of listeners serves every pump. */
+const PUMP = Symbol('neetodeploy.pump');
+type PumpedSource = Readable & { [PUMP]?: Pump };
+
+function onSourceData(this: PumpedSource, chunk: Buffer): void {
+  this[PUMP]?.data(chunk);
+}
+
+function onSourceDone(this: PumpedSource): void {
+  this[PUMP]?.finish();
+}
+
+/** One direction of a session's copy loop: a class, not closures, as two are held per session. */
+class Pump {
+  private done = false;
+  private waiting = false;
+
+  constructor(
+    private readonly src: PumpedSource,
+    private readonly dst: Writable,
+    private readonly transport: readonly Writable[],
+    private readonly onBytes: (n: number, chunk: Buffer) => void,
+    private readonly resolve: () => void,
+  ) {}
+
+  data(chunk: Buffer): void {
+    this.onBytes(chunk.length, chunk);
+    const { dst } = this;
+    if (dst.destroyed || !dst.writable) return;
+    dst.write(chunk);
+    if (!this.waiting && this.blocker()) {
+      this.waiting = true;
+      this.src.pause();
+      this.waitThenResume();
+    }
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const { src } = this;
+    // `on`, not `once`, below: finish is idempotent and removes them, and each `once` costs a
+    // wrapper and a bound function for as long as the session is held.
+    src.off('data', onSourceData);
+    src.off('end', onSourceDone);
+    src.off('error', onSourceDone);
+    src.off('close', onSourceDone);
+    src[PUMP] = undefined;
+    this.resolve();
+  }
+
+  /** What refuses more now: `dst` (SSH window shut) or a stream of the transport toward the client. */
+  private blocker(): Writable | undefined {
+    if (this.dst.writableNeedDrain) return this.dst;
+    for (const t of this.transport) if (t.writableNeedDrain && !t.destroyed) return t;
+    return undefined;
+  }
+
+  private waitThenResume(): void {
+    const b = this.blocker();
+    if (!b || this.done) {
+      this.waiting = false;
+      if (!this.done) this.src.resume();
+      return;
+    }
+    b.once('drain', () => this.waitThenResume());
+  }
+}
+
 /**
  * Copies `src` into `dst` without unbounded buffering: the source is paused whenever `dst`
  * refuses more (SSH window exhausted) or any stream of the transport toward the client needs
@@ -14,51 +83,13 @@ export function pump(
   onBytes: (n: number, chunk: Buffer) => void,
 ): Promise<void> {
   return new Promise((resolve) => {
-    let done = false;
-    let waiting = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      src.off('data', onData);
-      src.off('end', finish);
-      src.off('error', finish);
-      src.off('close', finish);
-      resolve();
-    };
-
-    const blocker = (): Writable | undefined => {
-      if (dst.writableNeedDrain) return dst;
-      return transport.find((t) => t.writableNeedDrain && !t.destroyed);
-    };
-
-    const waitThenResume = (): void => {
-      const b = blocker();
-      if (!b || done) {
-        waiting = false;
-        if (!done) src.resume();
-        return;
-      }
-      b.once('drain', waitThenResume);
-    };
-
-    function onData(chunk: Buffer): void {
-      onBytes(chunk.length, chunk);
-      if (dst.destroyed || !dst.writable) return;
-      dst.write(chunk);
-      if (!waiting && blocker()) {
-        waiting = true;
-        src.pause();
-        waitThenResume();
-      }
-    }
-
-    src.on('data', onData);
-    // `on`, not `once`: finish is idempotent and removes them, and each `once` costs a wrapper
-    // and a bound function for as long as the session is held.
-    src.on('end', finish);
-    src.on('error', finish);
-    src.on('close', finish);
-    void closed.then(finish);
+    const p = new Pump(src, dst, transport, onBytes, resolve);
+    (src as PumpedSource)[PUMP] = p;
+    src.on('data', onSourceData);
+    src.on('end', onSourceDone);
+    src.on('error', onSourceDone);
+    src.on('close', onSourceDone);
+    void closed.then(() => p.finish());
   });
 }
 
