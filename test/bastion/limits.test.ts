@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import {
   armDeadline,
   boundLogFields,
@@ -141,5 +142,18 @@ describe('bastion limits', () => {
     }
     assert.deepEqual(expired, ['max-session-length']);
     clocks.clear();
+  });
+
+  it('session clocks: an idle connection expires once, not before its limit; a cleared one never', async () => {
+    const fired: { limit: string; at: number }[] = [];
+    const t0 = performance.now();
+    const limits = { idleTimeoutMs: 200, maxSessionMs: 5_000 };
+    startSessionClocks(limits, (limit) => fired.push({ limit, at: performance.now() - t0 }));
+    const cleared = startSessionClocks(limits, (limit) => fired.push({ limit, at: -1 }));
+    cleared.clear();
+    await wait(400);
+    assert.equal(fired.length, 1, JSON.stringify(fired));
+    assert.equal(fired[0]!.limit, 'idle-timeout');
+    assert.ok(fired[0]!.at >= 200 && fired[0]!.at < 1_000, `fired after ${fired[0]!.at} ms`);
   });
 });

@@ -1,14 +1,12 @@
 /**
- * The connection's clocks: LoginGraceTime before authentication (`limits.authTimeoutMs`), then an
- * idle timeout refreshed by channel traffic (`limits.idleTimeoutMs`) and a hard maximum length
- * (`limits.maxSessionMs`). Timers are unref'd: they never keep a stopping process alive.
+ * One-shot deadlines: LoginGraceTime before authentication (`limits.authTimeoutMs`), a protocol
+ * error's grace. Timers are unref'd: they never keep a stopping process alive. The clocks of an
+ * authenticated connection are swept instead (`session-clocks.ts`).
  */
-import type { LimitsConfig } from '../config.js';
-import type { Deadline, SessionClocks } from './types.js';
+import type { Deadline } from './types.js';
 
-// Classes rather than objects of closures: a held connection keeps these for hours, and an
-// instance costs a fraction of an object whose every method is a closure (docs/benchmarks.md,
-// "Bastion at scale").
+// A class rather than an object of closures: a connection keeps one until it authenticates, and
+// its certificate's expiry for its life (docs/benchmarks.md, "Bastion at scale").
 class TimerDeadline implements Deadline {
   constructor(private readonly timer: NodeJS.Timeout) {}
   refresh(): void {
@@ -19,34 +17,9 @@ class TimerDeadline implements Deadline {
   }
 }
 
-class Clocks implements SessionClocks {
-  constructor(
-    private readonly idle: Deadline,
-    private readonly max: Deadline,
-  ) {}
-  touch(): void {
-    this.idle.refresh();
-  }
-  clear(): void {
-    this.idle.clear();
-    this.max.clear();
-  }
-}
-
 /** Calls `expire` after `ms` unless cleared first. */
 export function armDeadline(ms: number, expire: () => void): Deadline {
   const timer = setTimeout(expire, ms);
   timer.unref();
   return new TimerDeadline(timer);
-}
-
-/** Starts the post-authentication clocks; `expire` names which one ran out. */
-export function startSessionClocks(
-  limits: Pick<LimitsConfig, 'idleTimeoutMs' | 'maxSessionMs'>,
-  expire: (limit: 'idle-timeout' | 'max-session-length') => void,
-): SessionClocks {
-  return new Clocks(
-    armDeadline(limits.idleTimeoutMs, () => expire('idle-timeout')),
-    armDeadline(limits.maxSessionMs, () => expire('max-session-length')),
-  );
 }

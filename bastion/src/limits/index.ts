@@ -14,7 +14,8 @@ export type {
 export { createConnectionGate } from './admission.js';
 export { createAuthTries } from './auth-tries.js';
 export { createChannelBudget } from './channels.js';
-export { armDeadline, startSessionClocks } from './deadlines.js';
+export { armDeadline } from './deadlines.js';
+export { startSessionClocks } from './session-clocks.js';
 export { MAX_ENV_VARIABLES, envRoomFor } from './env.js';
 export { createUserSessions } from './user-sessions.js';
 export { boundLogFields, MAX_LOG_FIELD_CHARS } from './log-fields.js';
