@@ -100,7 +100,11 @@ describe('ssh2 patch: server connections share their handlers', function () {
         `${perPair.toFixed(0)} bytes of heap per idle client + server pair`,
       );
       const [a, b] = [internals(conns[0]!), internals(conns[1]!)];
-      assert.equal(a._handlers, b._handlers, 'two connections have separate handler tables');
+      assert.equal(a._handlers, b._handlers, 'two connections share one handler table');
+      assert.ok(
+        Object.isFrozen(a._handlers),
+        "one connection could change every connection's handlers",
+      );
     } finally {
       for (const c of clients) c.end();
       server.close();
