@@ -343,5 +343,25 @@ describe('bastion units', () => {
       await p;
       void src;
     });
+
+    it('copies a source to one destination at a time, and lets it go when done', async () => {
+      const src = new PassThrough();
+      const sink = (got: Buffer[]) =>
+        new Writable({ write: (c: Buffer, _e, cb) => (got.push(c), cb()) });
+      const first: Buffer[] = [];
+      const second: Buffer[] = [];
+      const never = new Promise<void>(() => undefined);
+      const one = pump(src, sink(first), [], never, () => undefined);
+      assert.throws(() => pump(src, sink(second), [], never, () => undefined), /already/);
+      src.write('a');
+      src.end();
+      await one;
+      assert.equal(Buffer.concat(first).toString(), 'a');
+      assert.equal(src.listenerCount('data'), 0);
+      // Once done, the same stream may be copied again (nothing left of the first copy).
+      const again = new PassThrough();
+      await pump(again, sink(second), [], Promise.resolve(), () => undefined);
+      await pump(again, sink(second), [], Promise.resolve(), () => undefined);
+    });
   });
 });

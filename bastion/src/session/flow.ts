@@ -82,6 +82,8 @@ export function pump(
   closed: Promise<void>,
   onBytes: (n: number, chunk: Buffer) => void,
 ): Promise<void> {
+  // One pump per source: a second would take over its listeners' way back and see each chunk twice.
+  if ((src as PumpedSource)[PUMP]) throw new Error('pump: this stream is already being copied');
   return new Promise((resolve) => {
     const p = new Pump(src, dst, transport, onBytes, resolve);
     (src as PumpedSource)[PUMP] = p;
