@@ -15,7 +15,7 @@ import pino from 'pino';
 import { createLocalPlatform, type LocalPlatform } from '@neetodeploy/platform';
 import { ssh } from '../support/ssh-client.js';
 import { freePort } from '../support/openssh.js';
-import { waitUntil } from '../support/wait.js';
+import { waitForValue, waitUntil } from '../support/wait.js';
 import { BASTION_NAME, startHarness, type Harness } from './harness.js';
 
 const MAX_FORWARDS = 24;
@@ -517,15 +517,21 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       local,
     );
     try {
+      // startTunnel's readiness probe opened a forward of its own, whose close may not be audited
+      // yet: the held forward is the one opened after it (matching the probe's raced the
+      // revocation against the held connection's open, and failed about one run in eight).
+      const opened = () =>
+        sink
+          .events('forward.open')
+          .filter((e) => e.user === 'rev@example.com')
+          .map((e) => e.forwardId as string);
+      const before = new Set(opened());
       const held = net.connect(local, '127.0.0.1');
       const closed = new Promise<void>((resolve) => held.once('close', () => resolve()));
       held.on('error', () => undefined);
-      await waitUntil(
+      const heldId = await waitForValue(
         'the held forward open',
-        () =>
-          sink
-            .events('forward.open')
-            .some((e) => e.user === 'rev@example.com' && !closedIds().has(e.forwardId as string)),
+        () => opened().find((id) => !before.has(id) && !closedIds().has(id)),
         5000,
       );
       fs.writeFileSync(
@@ -534,13 +540,11 @@ describe('bastion: port forwarding with the real OpenSSH client', function () {
       );
       await closed;
       // The audit line follows the client's answer to our channel close, or the disconnect after
-      // the grace: seconds apart when the whole suite loads both cores (it timed out once at 5 s).
+      // the grace.
       await waitUntil(
         'the close audit of the revoked forward',
         () =>
-          sink
-            .events('forward.close')
-            .some((e) => e.user === 'rev@example.com' && e.error !== undefined),
+          sink.events('forward.close').some((e) => e.forwardId === heldId && e.error !== undefined),
         15_000,
       );
     } finally {
