@@ -13,6 +13,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import ssh2 from 'ssh2';
 import type { ClientChannel, Connection, ServerChannel } from 'ssh2';
+import { connectSsh2 } from '../support/ssh2-connect.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -57,19 +58,13 @@ function startServer(
 }
 
 function connect(port: number, cipher: string, kex?: string): Promise<ssh2.Client> {
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.on('error', reject);
-    c.once('ready', () => resolve(c)).connect({
-      host: '127.0.0.1',
-      port,
-      username: 'u',
-      password: 'p',
-      algorithms: {
-        cipher: [cipher as ssh2.CipherAlgorithm],
-        ...(kex ? { kex: [kex as ssh2.KexAlgorithm] } : {}),
-      },
-    });
+  return connectSsh2(port, {
+    username: 'u',
+    password: 'p',
+    algorithms: {
+      cipher: [cipher as ssh2.CipherAlgorithm],
+      ...(kex ? { kex: [kex as ssh2.KexAlgorithm] } : {}),
+    },
   });
 }
 

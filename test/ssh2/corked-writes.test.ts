@@ -9,6 +9,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ClientChannel, Connection, ServerChannel } from 'ssh2';
+import { connectSsh2 } from '../support/ssh2-connect.js';
 
 const hostKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
   type: 'pkcs1',
@@ -87,16 +88,7 @@ describe('ssh2 patch: a server connection corks its socket for the tick', functi
   after(() => server.close());
 
   it('sends the packets of one tick in one writev, and the data arrives whole', async function () {
-    const client = await new Promise<ssh2.Client>((resolve, reject) => {
-      const c = new ssh2.Client();
-      c.on('error', reject);
-      c.once('ready', () => resolve(c)).connect({
-        host: '127.0.0.1',
-        port,
-        username: 'u',
-        password: 'p',
-      });
-    });
+    const client = await connectSsh2(port, { username: 'u', password: 'p' });
     try {
       const ch = await new Promise<ClientChannel>((resolve, reject) =>
         client.exec('burst', (err, s) => (err ? reject(err) : resolve(s))),

@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import ssh2 from 'ssh2';
 import type { AuthContext, ClientChannel, Connection, ServerConfig } from 'ssh2';
+import { connectSsh2 } from '../support/ssh2-connect.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -36,14 +37,6 @@ function startServer(
       resolve({ server, port: (server.address() as AddressInfo).port }),
     ),
   );
-}
-
-function connect(port: number, config: ssh2.ConnectConfig): Promise<ssh2.Client> {
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.on('error', reject);
-    c.once('ready', () => resolve(c)).connect({ host: '127.0.0.1', port, ...config });
-  });
 }
 
 async function run(client: ssh2.Client, command: string): Promise<string> {
@@ -82,14 +75,14 @@ describe('ssh2 patch: server connections share their handlers', function () {
     const clients: ssh2.Client[] = [];
     try {
       // One connection first: lazily loaded code is not per connection.
-      clients.push(await connect(port, { username: 'u', password: 'p' }));
+      clients.push(await connectSsh2(port, { username: 'u', password: 'p' }));
       await new Promise((r) => setTimeout(r, 100));
       gc();
       gc();
       const before = process.memoryUsage().heapUsed;
       const PAIRS = 100;
       for (let i = 0; i < PAIRS; i++)
-        clients.push(await connect(port, { username: 'u', password: 'p' }));
+        clients.push(await connectSsh2(port, { username: 'u', password: 'p' }));
       await new Promise((r) => setTimeout(r, 100));
       gc();
       gc();
@@ -154,7 +147,7 @@ describe('ssh2 patch: server connections share their handlers', function () {
         username: 'bob',
         password,
       }));
-      const bob = await connect(port, { username: 'bob', authHandler: tries });
+      const bob = await connectSsh2(port, { username: 'bob', authHandler: tries });
       assert.equal(await run(bob, 'whoami'), 'bob');
       assert.equal(attempts.get('bob'), 2);
       bob.end();
@@ -184,8 +177,8 @@ describe('ssh2 patch: server connections share their handlers', function () {
       },
       { keepaliveInterval: 100, keepaliveCountMax: 2 },
     );
-    const silent = await connect(port, { username: 'silent', password: 'p' });
-    const live = await connect(port, { username: 'live', password: 'p' });
+    const silent = await connectSsh2(port, { username: 'silent', password: 'p' });
+    const live = await connectSsh2(port, { username: 'live', password: 'p' });
     silent.on('error', () => undefined);
     try {
       // The silent client stops reading, so it never answers the server's keepalives.
