@@ -139,6 +139,26 @@ describe('bastion with the real OpenSSH client', function () {
         assert.equal(createHash('sha256').update(r.stdout).digest('hex'), want);
       });
 
+      it('delivers large stdout and stderr written at once, both intact', async () => {
+        // Both streams outrun the client's 2 MiB window together: ssh2 used to retry only
+        // stdout's held write when the window opened, so stderr waited forever.
+        const r = await ssh(
+          config,
+          [
+            host,
+            "head -c 6000000 /dev/zero | tr '\\0' o & head -c 6000000 /dev/zero | tr '\\0' e >&2; wait",
+          ],
+          { timeoutMs: 20_000 },
+        );
+        assert.equal(r.code, 0, r.stderr.slice(0, 200));
+        assert.ok(
+          r.stdout.equals(Buffer.alloc(6_000_000, 'o')),
+          `stdout: ${r.stdout.length} bytes`,
+        );
+        assert.equal(r.stderr.length, 6_000_000);
+        assert.ok(/^e+$/.test(r.stderr), 'stderr: only what the command wrote');
+      });
+
       it('ends the console when the client is killed (kill -9)', async () => {
         const marker = `nd-marker-${via}-${Date.now()}`;
         const child = spawn('ssh', ['-F', config, host, `echo up; sleep 300; echo ${marker}`], {

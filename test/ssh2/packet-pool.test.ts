@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Duplex } from 'node:stream';
+import { Socket, type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ClientChannel, Connection, ServerChannel } from 'ssh2';
+import { connectSsh2 } from '../support/ssh2-connect.js';
 
 interface PacketSink {
   write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
@@ -39,165 +40,238 @@ class HeldWrites {
   }
 }
 
-/**
- * One side of an in-memory link that holds what is written to it for a few milliseconds, as a
- * socket with a full send buffer does, then checks each chunk is as it was when written before
- * delivering a copy (the kernel's) to its peer and calling back.
- */
-class SlowLink extends Duplex {
-  peer!: SlowLink;
-  changed = 0;
-  mostHeld = 0;
-  private holding = 0;
-  /** Each chunk as it was handed to write(): the stream buffers it before _write sees it. */
-  private readonly asWritten = new Map<Buffer, Buffer>();
-
-  override write(chunk: Buffer, ...rest: never[]): boolean {
-    this.asWritten.set(chunk, Buffer.from(chunk));
-    return super.write(chunk, ...rest);
-  }
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.hold([chunk], cb);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], cb: () => void): void {
-    this.hold(
-      chunks.map((c) => c.chunk),
-      cb,
-    );
-  }
-
-  override _final(cb: () => void): void {
-    setTimeout(() => {
-      this.peer.push(null);
-      cb();
-    }, 5);
-  }
-
-  private hold(chunks: Buffer[], cb: () => void): void {
-    const copies = chunks.map((c) => this.asWritten.get(c) ?? Buffer.from(c));
-    for (const c of chunks) this.asWritten.delete(c);
-    this.holding += chunks.length;
-    this.mostHeld = Math.max(this.mostHeld, this.holding);
-    setTimeout(() => {
-      chunks.forEach((c, i) => {
-        if (!c.equals(copies[i]!)) this.changed++;
-        this.peer.push(copies[i]);
-      });
-      this.holding -= chunks.length;
-      cb();
-    }, 2);
-  }
+/** A plain net.Socket, the kind the pool trusts, whose writes are held as {@link HeldWrites}'s. */
+function heldSocket(): { socket: Socket; callbacks: (WriteCallback | undefined)[] } {
+  const socket = new Socket();
+  const held = new HeldWrites();
+  socket.write = held.write.bind(held) as typeof socket.write;
+  return { socket, callbacks: held.callbacks };
 }
 
-function linkPair(): [SlowLink, SlowLink] {
-  const a = new SlowLink();
-  const b = new SlowLink();
-  a.peer = b;
-  b.peer = a;
-  return [a, b];
+interface WriteWatch {
+  /** Writes made with a callback: the pooled packets. */
+  pooled: number;
+  /** Of those, the ones whose bytes changed between the write and its callback. */
+  changed: number;
+}
+
+/** Checks that each pooled packet written to `stream` is unchanged when its callback comes. */
+function watchWrites(stream: { write: (...a: never[]) => boolean }): WriteWatch {
+  const watch = { pooled: 0, changed: 0 };
+  const write = (stream.write as (c: Buffer, cb?: WriteCallback) => boolean).bind(stream);
+  stream.write = (chunk: Buffer, cb?: WriteCallback) => {
+    if (typeof cb !== 'function') return write(chunk);
+    watch.pooled++;
+    const asWritten = Buffer.from(chunk);
+    return write(chunk, (err) => {
+      if (!chunk.equals(asWritten)) watch.changed++;
+      cb(err);
+    });
+  };
+  return watch;
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Pauses `stream` for 25 ms of every 50 until stopped, so that its peer's window shuts. */
+function stutter(stream: { pause(): unknown; resume(): unknown }): () => void {
+  let paused = false;
+  const t = setInterval(() => {
+    paused = !paused;
+    if (paused) stream.pause();
+    else stream.resume();
+  }, 25);
+  return () => {
+    clearInterval(t);
+    stream.resume();
+  };
 }
 
 describe('ssh2 patch: pooled packet buffers', function () {
   this.timeout(60_000);
+  const BIG = 20_000;
 
-  it('keeps a packet out of the pool until its stream calls back, and reuses it after', function () {
-    const stream = new HeldWrites();
-    const packet = pool.takePacket(20_000);
+  it('keeps a packet out of the pool until its socket calls back, and reuses it after', function () {
+    const { socket, callbacks } = heldSocket();
+    const packet = pool.takePacket(BIG);
     const free = pool.freeCount();
-    pool.writePacket(stream, packet, undefined);
-    assert.equal(stream.callbacks.length, 1);
-    assert.equal(pool.freeCount(), free, 'not back while the stream holds it');
-    stream.callbacks[0]!();
-    assert.equal(pool.freeCount(), free + 1, 'back once the stream called back');
+    pool.writePacket(socket, packet, undefined);
+    assert.equal(callbacks.length, 1);
+    assert.equal(pool.freeCount(), free, 'not back while the socket holds it');
+    callbacks[0]!();
+    assert.equal(pool.freeCount(), free + 1, 'back once the socket called back');
     assert.equal(pool.takePacket(30_000).buffer, packet.buffer, 'the next packet reuses it');
   });
 
-  it('gives nothing back from a stream once one of its writes failed', function () {
-    const stream = new HeldWrites();
+  it('gives nothing back from a socket once one of its writes failed', function () {
+    const { socket, callbacks } = heldSocket();
     let returns: unknown;
-    const packets = [1, 2, 3].map(() => pool.takePacket(10_000));
-    for (const p of packets) returns = pool.writePacket(stream, p, returns);
+    const packets = [1, 2, 3].map(() => pool.takePacket(BIG));
+    for (const p of packets) returns = pool.writePacket(socket, p, returns);
     const free = pool.freeCount();
-    stream.callbacks[0]!(new Error('EPIPE'));
+    callbacks[0]!(new Error('EPIPE'));
     // A destroyed stream calls its buffered writes back out of step; none may be trusted.
-    stream.callbacks[1]!();
-    stream.callbacks[2]!();
+    callbacks[1]!();
+    callbacks[2]!();
     assert.equal(pool.freeCount(), free);
   });
 
   it('leaves small, oversized and foreign buffers alone', function () {
-    const stream = new HeldWrites();
+    const { socket, callbacks } = heldSocket();
     const free = pool.freeCount();
     for (const b of [
-      pool.takePacket(512),
+      pool.takePacket(8_000),
       pool.takePacket(pool.CAPACITY + 1),
-      Buffer.allocUnsafe(20_000),
-      pool.takePacket(20_000).subarray(16),
+      Buffer.allocUnsafe(BIG),
+      pool.takePacket(BIG).subarray(16),
     ]) {
-      pool.writePacket(stream, b, undefined);
+      pool.writePacket(socket, b, undefined);
     }
-    assert.deepEqual(stream.callbacks, [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(callbacks, [undefined, undefined, undefined, undefined]);
     assert.equal(pool.freeCount(), free);
   });
 
-  it('sends every byte intact through a link that holds packets while more are made', async function () {
-    const [serverSide, clientSide] = linkPair();
-    const payload = randomBytes(4 * 1024 * 1024);
+  it('never reuses a packet written to a stream that may call back before letting go', function () {
+    // Duplex.from, or a PassThrough piped on, calls back once it has only buffered a chunk.
+    const stream = new HeldWrites();
+    pool.writePacket(stream, pool.takePacket(BIG), undefined);
+    assert.deepEqual(stream.callbacks, [undefined], 'written without a callback');
+  });
+
+  for (const cipher of ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'] as const) {
+    it(`carries every byte both ways through a jump whose windows keep shutting (${cipher})`, async function () {
+      const down = randomBytes(8 * 1024 * 1024);
+      const up = randomBytes(4 * 1024 * 1024);
+      const watches: Record<string, WriteWatch> = {};
+      let upHash = '';
+      const inner = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
+        conn.on('error', () => undefined);
+        conn.on('authentication', (ctx) => ctx.accept());
+        conn.on('session', (accept) =>
+          accept().on('exec', (acceptExec) => {
+            const ch: ServerChannel = acceptExec();
+            const got: Buffer[] = [];
+            ch.on('data', (d: Buffer) => got.push(d));
+            ch.on('end', () => {
+              upHash = sha(Buffer.concat(got));
+              // 64 KiB at a time, as a console's pipe is read.
+              for (let p = 0; p < down.length; p += 65_536) ch.write(down.subarray(p, p + 65_536));
+              ch.exit(0);
+              ch.end();
+            });
+          }),
+        );
+      });
+      const outer = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
+        conn.on('error', () => undefined);
+        watches.serverSocket = watchWrites((conn as unknown as { _sock: Socket })._sock);
+        conn.on('authentication', (ctx) => ctx.accept());
+        conn.on('tcpip', (accept) => {
+          const hop = accept();
+          watches.serverChannel = watchWrites(hop);
+          stopServerSide = stutter(hop);
+          inner.injectSocket(hop as never);
+        });
+      });
+      let stopServerSide = () => undefined as void;
+      await new Promise<void>((r) => outer.listen(0, '127.0.0.1', r));
+      const algorithms = { cipher: [cipher] };
+      const carrier = await connectSsh2((outer.address() as AddressInfo).port, {
+        username: 'u',
+        password: 'p',
+        algorithms,
+      });
+      watches.clientSocket = watchWrites((carrier as unknown as { _sock: Socket })._sock);
+      const client = new ssh2.Client();
+      try {
+        const hop = await new Promise<ClientChannel>((resolve, reject) =>
+          carrier.forwardOut('127.0.0.1', 0, 'inner', 22, (e, ch) => (e ? reject(e) : resolve(ch))),
+        );
+        watches.clientChannel = watchWrites(hop);
+        const stopClientSide = stutter(hop);
+        await new Promise<void>((resolve, reject) => {
+          client.on('error', reject);
+          client
+            .once('ready', resolve)
+            .connect({ sock: hop, username: 'u', password: 'p', algorithms });
+        });
+        const ch = await new Promise<ClientChannel>((resolve, reject) =>
+          client.exec('x', (e, s) => (e ? reject(e) : resolve(s))),
+        );
+        const got: Buffer[] = [];
+        ch.on('data', (d: Buffer) => got.push(d));
+        for (let p = 0; p < up.length; p += 65_536) ch.write(up.subarray(p, p + 65_536));
+        ch.end();
+        // A packet reused too soon fails a MAC check or garbles a length the peer then waits on:
+        // stop at the first changed packet rather than at the timeout.
+        const changed = () => Object.values(watches).some((w) => w.changed > 0);
+        const watch = setInterval(() => changed() && ch.destroy(), 20);
+        await new Promise((resolve) => {
+          ch.once('close', resolve);
+          client.on('error', resolve);
+          carrier.on('error', resolve);
+        }).finally(() => {
+          clearInterval(watch);
+          stopClientSide();
+          stopServerSide();
+        });
+        for (const [where, w] of Object.entries(watches)) {
+          assert.equal(w.changed, 0, `${where}: a packet changed before its callback`);
+        }
+        assert.equal(upHash, sha(up), 'client to server intact');
+        assert.equal(sha(Buffer.concat(got)), sha(down), 'server to client intact');
+        for (const [where, w] of Object.entries(watches)) {
+          assert.ok(w.pooled > 20, `${where}: ${w.pooled} pooled packets`);
+        }
+      } finally {
+        client.end();
+        carrier.end();
+        outer.close();
+      }
+    });
+  }
+
+  it('lets both stdout and stderr go on when the window opens, neither sent twice', async function () {
+    // ssh2 retried only stdout's held write, and kept it after it was sent: stderr waited for a
+    // stall that never came, or a later stall sent the old stdout chunk again.
+    const out = randomBytes(3 * 1024 * 1024);
+    const err = randomBytes(3 * 1024 * 1024);
     const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
       conn.on('error', () => undefined);
       conn.on('authentication', (ctx) => ctx.accept());
       conn.on('session', (accept) =>
         accept().on('exec', (acceptExec) => {
           const ch: ServerChannel = acceptExec();
-          // 64 KiB at a time, as a console's pipe is read.
-          for (let p = 0; p < payload.length; p += 65_536)
-            ch.write(payload.subarray(p, p + 65_536));
-          ch.exit(0);
-          ch.end();
+          // Both in one tick: stdout fills the 2 MiB window, and stderr waits behind it.
+          let left = 2;
+          const done = () => {
+            if (--left > 0) return;
+            ch.exit(0);
+            ch.end();
+          };
+          ch.write(out, done);
+          ch.stderr.write(err, done);
         }),
       );
     });
-    server.injectSocket(serverSide as never);
-    const client = new ssh2.Client();
-    await new Promise<void>((resolve, reject) => {
-      client.on('error', reject);
-      client.once('ready', resolve).connect({
-        sock: clientSide,
-        username: 'u',
-        password: 'p',
-        algorithms: { cipher: ['aes128-gcm@openssh.com'] },
-      });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = await connectSsh2((server.address() as AddressInfo).port, {
+      username: 'u',
+      password: 'p',
     });
     try {
       const ch = await new Promise<ClientChannel>((resolve, reject) =>
-        client.exec('x', (err, s) => (err ? reject(err) : resolve(s))),
+        client.exec('x', (e, s) => (e ? reject(e) : resolve(s))),
       );
-      const hash = createHash('sha256');
-      let bytes = 0;
-      ch.on('data', (d: Buffer) => {
-        bytes += d.length;
-        hash.update(d);
-      });
-      // A packet reused too soon fails the client's MAC check or garbles a length the client
-      // then waits on: fail at the first changed packet rather than at the timeout.
-      const watch = setInterval(() => serverSide.changed && ch.destroy(), 20);
-      await new Promise((resolve) => {
-        ch.once('close', resolve);
-        client.on('error', resolve);
-      }).finally(() => clearInterval(watch));
-      assert.equal(serverSide.changed, 0, 'no held packet changed before its callback');
-      assert.equal(bytes, payload.length);
-      assert.equal(
-        hash.digest('hex'),
-        createHash('sha256').update(payload).digest('hex'),
-        'the bytes arrived in order',
-      );
-      assert.ok(serverSide.mostHeld > 8, `${serverSide.mostHeld} packets held at once`);
-      assert.ok(pool.freeCount() > 0, 'the pool was used');
+      const gotOut: Buffer[] = [];
+      const gotErr: Buffer[] = [];
+      ch.on('data', (d: Buffer) => gotOut.push(d));
+      ch.stderr.on('data', (d: Buffer) => gotErr.push(d));
+      const closed = new Promise((r) => ch.once('close', r));
+      const stalled = new Promise((r) => setTimeout(r, 10_000, 'stalled'));
+      assert.notEqual(await Promise.race([closed, stalled]), 'stalled', 'the channel closed');
+      assert.equal(sha(Buffer.concat(gotOut)), sha(out), 'stdout intact');
+      assert.equal(sha(Buffer.concat(gotErr)), sha(err), 'stderr intact');
     } finally {
       client.end();
       server.close();
