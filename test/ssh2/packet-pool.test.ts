@@ -2,7 +2,8 @@
  * The ssh2 patch's packet pool (issue 18): outbound packet buffers for bulk data are reused,
  * but only once the stream that carried one has called back for it. A stream that holds chunks
  * (a slow socket, a jump channel whose window is shut) must never see one change under it: that
- * would corrupt the connection, or send one packet's bytes in place of another's.
+ * would corrupt the connection, or send one packet's bytes in place of another's. Also the
+ * window fix found on the way: held stdout and stderr writes both go on when the window opens.
  */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
