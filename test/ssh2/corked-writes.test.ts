@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import ssh2 from 'ssh2';
-import type { ClientChannel, Connection, ServerChannel } from 'ssh2';
-import { connectSsh2 } from '../support/ssh2-connect.js';
+import type { ClientChannel } from 'ssh2';
+import { connectSsh2, execServer } from '../support/ssh2-connect.js';
 
 const hostKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
   type: 'pkcs1',
@@ -54,33 +54,26 @@ describe('ssh2 patch: a server connection corks its socket for the tick', functi
   let sent = '';
 
   before(async function () {
-    server = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
-      conn.on('error', () => undefined);
+    server = execServer([hostKey], (ch, conn) => {
       const calls = countCalls((conn as unknown as { _sock: Socket })._sock);
-      conn.on('authentication', (ctx) => ctx.accept());
-      conn.on('session', (accept) =>
-        accept().on('exec', (acceptExec) => {
-          const ch: ServerChannel = acceptExec();
-          const hash = createHash('sha256');
-          const at = { ...calls };
-          // One tick's burst: several packets, as a console's 64 KiB read makes.
-          for (let i = 0; i < BURST; i++) {
-            const chunk = Buffer.alloc(CHUNK, i + 1);
-            hash.update(chunk);
-            ch.write(chunk);
-          }
-          sent = hash.digest('hex');
-          setImmediate(() => {
-            duringBurst = {
-              write: calls.write - at.write,
-              writev: calls.writev - at.writev,
-              buffersInWritev: calls.buffersInWritev - at.buffersInWritev,
-            };
-            ch.exit(0);
-            ch.end();
-          });
-        }),
-      );
+      const hash = createHash('sha256');
+      const at = { ...calls };
+      // One tick's burst: several packets, as a console's 64 KiB read makes.
+      for (let i = 0; i < BURST; i++) {
+        const chunk = Buffer.alloc(CHUNK, i + 1);
+        hash.update(chunk);
+        ch.write(chunk);
+      }
+      sent = hash.digest('hex');
+      setImmediate(() => {
+        duringBurst = {
+          write: calls.write - at.write,
+          writev: calls.writev - at.writev,
+          buffersInWritev: calls.buffersInWritev - at.buffersInWritev,
+        };
+        ch.exit(0);
+        ch.end();
+      });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;

@@ -10,8 +10,8 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Socket, type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
-import type { ClientChannel, Connection, ServerChannel } from 'ssh2';
-import { connectSsh2 } from '../support/ssh2-connect.js';
+import type { ClientChannel, Connection } from 'ssh2';
+import { connectSsh2, execServer } from '../support/ssh2-connect.js';
 
 interface PacketSink {
   write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
@@ -145,23 +145,16 @@ describe('ssh2 patch: pooled packet buffers', function () {
       const up = randomBytes(4 * 1024 * 1024);
       const watches: Record<string, WriteWatch> = {};
       let upHash = '';
-      const inner = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
-        conn.on('error', () => undefined);
-        conn.on('authentication', (ctx) => ctx.accept());
-        conn.on('session', (accept) =>
-          accept().on('exec', (acceptExec) => {
-            const ch: ServerChannel = acceptExec();
-            const got: Buffer[] = [];
-            ch.on('data', (d: Buffer) => got.push(d));
-            ch.on('end', () => {
-              upHash = sha(Buffer.concat(got));
-              // 64 KiB at a time, as a console's pipe is read.
-              for (let p = 0; p < down.length; p += 65_536) ch.write(down.subarray(p, p + 65_536));
-              ch.exit(0);
-              ch.end();
-            });
-          }),
-        );
+      const inner = execServer([hostKey], (ch) => {
+        const got: Buffer[] = [];
+        ch.on('data', (d: Buffer) => got.push(d));
+        ch.on('end', () => {
+          upHash = sha(Buffer.concat(got));
+          // 64 KiB at a time, as a console's pipe is read.
+          for (let p = 0; p < down.length; p += 65_536) ch.write(down.subarray(p, p + 65_536));
+          ch.exit(0);
+          ch.end();
+        });
       });
       const outer = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
         conn.on('error', () => undefined);
@@ -237,23 +230,16 @@ describe('ssh2 patch: pooled packet buffers', function () {
     // stall that never came, or a later stall sent the old stdout chunk again.
     const out = randomBytes(3 * 1024 * 1024);
     const err = randomBytes(3 * 1024 * 1024);
-    const server = new ssh2.Server({ hostKeys: [hostKey] }, (conn: Connection) => {
-      conn.on('error', () => undefined);
-      conn.on('authentication', (ctx) => ctx.accept());
-      conn.on('session', (accept) =>
-        accept().on('exec', (acceptExec) => {
-          const ch: ServerChannel = acceptExec();
-          // Both in one tick: stdout fills the 2 MiB window, and stderr waits behind it.
-          let left = 2;
-          const done = () => {
-            if (--left > 0) return;
-            ch.exit(0);
-            ch.end();
-          };
-          ch.write(out, done);
-          ch.stderr.write(err, done);
-        }),
-      );
+    const server = execServer([hostKey], (ch) => {
+      // Both in one tick: stdout fills the 2 MiB window, and stderr waits behind it.
+      let left = 2;
+      const done = () => {
+        if (--left > 0) return;
+        ch.exit(0);
+        ch.end();
+      };
+      ch.write(out, done);
+      ch.stderr.write(err, done);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const client = await connectSsh2((server.address() as AddressInfo).port, {
